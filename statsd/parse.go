@@ -298,4 +298,3 @@ func parseUnixSeconds(b []byte) (int64, bool) {
 	}
 	return n, true
 }
-
