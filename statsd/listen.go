@@ -1,0 +1,232 @@
+package statsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// An endpoint is what listen opened for one address, registered with the
+// Server and ready to serve.
+type endpoint struct {
+	addr       net.Addr
+	socks      []*packetSock // packet sockets, or
+	readersPer int
+	listener   *trackedListener // a stream listener
+}
+
+func (ep *endpoint) close() {
+	for _, ps := range ep.socks {
+		ps.close()
+	}
+	if ep.listener != nil {
+		ep.listener.close()
+	}
+}
+
+func (s *Server) serveEndpoint(ep *endpoint) error {
+	if ep.listener != nil {
+		return s.serveListener(ep.listener)
+	}
+	return s.servePackets(ep.socks, ep.readersPer)
+}
+
+// splitAddr returns the network ("udp", "udp4", "udp6", "unixgram", "tcp",
+// "tcp4", "tcp6") and the host:port or path of a Server address.
+func splitAddr(addr string) (network, rest string, err error) {
+	if addr == "" {
+		return "udp", DefaultAddr, nil
+	}
+	scheme, rest, ok := strings.Cut(addr, "://")
+	if !ok {
+		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+			scheme, rest = "unixgram", p
+		} else if strings.Contains(addr, "/") {
+			return "", "", fmt.Errorf("statsd: address %q: not host:port, nor a scheme://", addr)
+		} else {
+			scheme, rest = "udp", addr
+		}
+	}
+	switch scheme {
+	case "udp", "udp4", "udp6", "tcp", "tcp4", "tcp6":
+		if rest == "" {
+			return "", "", fmt.Errorf("statsd: address %q: no host:port", addr)
+		}
+		return scheme, rest, nil
+	case "unix", "unixgram":
+		if rest == "" {
+			return "", "", fmt.Errorf("statsd: address %q: no socket path", addr)
+		}
+		return "unixgram", rest, nil
+	}
+	return "", "", fmt.Errorf("statsd: address %q: unsupported scheme %q (want udp, unixgram, unix or tcp)", addr, scheme)
+}
+
+// listen opens the sockets for addr and registers them with the Server.
+func (s *Server) listen(addr string) (*endpoint, error) {
+	network, where, err := splitAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	closed := s.state != stateRunning
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrServerClosed
+	}
+	cfg := s.config()
+	var ep *endpoint
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		l, err := net.Listen(network, where)
+		if err != nil {
+			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+		}
+		ep = &endpoint{addr: l.Addr(), listener: &trackedListener{Listener: l}}
+		if !s.addListener(ep.listener) {
+			return nil, ErrServerClosed
+		}
+		return ep, nil
+	case "unixgram":
+		ps, err := s.listenUnixgram(addr, where, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		ep = &endpoint{addr: ps.conn.LocalAddr(), socks: []*packetSock{ps}, readersPer: cfg.readers}
+	default:
+		socks, err := s.listenUDP(addr, network, where, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		ep = &endpoint{addr: socks[0].conn.LocalAddr(), socks: socks, readersPer: cfg.readers / len(socks)}
+	}
+	for i, ps := range ep.socks {
+		if !s.addPacket(ps) {
+			for _, ps := range ep.socks[i:] {
+				ps.close()
+			}
+			return nil, ErrServerClosed
+		}
+	}
+	return ep, nil
+}
+
+// listenUDP opens one UDP socket, or with several readers where the system
+// allows it, one SO_REUSEPORT socket per reader, all on one port.
+func (s *Server) listenUDP(addr, network, hostport string, cfg *config) ([]*packetSock, error) {
+	n := 1
+	if cfg.readers > 1 && reusePortSupported {
+		n = cfg.readers
+	}
+	lc := s.listenConfig(cfg, n > 1)
+	socks := make([]*packetSock, 0, n)
+	fail := func(err error) ([]*packetSock, error) {
+		for _, ps := range socks {
+			ps.close()
+		}
+		return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+	}
+	for i := 0; i < n; i++ {
+		conn, err := lc.ListenPacket(context.Background(), network, hostport)
+		if err != nil {
+			return fail(err)
+		}
+		afterListen(conn, cfg, s.logger())
+		ps, err := newPacketSock(conn, "", nil)
+		if err != nil {
+			conn.Close()
+			return fail(err)
+		}
+		socks = append(socks, ps)
+		if i == 0 {
+			// The others bind the port the first one got (":0" picks one).
+			hostport = conn.LocalAddr().String()
+		}
+	}
+	return socks, nil
+}
+
+// listenUnixgram binds a Unix datagram socket at path, replacing a stale
+// socket file that nobody answers on, and gives it cfg.socketMode.
+func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, error) {
+	abstract := strings.HasPrefix(path, "@")
+	if !abstract {
+		if err := removeStaleSocket(path); err != nil {
+			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+		}
+	}
+	lc := s.listenConfig(cfg, false)
+	conn, err := lc.ListenPacket(context.Background(), "unixgram", path)
+	if err != nil {
+		return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+	}
+	afterListen(conn, cfg, s.logger())
+	var fi os.FileInfo
+	if !abstract {
+		if err := os.Chmod(path, cfg.socketMode); err != nil {
+			conn.Close()
+			os.Remove(path)
+			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+		}
+		if fi, err = os.Lstat(path); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+		}
+	} else {
+		path = ""
+	}
+	ps, err := newPacketSock(conn, path, fi)
+	if err != nil {
+		conn.Close()
+		if path != "" {
+			os.Remove(path)
+		}
+		return nil, err
+	}
+	return ps, nil
+}
+
+// removeStaleSocket removes the socket file at path if nobody is bound to
+// it. Anything else at path is an error: a file that is not a socket, or a
+// socket in use.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket (%s): not removing it", path, fi.Mode().Type())
+	}
+	c, err := net.Dial("unixgram", path)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("socket %s is in use by another process", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("socket %s exists and may be in use: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing stale socket: %w", err)
+	}
+	return nil
+}
+
+// A trackedListener is a stream listener being served, with its
+// connections.
+type trackedListener struct {
+	net.Listener
+	closeOnce sync.Once
+	conns     sync.WaitGroup
+}
+
+func (tl *trackedListener) close() {
+	tl.closeOnce.Do(func() { tl.Listener.Close() })
+}
