@@ -1,0 +1,354 @@
+package statsdtest
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The shared captures, relative to this package (/work/main/statsd/statsdtest
+// with /work/shared beside /work/main).
+var captureDir = filepath.Join("..", "..", "..", "shared", "testdata", "gunicorn")
+
+const us = time.Microsecond
+
+func readCapture(t *testing.T, name string) [][]byte {
+	t.Helper()
+	got, err := ReadCapture(filepath.Join(captureDir, name))
+	if err != nil {
+		t.Fatalf("ReadCapture: %v", err)
+	}
+	return got
+}
+
+func equalDatagrams(t *testing.T, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d datagrams, want %d", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if string(got[i]) != string(want[i]) {
+			t.Errorf("datagram %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// gunicorn-20.1-plain.statsd: one worker, no prefix, no tags; requests to
+// 200, 404 and a 1.2 s request.
+func TestCapturePlain(t *testing.T) {
+	var got [][]byte
+	e := NewEmitter(Config{Version: Gunicorn20_1}, SliceSink(&got))
+	must(t, e.Workers(1))
+	must(t, e.Request(200, 550*us))
+	must(t, e.Request(404, 1612*us))
+	must(t, e.Request(200, 1200623*us))
+	equalDatagrams(t, got, readCapture(t, "gunicorn-20.1-plain.statsd"))
+}
+
+// gunicorn-20.1-prefix-tags.statsd: -w 2 --statsd-prefix shop.web
+// --dogstatsd-tags env:prod,team:web; 200, 404, an exception (500), 201,
+// 200; TTIN to 3 workers, a worker killed on timeout (log.critical), TTOU
+// back to 2 (log.warning).
+func TestCapturePrefixTags(t *testing.T) {
+	var got [][]byte
+	e := NewEmitter(Config{Version: Gunicorn20_1, Prefix: "shop.web", Tags: "env:prod,team:web"}, SliceSink(&got))
+	must(t, e.Workers(2))
+	must(t, e.Request(200, 493*us))
+	must(t, e.Request(404, 908*us))
+	must(t, e.Log(LogException))
+	must(t, e.Request(500, 1730*us))
+	must(t, e.Request(201, 241*us))
+	must(t, e.Request(200, 1739*us))
+	must(t, e.Workers(3))
+	must(t, e.Log(LogCritical))
+	must(t, e.Workers(2))
+	must(t, e.Log(LogWarning))
+	equalDatagrams(t, got, readCapture(t, "gunicorn-20.1-prefix-tags.statsd"))
+}
+
+func TestReadCaptureCounts(t *testing.T) {
+	if n := len(readCapture(t, "gunicorn-20.1-plain.statsd")); n != 10 {
+		t.Errorf("plain: %d datagrams, want 10", n)
+	}
+	if n := len(readCapture(t, "gunicorn-20.1-prefix-tags.statsd")); n != 21 {
+		t.Errorf("prefix-tags: %d datagrams, want 21", n)
+	}
+	if _, err := ReadCapture(filepath.Join(captureDir, "missing.statsd")); err == nil {
+		t.Error("ReadCapture of a missing file: no error")
+	}
+}
+
+func TestSplitCapture(t *testing.T) {
+	got := SplitCapture([]byte("a:1|c\n\nb:2|g\r\nc:3|ms"))
+	want := []string{"a:1|c", "b:2|g\r", "c:3|ms"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("datagram %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	// A datagram's capacity ends with it: appending cannot clobber the next.
+	if cap(got[0]) != len(got[0]) {
+		t.Errorf("cap = %d, want %d", cap(got[0]), len(got[0]))
+	}
+}
+
+func strs(b [][]byte) []string {
+	s := make([]string, len(b))
+	for i := range b {
+		s[i] = string(b[i])
+	}
+	return s
+}
+
+func expect(t *testing.T, what string, got [][]byte, want ...string) {
+	t.Helper()
+	g := strs(got)
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\n got %q\nwant %q", what, g, want)
+	}
+}
+
+func TestVersions(t *testing.T) {
+	for _, tt := range []struct {
+		v    Version
+		want map[string][]string
+	}{
+		{Gunicorn19_1_1, map[string][]string{
+			"workers0":   nil,
+			"workers3":   {"gunicorn.workers:3|g"},
+			"backlog0":   nil,
+			"backlog5":   nil,
+			"histogram":  {"app.h:2.5|ms"},
+			"histogram0": nil,
+			"timer":      nil,
+			"counter":    {"app.c:3|c|@1.0"},
+			"counter0":   nil,
+			"gauge":      {"app.g:7|g"},
+			"gaugeStr0":  {`app.g:0|g`},
+			"gaugeEmpty": nil,
+			"gaugeF0":    nil,
+			"unknown":    nil,
+			"tags":       {"gunicorn.requests:1|c|@1.0"},
+		}},
+		{Gunicorn20, map[string][]string{
+			"workers0":   nil,
+			"workers3":   {"gunicorn.workers:3|g"},
+			"backlog0":   nil,
+			"backlog5":   nil,
+			"histogram":  {"app.h:2.5|ms"},
+			"histogram0": nil,
+			"timer":      nil,
+			"counter":    {"app.c:3|c|@1.0"},
+			"counter0":   nil,
+			"gauge":      {"app.g:7|g"},
+			"gaugeStr0":  {`app.g:0|g`},
+			"gaugeEmpty": nil,
+			"gaugeF0":    nil,
+			"unknown":    nil,
+			"tags":       {"gunicorn.requests:1|c|@1.0|#a:b,c"},
+		}},
+		{Gunicorn24_1, map[string][]string{
+			"workers0":   nil,
+			"workers3":   {"gunicorn.workers:3|g"},
+			"backlog0":   nil,
+			"backlog5":   {"gunicorn.backlog:5|h"},
+			"histogram":  {"app.h:2.5|h"},
+			"histogram0": nil,
+			"timer":      {"app.t:12|ms"},
+			"counter":    {"app.c:3|c|@1.0"},
+			"counter0":   nil,
+			"gauge":      {"app.g:7|g"},
+			"gaugeStr0":  {`app.g:0|g`},
+			"gaugeEmpty": nil,
+			"gaugeF0":    nil,
+			"unknown":    nil,
+			"tags":       {"gunicorn.requests:1|c|@1.0|#a:b,c"},
+		}},
+		{Gunicorn26_1, map[string][]string{
+			"workers0":   {"gunicorn.workers:0|g"},
+			"workers3":   {"gunicorn.workers:3|g"},
+			"backlog0":   {"gunicorn.backlog:0|h"},
+			"backlog5":   {"gunicorn.backlog:5|h"},
+			"histogram":  {"app.h:2.5|h"},
+			"histogram0": {"app.h:0|h"},
+			"timer":      {"app.t:12|ms"},
+			"counter":    {"app.c:3|c|@1.0"},
+			"counter0":   {"app.c:0|c|@1.0"},
+			"gauge":      {"app.g:7|g"},
+			"gaugeStr0":  {`app.g:0|g`},
+			"gaugeEmpty": {"app.g:|g"},
+			"gaugeF0":    {"app.g:0.0|g"},
+			"unknown":    nil,
+			"tags":       {"gunicorn.requests:1|c|@1.0|#a:b,c"},
+		}},
+	} {
+		t.Run(tt.v.String(), func(t *testing.T) {
+			e := NewEmitter(Config{Version: tt.v}, nil)
+			ep := NewEmitter(Config{Version: tt.v, Prefix: "app"}, nil)
+			et := NewEmitter(Config{Version: tt.v, Tags: "a:b,c"}, nil)
+			got := map[string][][]byte{
+				"workers0":   e.AppendWorkers(nil, 0),
+				"workers3":   e.AppendWorkers(nil, 3),
+				"backlog0":   e.AppendBacklog(nil, 0),
+				"backlog5":   e.AppendBacklog(nil, 5),
+				"histogram":  ep.AppendMetric(nil, "h", MetricHistogram, Float(2.5)),
+				"histogram0": ep.AppendMetric(nil, "h", MetricHistogram, Int(0)),
+				"timer":      ep.AppendMetric(nil, "t", MetricTimer, Int(12)),
+				"counter":    ep.AppendMetric(nil, "c", MetricCounter, Int(3)),
+				"counter0":   ep.AppendMetric(nil, "c", MetricCounter, Int(0)),
+				"gauge":      ep.AppendMetric(nil, "g", MetricGauge, Int(7)),
+				"gaugeStr0":  ep.AppendMetric(nil, "g", MetricGauge, Str("0")),
+				"gaugeEmpty": ep.AppendMetric(nil, "g", MetricGauge, Str("")),
+				"gaugeF0":    ep.AppendMetric(nil, "g", MetricGauge, Float(0)),
+				"unknown":    ep.AppendMetric(nil, "u", MetricType("meter"), Int(1)),
+				"tags":       et.AppendRequest(nil, 200, time.Millisecond)[1:2],
+			}
+			for k, want := range tt.want {
+				expect(t, k, got[k], want...)
+			}
+		})
+	}
+}
+
+func TestMetricNeverSent(t *testing.T) {
+	e := NewEmitter(Config{}, nil)
+	if got := e.AppendMetric(nil, "", MetricGauge, Int(1)); len(got) != 0 {
+		t.Errorf("empty name: %q", got)
+	}
+	if got := e.AppendMetric(nil, "x", "", Int(1)); len(got) != 0 {
+		t.Errorf("empty mtype: %q", got)
+	}
+	if got := e.AppendBacklog(nil, -1); len(got) != 0 {
+		t.Errorf("negative backlog: %q", got)
+	}
+}
+
+func TestRequestAndLogs(t *testing.T) {
+	e := NewEmitter(Config{Prefix: "a"}, nil) // one character: no dot
+	expect(t, "request", e.AppendRequest(nil, 599, -500*time.Millisecond),
+		"agunicorn.request.duration:86399500.0|ms",
+		"agunicorn.requests:1|c|@1.0",
+		"agunicorn.request.status.599:1|c|@1.0")
+	var logs [][]byte
+	for _, l := range []LogLevel{LogCritical, LogError, LogWarning, LogException} {
+		logs = e.AppendLog(logs, l)
+	}
+	expect(t, "logs", logs,
+		"agunicorn.log.critical:1|c|@1.0",
+		"agunicorn.log.error:1|c|@1.0",
+		"agunicorn.log.warning:1|c|@1.0",
+		"agunicorn.log.exception:1|c|@1.0")
+
+	e = NewEmitter(Config{Prefix: "a..", Tags: "x"}, nil)
+	expect(t, "a..", e.AppendRequest(nil, 200, 7*time.Second)[:1], "a..gunicorn.request.duration:7000.0|ms|#x")
+}
+
+func TestNonASCIIIsNotSent(t *testing.T) {
+	e := NewEmitter(Config{Prefix: "café"}, nil)
+	if got := e.AppendRequest(nil, 200, time.Millisecond); len(got) != 0 {
+		t.Errorf("non-ASCII prefix: %q", got)
+	}
+	e = NewEmitter(Config{Tags: "env:pröd"}, nil)
+	if got := e.AppendWorkers(nil, 2); len(got) != 0 {
+		t.Errorf("non-ASCII tags: %q", got)
+	}
+	e = NewEmitter(Config{}, nil)
+	got := e.AppendMetric(nil, "naïve", MetricGauge, Int(1))
+	got = e.AppendMetric(got, "ok", MetricGauge, Int(1))
+	expect(t, "mixed", got, "ok:1|g")
+}
+
+func TestEmitterAccessors(t *testing.T) {
+	e := NewEmitter(Config{Prefix: "app...", Tags: "t"}, nil)
+	if e.Version() != Latest || e.Prefix() != "app." || e.Tags() != "t" {
+		t.Errorf("got %v %q %q", e.Version(), e.Prefix(), e.Tags())
+	}
+	e = NewEmitter(Config{Version: Gunicorn19_1_1, Tags: "t"}, nil)
+	if e.Tags() != "" {
+		t.Errorf("19.1.1 tags = %q, want none", e.Tags())
+	}
+	// A nil Sink discards.
+	if err := e.Request(200, time.Millisecond); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestAppendReusesBuffers(t *testing.T) {
+	e := NewEmitter(Config{Prefix: "shop.web", Tags: "env:prod,team:web"}, nil)
+	dst := e.AppendRequest(nil, 200, 550*us)
+	dst = e.AppendWorkers(dst, 3)
+	allocs := testing.AllocsPerRun(100, func() {
+		dst = e.AppendRequest(dst[:0], 404, 1016036*us)
+		dst = e.AppendWorkers(dst, 3)
+	})
+	if allocs != 0 {
+		t.Errorf("allocs = %v, want 0", allocs)
+	}
+	expect(t, "reused", dst,
+		"shop.web.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,team:web",
+		"shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web",
+		"shop.web.gunicorn.request.status.404:1|c|@1.0|#env:prod,team:web",
+		"shop.web.gunicorn.workers:3|g|#env:prod,team:web")
+}
+
+func TestSinkErrorStillSendsRest(t *testing.T) {
+	boom := errors.New("boom")
+	var n int
+	e := NewEmitter(Config{}, SinkFunc(func(p []byte) error {
+		n++
+		if n == 1 {
+			return boom
+		}
+		return nil
+	}))
+	if err := e.Request(200, time.Millisecond); err != boom {
+		t.Errorf("err = %v, want boom", err)
+	}
+	if n != 3 {
+		t.Errorf("%d datagrams offered, want 3", n)
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Version
+	}{
+		{"20.1.0", Gunicorn20_1},
+		{"24.1", Gunicorn24_1},
+		{"26.1.0", Gunicorn26_1},
+		{"19.1.1", Gunicorn19_1_1},
+		{"21", Gunicorn21},
+		{"gunicorn (version 23.0.0)", V(23, 0, 0)},
+		{" 25.2.1 ", V(25, 2, 1)},
+	} {
+		got, err := ParseVersion(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "x", "20.1.0.1", "20.x", "20.256", "-1", "+20", "20..1"} {
+		if v, err := ParseVersion(bad); err == nil {
+			t.Errorf("ParseVersion(%q) = %v, want an error", bad, v)
+		}
+	}
+	if s := V(24, 1, 2).String(); s != "24.1.2" {
+		t.Errorf("String = %q", s)
+	}
+	if !(Gunicorn19_1_1 < Gunicorn20 && Gunicorn20 < Gunicorn20_1 && Gunicorn20_1 < Gunicorn21 &&
+		Gunicorn21 < Gunicorn24_1 && Gunicorn24_1 < V(25, 2, 0) && V(25, 2, 0) < Gunicorn26_1) {
+		t.Error("versions out of order")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
