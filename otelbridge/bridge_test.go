@@ -1,0 +1,425 @@
+package otelbridge
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/gunicornotel/gunicornotel/mapper"
+	"github.com/gunicornotel/gunicornotel/statsd"
+)
+
+func TestNewNilProvider(t *testing.T) {
+	if _, err := New(nil); err == nil {
+		t.Fatal("New(nil) did not fail")
+	}
+}
+
+func TestCounterSampleRate(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
+	feed(b,
+		"a:1|c|@0.1",          // 10
+		"b:1|c|@0.5", "b:3|c", // 2 + 3
+		"c:1|c|@0.25|#k:v",     // 4
+		"c:2|c|@0.125|#k:v",    // 16
+		"d:0.5|c|@0.2",         // 2.5
+		"e:1|c|@1.0\ne:1|c|@1", // two lines in one datagram
+	)
+	ms := metricsOf(collect(t, r), ScopeName)
+	for name, want := range map[string]map[string]float64{
+		"a": {"": 10},
+		"b": {"": 5},
+		"c": {"k=v": 20},
+		"d": {"": 2.5},
+		"e": {"": 2},
+	} {
+		equalMaps(t, name, sumValues(t, mustMetric(t, ms, name, ""), true), want)
+	}
+	st := b.Stats()
+	if st.Datagrams != 7 || st.Samples != 8 || st.Recorded != 8 || st.Rejected != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if st.SamplesByType["counter"] != 8 {
+		t.Errorf("by type %v", st.SamplesByType)
+	}
+}
+
+func TestHistogramSampleRate(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
+	// Timer at rate 0.3: weights 3.33..., recorded 3, 3, 4 times: 10 per 3.
+	for i := 0; i < 6; i++ {
+		feed(b, "t:100|ms|@0.3")
+	}
+	// Histogram at 0.5: 2 each; at 1: 1.
+	feed(b, "h:2|h|@0.5", "h:4|h")
+	// Distribution at 0.7 (weight 1.428...): 1, 1, 2 (acc 4.28 after 3), ...
+	for i := 0; i < 7; i++ {
+		feed(b, "d:1|d|@0.7") // 7 samples weigh 10 exactly
+	}
+	ms := metricsOf(collect(t, r), ScopeName)
+
+	tp := histPoints(t, mustMetric(t, ms, "t", "s"))[""]
+	if tp.Count != 20 || math.Abs(tp.Sum-2) > 1e-9 {
+		t.Errorf("timer @0.3 x6: count %d sum %v, want 20, 2", tp.Count, tp.Sum)
+	}
+	hp := histPoints(t, mustMetric(t, ms, "h", ""))[""]
+	if hp.Count != 3 || hp.Sum != 8 {
+		t.Errorf("histogram: count %d sum %v, want 3, 8", hp.Count, hp.Sum)
+	}
+	dp := histPoints(t, mustMetric(t, ms, "d", ""))[""]
+	if dp.Count != 10 || dp.Sum != 10 {
+		t.Errorf("distribution @0.7 x7: count %d sum %v, want 10, 10", dp.Count, dp.Sum)
+	}
+}
+
+func TestHistogramWeightSequence(t *testing.T) {
+	st := &seriesState{}
+	var got []int
+	for i := 0; i < 9; i++ {
+		n, capped := st.weigh(0.3)
+		if capped {
+			t.Fatal("capped")
+		}
+		got = append(got, n)
+	}
+	want := []int{3, 3, 4, 3, 3, 4, 3, 3, 4}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("weights at 0.3: %v, want %v", got, want)
+	}
+	st = &seriesState{}
+	if n, capped := st.weigh(1e-6); n != DefaultMaxHistogramWeight || !capped {
+		t.Errorf("weigh(1e-6) = %d, %v", n, capped)
+	}
+}
+
+func TestHistogramWeightCapped(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
+	feed(b, "h:1|h|@0.00001")
+	hp := histPoints(t, mustMetric(t, metricsOf(collect(t, r), ScopeName), "h", ""))[""]
+	if hp.Count != DefaultMaxHistogramWeight {
+		t.Errorf("count %d", hp.Count)
+	}
+	if st := b.Stats(); st.WeightCapped != 1 || st.Recorded != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestGauge(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
+	feed(b,
+		"g:5|g", "g:+3|g", // 8
+		"h:+2|g", "h:-5|g", // delta from nothing: 0+2-5 = -3
+		"i:7|g", "i:-2|g", "i:4|g", // absolute after delta: 4
+		"j:1|g|#k:a", "j:2|g|#k:b", "j:+1|g|#k:a", // per series: 2, 2
+		"k:1.5|g|@0.5", // rate is ignored for gauges
+	)
+	ms := metricsOf(collect(t, r), ScopeName)
+	for name, want := range map[string]map[string]float64{
+		"g": {"": 8},
+		"h": {"": -3},
+		"i": {"": 4},
+		"j": {"k=a": 2, "k=b": 2},
+		"k": {"": 1.5},
+	} {
+		equalMaps(t, name, gaugeValues(t, mustMetric(t, ms, name, "")), want)
+	}
+}
+
+func TestUpDownCounter(t *testing.T) {
+	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.UpDownCounter, "v": mapper.UpDownCounter}}
+	b, r := newTestBridge(t, WithMapper(m))
+	feed(b, "u:5|g", "u:3|g", "u:+4|g", "u:-1|g") // follows the gauge: 6
+	feed(b, "v:1|c|@0.5", "v:-3|c")               // counter samples: 2 - 3 = -1
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "u", sumValues(t, mustMetric(t, ms, "u", ""), false), map[string]float64{"": 6})
+	equalMaps(t, "v", sumValues(t, mustMetric(t, ms, "v", ""), false), map[string]float64{"": -1})
+}
+
+func TestRejections(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{
+		drop:  map[string]bool{"dropme": true},
+		kinds: map[string]mapper.Kind{"nokind": 0},
+	}))
+	feed(b,
+		"c:1|c", "c:-1|c", "c:-0.5|c|@0.5", // negative_counter x2
+		"big:1e308|c|@0.1",        // overflows to +Inf: bad_value
+		"g:1e308|g", "g:+1e308|g", // the delta overflows: bad_value
+		"nonsense", "x:1|zz", "x:abc|c", // malformed_line, bad_type, bad_value (parser)
+		"s:member|s", // unsupported_type
+		"dropme:1|c", "dropme:2|c",
+		"1abc:1|c",   // bad_name
+		"nokind:1|c", // Kind 0: bad_name
+	)
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "c", sumValues(t, mustMetric(t, ms, "c", ""), true), map[string]float64{"": 1})
+	equalMaps(t, "g", gaugeValues(t, mustMetric(t, ms, "g", "")), map[string]float64{"": 1e308})
+	if _, ok := ms["1abc"]; ok {
+		t.Error("bad name recorded")
+	}
+	st := b.Stats()
+	want := map[string]uint64{
+		"negative_counter": 2, "bad_value": 3, "malformed_line": 1, "bad_type": 1,
+		"unsupported_type": 1, "bad_name": 2,
+	}
+	equalMaps(t, "rejected", st.RejectedByReason, want)
+	if st.Rejected != 10 || st.Dropped != 2 || st.Recorded != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	// Every parsed sample is recorded, dropped or rejected (3 lines never parsed).
+	if st.Samples != st.Recorded+st.Dropped+st.Rejected-3 {
+		t.Errorf("samples %d != %d + %d + %d - 3", st.Samples, st.Recorded, st.Dropped, st.Rejected)
+	}
+}
+
+func TestTypeConflict(t *testing.T) {
+	m := &stubMapper{units: map[string]string{"lat": "s"}}
+	b, r := newTestBridge(t, WithMapper(m))
+	feed(b,
+		"x:1|c|#k:a", "x:2|c|#k:b", // x is a counter
+		"x:5|g|#k:a", "x:+1|g", // type_conflict x2
+		"x:3|c|#k:a", "x:4|c|#k:b", // both counter series still work
+		"X:1|c",                   // same name for the SDK (case-insensitive): allowed, same kind
+		"X:1|g",                   // conflict with x
+		"lat:250|ms", "lat:0.5|h", // timer (s, scale 0.001) and histogram (s): one instrument
+		"lat:1|d",         // distribution: also s here
+		"y:1|ms", "y:1|h", // timer "s" vs histogram "": conflict by unit
+	)
+	ms := metricsOf(collect(t, r), ScopeName)
+	// X:1|c is recorded in x, with no attributes.
+	equalMaps(t, "x", sumValues(t, mustMetric(t, ms, "x", ""), true), map[string]float64{"k=a": 4, "k=b": 6, "": 1})
+	if _, ok := ms["X"]; ok {
+		t.Errorf("X made a second instrument")
+	}
+	lat := histPoints(t, mustMetric(t, ms, "lat", "s"))[""]
+	if lat.Count != 3 || lat.Sum != 1.75 {
+		t.Errorf("lat count %d sum %v", lat.Count, lat.Sum)
+	}
+	y := histPoints(t, mustMetric(t, ms, "y", "s"))[""]
+	if y.Count != 1 {
+		t.Errorf("y count %d", y.Count)
+	}
+	st := b.Stats()
+	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"type_conflict": 4})
+}
+
+func TestSeriesOverflowPerInstrument(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxSeriesPerInstrument(3))
+	for i := 0; i < 5; i++ {
+		feed(b, fmt.Sprintf("c:1|c|#id:%d", i))
+	}
+	feed(b, "c:10|c|#id:0", "c:100|c|#id:4", "other:1|c|#id:9")
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "c", sumValues(t, mustMetric(t, ms, "c", ""), true), map[string]float64{
+		"id=0": 11, "id=1": 1, "otel.metric.overflow=bool:true": 103,
+	})
+	equalMaps(t, "other", sumValues(t, ms["other"], true), map[string]float64{"id=9": 1})
+	st := b.Stats()
+	if st.SeriesOverflow != 4 || st.Rejected != 0 || st.Recorded != 8 || st.Series != 4 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSeriesOverflowTotal(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxSeries(2))
+	feed(b, "a:1|c", "b:1|c", "c:1|c", "c:2|c", "a:5|c")
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 6})
+	equalMaps(t, "c", sumValues(t, ms["c"], true), map[string]float64{"otel.metric.overflow=bool:true": 3})
+	if st := b.Stats(); st.SeriesOverflow != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestNameLimit(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxInstruments(2))
+	feed(b, "a:1|c", "b:1|g", "c:1|c", "d:1|ms", "a:1|c", "c:1|c")
+	ms := metricsOf(collect(t, r), ScopeName)
+	if len(ms) != 2+13 { // a, b and the bridge's own 13
+		t.Errorf("metrics %v", names(ms))
+	}
+	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
+	st := b.Stats()
+	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"name_limit": 3})
+	if st.Instruments != 2 {
+		t.Errorf("instruments %d", st.Instruments)
+	}
+}
+
+func TestSetMapper(t *testing.T) {
+	m1 := &stubMapper{}
+	b, r := newTestBridge(t, WithMapper(m1))
+	feed(b, "a:1|c", "a:1|c", "g:5|g")
+	m2 := &stubMapper{drop: map[string]bool{"a": true}}
+	b.SetMapper(m2)
+	feed(b, "a:1|c", "g:+1|g") // a now dropped; g keeps its last value
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
+	equalMaps(t, "g", gaugeValues(t, ms["g"]), map[string]float64{"": 6})
+	if st := b.Stats(); st.Dropped != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestTelemetry(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithMeterName("mapped"))
+	feed(b, "a:1|c", "a:1|c\nb:2|g\nbad", "t:1|ms", "s:x|s")
+	rm := collect(t, r)
+	if _, ok := metricsOf(rm, "mapped")["a"]; !ok {
+		t.Fatal("mapped instruments not under their scope")
+	}
+	ms := metricsOf(rm, ScopeName)
+	one := func(name string) int64 {
+		t.Helper()
+		v := intSumValues(t, mustMetric(t, ms, name, ms[name].Unit))
+		if len(v) != 1 {
+			t.Fatalf("%s: %v", name, v)
+		}
+		for _, x := range v {
+			return x
+		}
+		return 0
+	}
+	if got := one(MetricDatagrams); got != 4 {
+		t.Errorf("datagrams %d", got)
+	}
+	equalMaps(t, "samples", intSumValues(t, ms[MetricSamples]), map[string]int64{
+		"statsd.metric.type=counter": 2, "statsd.metric.type=gauge": 1,
+		"statsd.metric.type=timer": 1, "statsd.metric.type=set": 1,
+	})
+	equalMaps(t, "rejected", intSumValues(t, ms[MetricRejected]), map[string]int64{
+		"reason=malformed_line": 1, "reason=unsupported_type": 1,
+	})
+	if got := one(MetricRecorded); got != 4 {
+		t.Errorf("recorded %d", got)
+	}
+	if got := one(MetricSeries); got != 3 {
+		t.Errorf("series %d", got)
+	}
+	if got := one(MetricInstruments); got != 3 {
+		t.Errorf("instruments %d", got)
+	}
+	if got := one(MetricSeriesCacheMiss); got != 3 {
+		t.Errorf("series cache misses %d", got)
+	}
+	if got := one(MetricSeriesCacheHits); got != 1 {
+		t.Errorf("series cache hits %d", got)
+	}
+	equalMaps(t, "overflow", intSumValues(t, ms[MetricSeriesOverflow]), map[string]int64{"reason=series_overflow": 0})
+}
+
+func TestTelemetryOff(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithTelemetry(false))
+	feed(b, "a:1|c")
+	ms := metricsOf(collect(t, r), ScopeName)
+	if len(ms) != 1 {
+		t.Errorf("metrics %v", names(ms))
+	}
+	if b.Stats().Datagrams != 1 {
+		t.Error("stats not counted")
+	}
+}
+
+func TestNoopProvider(t *testing.T) {
+	b, err := New(noop.NewMeterProvider(), WithMapper(&stubMapper{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(b, "a:1|c", "g:1|g", "t:1|ms|@0.5")
+	if st := b.Stats(); st.Recorded != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestHandleBatch(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
+	var p statsd.Parser
+	var batch statsd.Batch
+	p.Parse(&batch, []byte("a:1|c\na:2|c"))
+	p.Parse(&batch, []byte("a:1:2:3|c|#k:v\n:1|c"))
+	b.Handle(&batch)
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 3, "k=v": 6})
+	st := b.Stats()
+	if st.Datagrams != 2 || st.Samples != 5 || st.RejectedByReason["empty_name"] != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestConcurrentHandle(t *testing.T) {
+	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.UpDownCounter}}
+	b, r := newTestBridge(t, WithMapper(m), WithMaxSeriesPerInstrument(5))
+	const workers, n = 8, 500
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				feed(b,
+					"c:1|c",
+					fmt.Sprintf("c:1|c|#w:%d", w), // 8 series over a limit of 5: overflow
+					"t:1000|ms|@0.5",
+					"g:+1|g",
+					"u:+2|g",
+					"bad",
+				)
+				if i == n/2 && w == 0 {
+					b.SetMapper(m) // a reload in the middle
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ms := metricsOf(collect(t, r), ScopeName)
+	total := 0.0
+	for _, v := range sumValues(t, ms["c"], true) {
+		total += v
+	}
+	if total != 2*workers*n {
+		t.Errorf("c total %v", total)
+	}
+	if got := sumValues(t, ms["c"], true)["otel.metric.overflow=bool:true"]; got != (workers-3)*n { // "" and 3 workers fit in 5 (one is the overflow series)
+		t.Errorf("overflow %v", got)
+	}
+	tp := histPoints(t, ms["t"])[""]
+	if tp.Count != 2*workers*n || tp.Sum != 2*workers*n {
+		t.Errorf("t count %d sum %v", tp.Count, tp.Sum)
+	}
+	equalMaps(t, "g", gaugeValues(t, ms["g"]), map[string]float64{"": workers * n})
+	equalMaps(t, "u", sumValues(t, ms["u"], false), map[string]float64{"": 2 * workers * n})
+	st := b.Stats()
+	if st.Datagrams != 6*workers*n || st.Recorded != 5*workers*n || st.RejectedByReason["malformed_line"] != workers*n ||
+		st.SeriesOverflow != (workers-3)*n {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	b, _ := newTestBridge(t, WithMapper(&stubMapper{}))
+	lines := [][]byte{
+		[]byte("myapp.gunicorn.request.duration:12.5|ms|#env:prod"),
+		[]byte("myapp.gunicorn.requests:1|c|@1.0|#env:prod"),
+		[]byte("myapp.gunicorn.workers:4|g"),
+		[]byte("g:+1|g"),
+		[]byte("t:1|ms|@0.3"),
+		[]byte("bad"),
+		[]byte("s:x|s"),
+	}
+	for _, l := range lines {
+		b.HandleDatagram(l)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, l := range lines {
+			b.HandleDatagram(l)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per run", allocs)
+	}
+}

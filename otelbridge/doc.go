@@ -1,0 +1,2 @@
+// Package otelbridge records StatsD samples in OpenTelemetry instruments.
+package otelbridge

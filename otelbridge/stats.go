@@ -1,0 +1,214 @@
+package otelbridge
+
+import (
+	"sync/atomic"
+
+	"github.com/gunicornotel/gunicornotel/statsd"
+)
+
+// The bridge's own rejection reasons. The parser's reasons (statsd.Reason's
+// String: "malformed_line", "bad_value", "bad_type", ...) are counted under
+// their own names next to these.
+const (
+	// ReasonNegativeCounter: a counter sample whose scaled, rate-weighted
+	// increment is negative. Monotonic counters cannot fall.
+	ReasonNegativeCounter = "negative_counter"
+	// ReasonBadValue: the value is not finite after scaling, weighting by the
+	// sample rate, or applying a gauge delta. The same string as the parser's
+	// statsd.ReasonBadValue, counted together.
+	ReasonBadValue = "bad_value"
+	// ReasonTypeConflict: the mapping names an instrument that already exists
+	// with another kind or unit. The existing instrument keeps working.
+	ReasonTypeConflict = "type_conflict"
+	// ReasonNameLimit: the mapping names a new instrument while
+	// WithMaxInstruments names exist already.
+	ReasonNameLimit = "name_limit"
+	// ReasonUnsupportedType: a StatsD set ("|s"): counting distinct members
+	// is not supported.
+	ReasonUnsupportedType = "unsupported_type"
+	// ReasonBadName: the mapping names an instrument that OpenTelemetry does
+	// not allow (empty, over 255 bytes, not [A-Za-z][A-Za-z0-9_./-]*), or has
+	// an unknown Kind.
+	ReasonBadName = "bad_name"
+	// ReasonInstrumentError: the MeterProvider returned an error creating the
+	// instrument.
+	ReasonInstrumentError = "instrument_error"
+	// ReasonSeriesOverflow is the reason attribute under which samples
+	// recorded in an overflow series are reported (gunicornotel.series.overflow).
+	// They are recorded, not rejected.
+	ReasonSeriesOverflow = "series_overflow"
+)
+
+// Slots of the per-reason counters: statsd.Reason values below ownReasonBase
+// index themselves; slot 0 is "unknown".
+const ownReasonBase = 16
+
+const (
+	rNegativeCounter = ownReasonBase + iota
+	rTypeConflict
+	rNameLimit
+	rUnsupportedType
+	rBadName
+	rInstrumentError
+	numReasonSlots
+)
+
+const rBadValue = int(statsd.ReasonBadValue)
+
+var reasonNames [numReasonSlots]string
+
+func init() {
+	reasonNames[0] = "unknown"
+	for _, r := range statsd.Reasons() {
+		if int(r) < ownReasonBase {
+			reasonNames[r] = r.String()
+		}
+	}
+	reasonNames[rNegativeCounter] = ReasonNegativeCounter
+	reasonNames[rTypeConflict] = ReasonTypeConflict
+	reasonNames[rNameLimit] = ReasonNameLimit
+	reasonNames[rUnsupportedType] = ReasonUnsupportedType
+	reasonNames[rBadName] = ReasonBadName
+	reasonNames[rInstrumentError] = ReasonInstrumentError
+}
+
+func parseReasonSlot(r statsd.Reason) int {
+	if int(r) < ownReasonBase && reasonNames[r] != "" {
+		return int(r)
+	}
+	return 0
+}
+
+const numTypeSlots = 8 // statsd.Type values are small; slot 0 is unused
+
+// tally counts what one Handle call did, on the stack; flush adds it to the
+// shared counters with one atomic add per non-zero field.
+type tally struct {
+	datagrams, recorded, dropped, overflow, capped uint64
+	types                                          [numTypeSlots]uint32
+	reasons                                        [numReasonSlots]uint32
+}
+
+// counters are the bridge's cumulative counters.
+type counters struct {
+	datagrams, samples, recorded, dropped, overflow, capped atomic.Uint64
+	types                                                   [numTypeSlots]atomic.Uint64
+	reasons                                                 [numReasonSlots]atomic.Uint64
+}
+
+func (c *counters) flush(t *tally) {
+	if t.datagrams != 0 {
+		c.datagrams.Add(t.datagrams)
+	}
+	var n uint64
+	for i, v := range t.types {
+		if v != 0 {
+			c.types[i].Add(uint64(v))
+			n += uint64(v)
+		}
+	}
+	if n != 0 {
+		c.samples.Add(n)
+	}
+	if t.recorded != 0 {
+		c.recorded.Add(t.recorded)
+	}
+	if t.dropped != 0 {
+		c.dropped.Add(t.dropped)
+	}
+	if t.overflow != 0 {
+		c.overflow.Add(t.overflow)
+	}
+	if t.capped != 0 {
+		c.capped.Add(t.capped)
+	}
+	for i, v := range t.reasons {
+		if v != 0 {
+			c.reasons[i].Add(uint64(v))
+		}
+	}
+}
+
+// Stats are the bridge's counters since it was made. Counters only grow;
+// Series and Instruments are current sizes.
+//
+// Every parsed sample is counted once in Samples (and SamplesByType), and then
+// exactly once in Recorded, Dropped or Rejected. Lines the parser rejected are
+// counted in Rejected too (they never became samples), so
+//
+//	Samples == Recorded + Dropped + Rejected - (lines rejected by the parser)
+type Stats struct {
+	// Datagrams counts the datagrams (TCP: lines) handed to the bridge.
+	Datagrams uint64
+	// Samples counts the parsed samples handed to the bridge.
+	Samples uint64
+	// SamplesByType counts Samples by StatsD type (statsd.Type's String:
+	// "counter", "gauge", "timer", "histogram", "distribution", "set").
+	SamplesByType map[string]uint64
+	// Recorded counts the samples recorded in an instrument (a sampled
+	// histogram sample counts once here, however many observations it made).
+	Recorded uint64
+	// Dropped counts the samples the Mapper dropped on purpose (Mapping.Drop).
+	Dropped uint64
+	// Rejected counts rejected samples and rejected lines, all reasons.
+	Rejected uint64
+	// RejectedByReason counts Rejected by reason: the parser's reasons and
+	// the bridge's own (the Reason... constants). Only non-zero entries.
+	RejectedByReason map[string]uint64
+	// SeriesOverflow counts the samples recorded in an instrument's overflow
+	// series (otel.metric.overflow=true) because a limit on series was reached.
+	SeriesOverflow uint64
+	// WeightCapped counts the histogram samples whose sample rate was under
+	// 1/DefaultMaxHistogramWeight, counted as that many observations only.
+	WeightCapped uint64
+	// Series is the number of series (instrument and attribute set) tracked.
+	Series int
+	// Instruments is the number of instrument names known, rejected ones
+	// (bad_name, instrument_error) included.
+	Instruments int
+	// SeriesCacheHits and SeriesCacheMisses count lookups in the series
+	// table; a miss calls the Mapper.
+	SeriesCacheHits, SeriesCacheMisses uint64
+	// MapperCacheHits and MapperCacheMisses are the Mapper's own cache
+	// counters, when it has a CacheStats method; zero otherwise.
+	MapperCacheHits, MapperCacheMisses uint64
+}
+
+// Stats returns the bridge's counters. It is safe to call at any time.
+func (b *Bridge) Stats() Stats {
+	c := &b.counters
+	s := Stats{
+		Datagrams:        c.datagrams.Load(),
+		Samples:          c.samples.Load(),
+		SamplesByType:    make(map[string]uint64),
+		Recorded:         c.recorded.Load(),
+		Dropped:          c.dropped.Load(),
+		RejectedByReason: make(map[string]uint64),
+		SeriesOverflow:   c.overflow.Load(),
+		WeightCapped:     c.capped.Load(),
+		Series:           int(b.nseries.Load()),
+	}
+	for i := range c.types {
+		if v := c.types[i].Load(); v != 0 {
+			s.SamplesByType[statsd.Type(i).String()] += v
+		}
+	}
+	for i := range c.reasons {
+		if v := c.reasons[i].Load(); v != 0 {
+			s.RejectedByReason[reasonNames[i]] += v
+			s.Rejected += v
+		}
+	}
+	b.instMu.Lock()
+	s.Instruments = len(b.instruments)
+	b.instMu.Unlock()
+	cs := b.table.Stats()
+	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
+	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase.Load(), b.mapperMissesBase.Load()
+	if m, ok := b.mapper.Load().m.(cacheStatser); ok {
+		h, mi := m.CacheStats()
+		s.MapperCacheHits += h
+		s.MapperCacheMisses += mi
+	}
+	return s
+}

@@ -1,0 +1,119 @@
+package otelbridge
+
+import (
+	"context"
+	"errors"
+	"math"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/gunicornotel/gunicornotel/statsd"
+)
+
+// Names of the bridge's own instruments (scope ScopeName). All are
+// asynchronous: one callback reads the bridge's counters at collection time,
+// so recording a sample does no extra OpenTelemetry work.
+const (
+	MetricDatagrams       = "gunicornotel.datagrams"             // counter {datagram}
+	MetricSamples         = "gunicornotel.samples"               // counter {sample}, attribute statsd.metric.type
+	MetricRecorded        = "gunicornotel.samples.recorded"      // counter {sample}
+	MetricRejected        = "gunicornotel.samples.rejected"      // counter {sample}, attribute reason
+	MetricDropped         = "gunicornotel.samples.dropped"       // counter {sample}
+	MetricWeightCapped    = "gunicornotel.samples.weight_capped" // counter {sample}
+	MetricSeriesOverflow  = "gunicornotel.series.overflow"       // counter {sample}, attribute reason=series_overflow
+	MetricSeries          = "gunicornotel.series"                // up-down counter {series}
+	MetricInstruments     = "gunicornotel.instruments"           // up-down counter {instrument}
+	MetricSeriesCacheHits = "gunicornotel.series.cache.hits"     // counter {lookup}
+	MetricSeriesCacheMiss = "gunicornotel.series.cache.misses"   // counter {lookup}
+	MetricMapperCacheHits = "gunicornotel.mapper.cache.hits"     // counter {lookup}
+	MetricMapperCacheMiss = "gunicornotel.mapper.cache.misses"   // counter {lookup}
+)
+
+// Attribute keys of the bridge's own instruments.
+const (
+	AttrType   = "statsd.metric.type"
+	AttrReason = "reason"
+)
+
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+func (b *Bridge) registerTelemetry(m metric.Meter) error {
+	var errs []error
+	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
+		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	updown := func(name, unit, desc string) metric.Int64ObservableUpDownCounter {
+		c, err := m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	datagrams := counter(MetricDatagrams, "{datagram}", "StatsD datagrams (TCP: lines) handed to the bridge.")
+	samples := counter(MetricSamples, "{sample}", "Parsed StatsD samples handed to the bridge, by type.")
+	recorded := counter(MetricRecorded, "{sample}", "Samples recorded in an instrument.")
+	rejected := counter(MetricRejected, "{sample}", "Rejected lines and samples, by reason.")
+	dropped := counter(MetricDropped, "{sample}", "Samples dropped on purpose by the mapping.")
+	capped := counter(MetricWeightCapped, "{sample}", "Histogram samples whose sample rate was too low to weigh in full.")
+	overflow := counter(MetricSeriesOverflow, "{sample}", "Samples recorded in an overflow series (otel.metric.overflow=true) over a series limit.")
+	series := updown(MetricSeries, "{series}", "Series (instrument and attribute set) tracked.")
+	insts := updown(MetricInstruments, "{instrument}", "Instrument names known to the bridge.")
+	tableHits := counter(MetricSeriesCacheHits, "{lookup}", "Series table lookups that found the series.")
+	tableMisses := counter(MetricSeriesCacheMiss, "{lookup}", "Series table lookups that called the mapper.")
+	mapHits := counter(MetricMapperCacheHits, "{lookup}", "Mapper cache hits, when the mapper reports them.")
+	mapMisses := counter(MetricMapperCacheMiss, "{lookup}", "Mapper cache misses, when the mapper reports them.")
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+
+	var typeOpts [numTypeSlots]metric.ObserveOption
+	for i := range typeOpts {
+		typeOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrType, statsd.Type(i).String())))
+	}
+	var reasonOpts [numReasonSlots]metric.ObserveOption
+	for i := range reasonOpts {
+		if reasonNames[i] != "" {
+			reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, reasonNames[i])))
+		}
+	}
+	overflowOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, ReasonSeriesOverflow)))
+
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		c := &b.counters
+		st := b.Stats()
+		o.ObserveInt64(datagrams, clampInt64(st.Datagrams))
+		for i := range c.types {
+			if v := c.types[i].Load(); v != 0 {
+				o.ObserveInt64(samples, clampInt64(v), typeOpts[i])
+			}
+		}
+		o.ObserveInt64(recorded, clampInt64(st.Recorded))
+		for i := range c.reasons {
+			if v := c.reasons[i].Load(); v != 0 && reasonOpts[i] != nil {
+				o.ObserveInt64(rejected, clampInt64(v), reasonOpts[i])
+			}
+		}
+		o.ObserveInt64(dropped, clampInt64(st.Dropped))
+		o.ObserveInt64(capped, clampInt64(st.WeightCapped))
+		o.ObserveInt64(overflow, clampInt64(st.SeriesOverflow), overflowOpt)
+		o.ObserveInt64(series, int64(st.Series))
+		o.ObserveInt64(insts, int64(st.Instruments))
+		o.ObserveInt64(tableHits, clampInt64(st.SeriesCacheHits))
+		o.ObserveInt64(tableMisses, clampInt64(st.SeriesCacheMisses))
+		o.ObserveInt64(mapHits, clampInt64(st.MapperCacheHits))
+		o.ObserveInt64(mapMisses, clampInt64(st.MapperCacheMisses))
+		return nil
+	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, series, insts,
+		tableHits, tableMisses, mapHits, mapMisses)
+	if err != nil {
+		return err
+	}
+	b.telemetry = reg
+	return nil
+}
