@@ -29,11 +29,11 @@ func (ep *endpoint) close() {
 	}
 }
 
-func (s *Server) serveEndpoint(ep *endpoint) error {
+func (s *Server) serveEndpoint(ep *endpoint, counted bool) error {
 	if ep.listener != nil {
-		return s.serveListener(ep.listener)
+		return s.serveListener(ep.listener, counted)
 	}
-	return s.servePackets(ep.socks, ep.readersPer)
+	return s.servePackets(ep.socks, ep.readersPer, counted)
 }
 
 // splitAddr returns the network ("udp", "udp4", "udp6", "unixgram", "tcp",

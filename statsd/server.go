@@ -205,7 +205,7 @@ func (s *Server) ListenAndServe(addr string) error {
 	if err != nil {
 		return err
 	}
-	return s.serveEndpoint(ep)
+	return s.serveEndpoint(ep, false)
 }
 
 // Start listens on addr like ListenAndServe, then serves it in new
@@ -225,7 +225,7 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 	}
 	go func() {
 		defer s.wg.Done()
-		if err := s.serveEndpoint(ep); err != nil && !errors.Is(err, ErrServerClosed) {
+		if err := s.serveEndpoint(ep, true); err != nil && !errors.Is(err, ErrServerClosed) {
 			s.logger().Error("statsd: serving stopped", "addr", ep.addr.String(), "err", err)
 		}
 	}()
@@ -245,7 +245,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	if !s.addPacket(ps) {
 		return ErrServerClosed
 	}
-	return s.servePackets([]*packetSock{ps}, s.config().readers)
+	return s.servePackets([]*packetSock{ps}, s.config().readers, false)
 }
 
 // ServeListener accepts stream connections (TCP or Unix stream) from l and
@@ -258,7 +258,7 @@ func (s *Server) ServeListener(l net.Listener) error {
 	if !s.addListener(tl) {
 		return ErrServerClosed
 	}
-	return s.serveListener(tl)
+	return s.serveListener(tl, false)
 }
 
 // Shutdown stops the Server gracefully: it stops accepting connections,
@@ -324,6 +324,7 @@ func (s *Server) Close() error {
 }
 
 // track counts n serving goroutines, unless the Server is shutting down.
+// (Once it is, only goroutines already counted may add to the WaitGroup.)
 func (s *Server) track(n int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -409,10 +410,14 @@ func newPacketSock(conn net.PacketConn, path string, file os.FileInfo) (*packetS
 
 // servePackets serves socks with readersPer goroutines each, and returns
 // when all of them have returned, after closing socks. The calling goroutine
-// is one of the readers.
-func (s *Server) servePackets(socks []*packetSock, readersPer int) error {
+// is one of the readers. counted tells that the caller is a goroutine the
+// Server's WaitGroup counts (Start's): its sockets are then served, and
+// drained, even when Shutdown has begun.
+func (s *Server) servePackets(socks []*packetSock, readersPer int, counted bool) error {
 	n := len(socks) * readersPer
-	if !s.track(n) {
+	if counted {
+		s.wg.Add(n)
+	} else if !s.track(n) {
 		for _, ps := range socks {
 			s.removePacket(ps)
 		}

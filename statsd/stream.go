@@ -13,9 +13,12 @@ import (
 // than one line's worth lets one read (and one Handler call) take many.
 const streamBufferMin = 16 << 10
 
-// serveListener accepts connections from tl until it is closed.
-func (s *Server) serveListener(tl *trackedListener) error {
-	if !s.track(1) {
+// serveListener accepts connections from tl until it is closed. counted
+// is as for servePackets.
+func (s *Server) serveListener(tl *trackedListener, counted bool) error {
+	if counted {
+		s.wg.Add(1)
+	} else if !s.track(1) {
 		s.removeListener(tl)
 		return ErrServerClosed
 	}
