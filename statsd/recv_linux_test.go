@@ -1,0 +1,84 @@
+//go:build linux
+
+package statsd
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+// The batch read path (recvmmsg, parse, Handle) allocates nothing per read
+// once the reader exists.
+func TestMmsgReaderAllocatesNothing(t *testing.T) {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := newPacketSock(conn, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.close()
+	samples := 0
+	srv := &Server{Handler: HandlerFunc(func(b *Batch) { samples += len(b.Samples) })}
+	cfg := srv.config()
+	r := newMmsgReader(srv, ps, &cfg)
+
+	c, err := net.Dial("udp", conn.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msgs := [][]byte{
+		[]byte("shop.web.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,team:web"),
+		[]byte("shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web"),
+		[]byte("shop.web.gunicorn.request.status.200:1|c|@1.0|#env:prod,team:web"),
+		[]byte("a:1|c\nb:2|g\nbad line\nc:1:2:3|ms"),
+	}
+	const rounds = 200
+	allocs := testing.AllocsPerRun(rounds, func() {
+		for _, m := range msgs {
+			if _, err := c.Write(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Loopback queues each datagram as it is written: one read takes all.
+		if err := ps.rc.Read(r.recvFn); err != nil || r.errno != 0 {
+			t.Fatalf("read: %v, %v", err, r.errno)
+		}
+		if r.n != len(msgs) {
+			t.Fatalf("read %d datagrams, want %d", r.n, len(msgs))
+		}
+		r.handle()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per read of %d datagrams (write included), want 0", allocs, len(msgs))
+	}
+	if want := (rounds + 1) * 8; samples != want {
+		t.Errorf("handled %d samples, want %d", samples, want)
+	}
+}
+
+// The stream path allocates nothing per read either, too long lines included.
+func TestStreamConnAllocatesNothing(t *testing.T) {
+	srv := &Server{Handler: HandlerFunc(func(b *Batch) {})}
+	cfg := srv.config()
+	cfg.maxLineLength = 64
+	sc := &streamConn{s: srv, conn: nil, max: cfg.maxLineLength,
+		buf: make([]byte, max(cfg.maxLineLength+2, streamBufferMin)), parser: Parser{MaxLineLength: 64}}
+	input := "gunicorn.requests:1|c|@1.0\nbad\n" + strings.Repeat("x", 100) + "\npartial:1"
+	rest := "|c\n"
+	allocs := testing.AllocsPerRun(100, func() {
+		sc.w += copy(sc.buf[sc.w:], input)
+		sc.process(len(input), false)
+		sc.w += copy(sc.buf[sc.w:], rest)
+		sc.process(len(rest), false)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per pass, want 0", allocs)
+	}
+	if st := srv.Stats(); st.Samples != 2*101 || st.Errors[ReasonTooLong] != 101 || st.Errors[ReasonMalformedLine] != 101 {
+		t.Errorf("stats: %+v", st)
+	}
+}
