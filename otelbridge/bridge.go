@@ -113,9 +113,9 @@ func (b *Bridge) SetMapper(m Mapper) {
 	}
 	old := b.mapper.Swap(&mapperBox{m})
 	if cs, ok := old.m.(cacheStatser); ok && old.m != m {
-		h, mi := cs.CacheStats()
-		b.mapperHitsBase.Add(h)
-		b.mapperMissesBase.Add(mi)
+		st := cs.CacheStats()
+		b.mapperHitsBase.Add(st.Hits)
+		b.mapperMissesBase.Add(st.Misses)
 	}
 	b.gen.Add(1)
 	b.table.Clear()

@@ -12,8 +12,9 @@ import (
 // Mapping is not modified by the bridge; it must not be nil (a nil Mapping is
 // counted as dropped).
 //
-// If the Mapper also has a method CacheStats() (hits, misses uint64), the
-// bridge reports those numbers as its mapper cache telemetry.
+// If the Mapper also has the method CacheStats() mapper.CacheStats, as
+// *mapper.Mapper does, the bridge reports its hits and misses in Stats and in
+// its telemetry.
 type Mapper interface {
 	Map(s *statsd.Sample) *mapper.Mapping
 }
@@ -21,7 +22,7 @@ type Mapper interface {
 // cacheStatser is the optional interface a Mapper may implement to expose its
 // cache counters.
 type cacheStatser interface {
-	CacheStats() (hits, misses uint64)
+	CacheStats() mapper.CacheStats
 }
 
 // Default limits.

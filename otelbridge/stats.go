@@ -206,9 +206,9 @@ func (b *Bridge) Stats() Stats {
 	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
 	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase.Load(), b.mapperMissesBase.Load()
 	if m, ok := b.mapper.Load().m.(cacheStatser); ok {
-		h, mi := m.CacheStats()
-		s.MapperCacheHits += h
-		s.MapperCacheMisses += mi
+		cs := m.CacheStats()
+		s.MapperCacheHits += cs.Hits
+		s.MapperCacheMisses += cs.Misses
 	}
 	return s
 }

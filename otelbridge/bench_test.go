@@ -1,0 +1,93 @@
+package otelbridge
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// gunicornMix is a rotating mix of real-shaped Gunicorn datagrams, prefix
+// "myapp.", in about the proportions one request produces them.
+func gunicornMix(tags string) [][]byte {
+	lines := []string{
+		"myapp.gunicorn.request.duration:12.528|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.200:1|c|@1.0",
+		"myapp.gunicorn.request.duration:0.423|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.404:1|c|@1.0",
+		"myapp.gunicorn.request.duration:1016.0360000000001|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.500:1|c|@1.0",
+		"myapp.gunicorn.log.critical:1|c|@1.0",
+		"myapp.gunicorn.workers:4|g",
+		"myapp.gunicorn.request.duration:7000.0|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.200:1|c|@1.0",
+		"myapp.gunicorn.workers:5|g",
+		"myapp.gunicorn.request.duration:3.5|ms",
+	}
+	out := make([][]byte, len(lines))
+	for i, l := range lines {
+		out[i] = []byte(l + tags)
+	}
+	return out
+}
+
+func newBenchBridge(b *testing.B) *Bridge {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	br, err := New(mp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return br
+}
+
+func benchBridge(b *testing.B, tags string) {
+	br := newBenchBridge(b)
+	mix := gunicornMix(tags)
+	for _, d := range mix {
+		br.HandleDatagram(d)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		br.HandleDatagram(mix[i%len(mix)])
+	}
+	b.StopTimer()
+	if st := br.Stats(); st.Rejected != 0 || st.Dropped != 0 {
+		b.Fatalf("stats %+v", st)
+	}
+}
+
+// BenchmarkBridgeGunicorn: one op is one Gunicorn datagram (prefix "myapp.",
+// no tags) parsed, mapped and recorded in a real SDK MeterProvider.
+func BenchmarkBridgeGunicorn(b *testing.B) { benchBridge(b, "") }
+
+// BenchmarkBridgeGunicornTags is BenchmarkBridgeGunicorn with DogStatsD tags
+// on every datagram.
+func BenchmarkBridgeGunicornTags(b *testing.B) { benchBridge(b, "|#env:prod,service:web") }
+
+// BenchmarkBridgeGunicornParallel runs the tagged mix from GOMAXPROCS
+// goroutines at once, as several server readers would.
+func BenchmarkBridgeGunicornParallel(b *testing.B) {
+	br := newBenchBridge(b)
+	mix := gunicornMix("|#env:prod,service:web")
+	for _, d := range mix {
+		br.HandleDatagram(d)
+	}
+	var start atomic.Uint32
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(start.Add(5))
+		for pb.Next() {
+			br.HandleDatagram(mix[i%len(mix)])
+			i++
+		}
+	})
+}
