@@ -1,0 +1,79 @@
+package statsdtest_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+func TestLoopback(t *testing.T) {
+	for _, unixgram := range []bool{false, true} {
+		t.Run(fmt.Sprint("unixgram=", unixgram), func(t *testing.T) {
+			rec := &statsdtest.Recorder{}
+			var opts []statsdtest.LoopbackOption
+			if unixgram {
+				opts = append(opts, statsdtest.LoopbackUnixgram())
+			}
+			opts = append(opts, statsdtest.LoopbackServer(func(s *statsd.Server) { s.Readers = 2 }))
+			lb := statsdtest.NewLoopback(t, rec, opts...)
+			if unixgram != strings.HasPrefix(lb.Addr, "unix:/") {
+				t.Fatalf("Addr %q", lb.Addr)
+			}
+			// The Addr works with Dial, as with Gunicorn's --statsd-host.
+			c, err := statsdtest.Dial(lb.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write([]byte("dialed:1|c"))
+
+			e := statsdtest.NewEmitter(statsdtest.Config{Prefix: "shop.web"}, lb)
+			const n = 1000
+			for range n {
+				if err := e.Workers(3); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lb.Send("bad")
+			lb.Flush()
+			lb.Flush()
+			if got := rec.Datagrams(); got != n+2 {
+				t.Errorf("datagrams %d, want %d", got, n+2)
+			}
+			samples := rec.Samples()
+			if len(samples) != n+1 || !slices.ContainsFunc(samples, func(s statsdtest.Sample) bool { return s.Name == "dialed" }) {
+				t.Errorf("%d samples, want %d with dialed", len(samples), n+1)
+			}
+			if st := lb.Stats(); st.Datagrams != n+2 || st.Errors[statsd.ReasonMalformedLine] != 1 {
+				t.Errorf("stats %+v", st)
+			}
+			if unixgram {
+				if _, err := os.Lstat(strings.TrimPrefix(lb.Addr, "unix:")); !os.IsNotExist(err) {
+					t.Errorf("socket file left after Flush: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func ExampleNewLoopback() {
+	t := &testing.T{} // in a test, the test's own *testing.T
+	rec := &statsdtest.Recorder{}
+	lb := statsdtest.NewLoopback(t, rec)
+	defer lb.Conn.Close() // t.Cleanup does it in a real test
+
+	lb.Send("gunicorn.requests:1|c|@1.0", "gunicorn.workers:2|g")
+	lb.Flush() // everything sent is handled when Flush returns
+
+	for _, s := range rec.Samples() {
+		fmt.Println(s)
+	}
+	// Output:
+	// gunicorn.requests:1|c
+	// gunicorn.workers:2|g
+}
