@@ -11,16 +11,17 @@ import (
 
 // Sample is a copy of a statsd.Sample that stays valid after the Handle call
 // it came from: its byte slices are copied into strings.
+// The fields mean what the statsd.Sample fields of the same names mean.
 type Sample struct {
-	Name        string
-	Tags        string // raw DogStatsD tags without "|#"; "" when none
-	ContainerID string // DogStatsD "|c:<id>"; "" when none
-	Member      string // a Set's member; "" for other types
-	Value       float64
-	Rate        float64
-	Timestamp   int64
-	Type        statsd.Type
-	Delta       bool
+	Name        string      // the metric name
+	Tags        string      // raw DogStatsD tags without "|#"; "" when none
+	ContainerID string      // DogStatsD "|c:<id>"; "" when none
+	Member      string      // a Set's member; "" for other types
+	Value       float64     // the value (the signed change for a Delta gauge)
+	Rate        float64     // the sample rate, 1 when the line had none
+	Timestamp   int64       // DogStatsD "|T<unix seconds>"; 0 when none
+	Type        statsd.Type // the metric type
+	Delta       bool        // a gauge written with an explicit sign
 }
 
 // CopySample returns a copy of s that does not point into its buffer.
@@ -78,8 +79,8 @@ func (s Sample) String() string {
 
 // Rejection is a copy of a statsd.ParseError: a rejected line and why.
 type Rejection struct {
-	Reason statsd.Reason
-	Line   string
+	Reason statsd.Reason // why the line was rejected
+	Line   string        // the line, copied
 }
 
 // String returns "<reason>: <line>", such as "bad_type: x:1|q".
