@@ -20,20 +20,12 @@ type endpoint struct {
 	listener   *trackedListener // a stream listener
 }
 
-func (ep *endpoint) close() {
-	for _, ps := range ep.socks {
-		ps.close()
-	}
+// serveEndpoint serves ep. Its caller must be counted in s.wg.
+func (s *Server) serveEndpoint(ep *endpoint) error {
 	if ep.listener != nil {
-		ep.listener.close()
+		return s.serveListener(ep.listener)
 	}
-}
-
-func (s *Server) serveEndpoint(ep *endpoint, counted bool) error {
-	if ep.listener != nil {
-		return s.serveListener(ep.listener, counted)
-	}
-	return s.servePackets(ep.socks, ep.readersPer, counted)
+	return s.servePackets(ep.socks, ep.readersPer)
 }
 
 // splitAddr returns the network ("udp", "udp4", "udp6", "unixgram", "tcp",

@@ -201,11 +201,17 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // An empty addr means DefaultAddr. ListenAndServe may be called several
 // times, at once, for different addresses.
 func (s *Server) ListenAndServe(addr string) error {
+	// Counted from the start, so that a Shutdown that comes while the
+	// sockets open still waits for them to be served and drained.
+	if !s.track(1) {
+		return ErrServerClosed
+	}
+	defer s.wg.Done()
 	ep, err := s.listen(addr)
 	if err != nil {
 		return err
 	}
-	return s.serveEndpoint(ep, false)
+	return s.serveEndpoint(ep)
 }
 
 // Start listens on addr like ListenAndServe, then serves it in new
@@ -213,19 +219,19 @@ func (s *Server) ListenAndServe(addr string) error {
 // "127.0.0.1:0". Errors that happen while serving go to ErrorLog; Shutdown
 // and Close end the serving.
 func (s *Server) Start(addr string) (net.Addr, error) {
-	ep, err := s.listen(addr)
-	if err != nil {
-		return nil, err
-	}
 	// Count the serving goroutine now, so that a Shutdown that starts before
 	// it runs still waits for it.
 	if !s.track(1) {
-		ep.close()
 		return nil, ErrServerClosed
+	}
+	ep, err := s.listen(addr)
+	if err != nil {
+		s.wg.Done()
+		return nil, err
 	}
 	go func() {
 		defer s.wg.Done()
-		if err := s.serveEndpoint(ep, true); err != nil && !errors.Is(err, ErrServerClosed) {
+		if err := s.serveEndpoint(ep); err != nil && !errors.Is(err, ErrServerClosed) {
 			s.logger().Error("statsd: serving stopped", "addr", ep.addr.String(), "err", err)
 		}
 	}()
@@ -237,6 +243,11 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 // ErrServerClosed) or a read error it cannot go on after. It closes conn
 // before returning. Its socket options are left as they are.
 func (s *Server) Serve(conn net.PacketConn) error {
+	if !s.track(1) {
+		conn.Close()
+		return ErrServerClosed
+	}
+	defer s.wg.Done()
 	ps, err := newPacketSock(conn, "", nil)
 	if err != nil {
 		conn.Close()
@@ -245,7 +256,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	if !s.addPacket(ps) {
 		return ErrServerClosed
 	}
-	return s.servePackets([]*packetSock{ps}, s.config().readers, false)
+	return s.servePackets([]*packetSock{ps}, s.config().readers)
 }
 
 // ServeListener accepts stream connections (TCP or Unix stream) from l and
@@ -254,11 +265,16 @@ func (s *Server) Serve(conn net.PacketConn) error {
 // after. It closes l, and waits for its connections to end, before
 // returning.
 func (s *Server) ServeListener(l net.Listener) error {
+	if !s.track(1) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.wg.Done()
 	tl := &trackedListener{Listener: l}
 	if !s.addListener(tl) {
 		return ErrServerClosed
 	}
-	return s.serveListener(tl, false)
+	return s.serveListener(tl)
 }
 
 // Shutdown stops the Server gracefully: it stops accepting connections,
@@ -410,19 +426,12 @@ func newPacketSock(conn net.PacketConn, path string, file os.FileInfo) (*packetS
 
 // servePackets serves socks with readersPer goroutines each, and returns
 // when all of them have returned, after closing socks. The calling goroutine
-// is one of the readers. counted tells that the caller is a goroutine the
-// Server's WaitGroup counts (Start's): its sockets are then served, and
-// drained, even when Shutdown has begun.
-func (s *Server) servePackets(socks []*packetSock, readersPer int, counted bool) error {
+// is one of the readers. The caller is a goroutine the Server's WaitGroup
+// counts, so the readers may be added to it even once Shutdown has begun:
+// the sockets are then drained.
+func (s *Server) servePackets(socks []*packetSock, readersPer int) error {
 	n := len(socks) * readersPer
-	if counted {
-		s.wg.Add(n)
-	} else if !s.track(n) {
-		for _, ps := range socks {
-			s.removePacket(ps)
-		}
-		return ErrServerClosed
-	}
+	s.wg.Add(n)
 	cfg := s.config()
 	errs := make(chan error, n)
 	var group sync.WaitGroup

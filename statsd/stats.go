@@ -15,9 +15,10 @@ type Stats struct {
 	Samples uint64
 	// Bytes is the number of payload bytes read.
 	Bytes uint64
-	// Reads is the number of reads that returned data. Each is one batch
-	// given to the Handler in one call: with recvmmsg on Linux a read holds
-	// up to Server.BatchSize datagrams.
+	// Reads is the number of reads that returned data. From a packet socket
+	// each is one batch given to the Handler in one call (with recvmmsg on
+	// Linux, up to Server.BatchSize datagrams); from a stream, a read that
+	// completes no line calls no Handler.
 	Reads uint64
 	// Errors counts the rejected lines by reason, indexed by Reason (index 0
 	// is unused). A datagram longer than Server.MaxDatagramSize and a TCP

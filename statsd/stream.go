@@ -13,16 +13,9 @@ import (
 // than one line's worth lets one read (and one Handler call) take many.
 const streamBufferMin = 16 << 10
 
-// serveListener accepts connections from tl until it is closed. counted
-// is as for servePackets.
-func (s *Server) serveListener(tl *trackedListener, counted bool) error {
-	if counted {
-		s.wg.Add(1)
-	} else if !s.track(1) {
-		s.removeListener(tl)
-		return ErrServerClosed
-	}
-	defer s.wg.Done()
+// serveListener accepts connections from tl until it is closed. Its caller
+// is counted in s.wg, so connections may be added to it.
+func (s *Server) serveListener(tl *trackedListener) error {
 	cfg := s.config()
 	var delay time.Duration
 	var err error
