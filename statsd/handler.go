@@ -15,11 +15,11 @@ type Batch struct {
 	Datagrams int
 }
 
-// Reset empties the batch for reuse, keeping its capacity.
+// Reset empties the batch for reuse, keeping its capacity. It does not zero
+// the old entries: until they are overwritten they still point into the
+// buffers they were parsed from, which a reused batch's reader reuses anyway.
 func (b *Batch) Reset() {
-	clear(b.Samples) // drop references into old buffers
 	b.Samples = b.Samples[:0]
-	clear(b.Errors)
 	b.Errors = b.Errors[:0]
 	b.Datagrams = 0
 }

@@ -2,6 +2,8 @@ package statsd
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -86,70 +88,86 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 
 // appendLine parses one non-empty line. On failure it returns dst as it was
 // and the reason.
+//
+// The name is scanned eight bytes at a time; the short tail after it with
+// plain loops, which for a few bytes beat a call to bytes.IndexByte. Any byte
+// of 0x80 or above is noted on the way, and only then is the whole line
+// checked for valid UTF-8.
 func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 {
+	// The name ends at the first ':', which must come before the first '|'.
+	colon, high := scanName(line)
+	if colon < 0 || line[colon] != ':' {
 		return dst, ReasonMalformedLine
 	}
 	if colon == 0 {
 		return dst, ReasonEmptyName
 	}
-	pipe := bytes.IndexByte(line[colon+1:], '|')
-	if pipe < 0 {
+	rest := line[colon+1:]
+	pipe := 0
+	for pipe < len(rest) && rest[pipe] != '|' {
+		pipe++
+	}
+	if pipe == len(rest) {
 		return dst, ReasonMalformedLine
 	}
-	pipe += colon + 1
-	if !utf8.Valid(line) {
-		return dst, ReasonInvalidUTF8
-	}
-	name, values, rest := line[:colon], line[colon+1:pipe], line[pipe+1:]
+	values, rest := rest[:pipe], rest[pipe+1:]
 
-	var typ []byte
-	if i := bytes.IndexByte(rest, '|'); i >= 0 {
-		typ, rest = rest[:i], rest[i+1:]
-	} else {
-		typ, rest = rest, nil
+	i := 0
+	for i < len(rest) && rest[i] != '|' {
+		i++
 	}
-	t, ok := parseType(typ)
+	t, ok := parseType(rest[:i])
 	if !ok {
 		return dst, ReasonBadType
 	}
+	rest = rest[i:] // empty, or the next section's '|'
 
-	s := Sample{Name: name, Rate: 1, Type: t}
-	for len(rest) > 0 {
-		sec := rest
-		if i := bytes.IndexByte(rest, '|'); i >= 0 {
-			sec, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		if len(sec) == 0 {
-			continue
-		}
+	s := Sample{Name: line[:colon], Rate: 1, Type: t}
+	for len(rest) > 1 {
+		sec := rest[1:]
+		end := 0
 		switch sec[0] {
-		case '@':
-			r, ok := parseNumber(sec[1:])
-			if !ok || !(r > 0 && r <= 1) {
-				return dst, ReasonBadSampleRate
-			}
-			s.Rate = r
+		case '|': // an empty section: skipped
 		case '#':
-			if !validTags(sec[1:]) {
+			var tagHigh byte
+			if end, tagHigh, ok = scanTags(sec); !ok {
 				return dst, ReasonBadTag
 			}
-			s.Tags = sec[1:]
-		case 'T':
-			ts, ok := parseUnixSeconds(sec[1:])
-			if !ok {
-				return dst, ReasonBadTimestamp
+			high |= tagHigh
+			s.Tags = sec[1:end]
+		default:
+			end = 1
+			for end < len(sec) && sec[end] != '|' {
+				high |= sec[end]
+				end++
 			}
-			s.Timestamp = ts
-		case 'c':
-			if len(sec) > 1 && sec[1] == ':' {
-				s.ContainerID = sec[2:]
+			switch sec[0] {
+			case '@':
+				if end == 4 && sec[1] == '1' && sec[2] == '.' && sec[3] == '0' {
+					break // "@1.0", which Gunicorn sends with every counter
+				}
+				r, ok := parseNumber(sec[1:end])
+				if !ok || !(r > 0 && r <= 1) {
+					return dst, ReasonBadSampleRate
+				}
+				s.Rate = r
+			case 'T':
+				ts, ok := parseUnixSeconds(sec[1:end])
+				if !ok {
+					return dst, ReasonBadTimestamp
+				}
+				s.Timestamp = ts
+			case 'c':
+				if end > 1 && sec[1] == ':' {
+					s.ContainerID = sec[2:end]
+				}
+				// Extensions we do not know are skipped.
 			}
-			// Any other section is an extension we do not know: skipped.
 		}
+		rest = sec[end:]
+	}
+	if high >= 0x80 && !utf8.Valid(line) {
+		return dst, ReasonInvalidUTF8
 	}
 
 	if t == Set {
@@ -161,23 +179,65 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	}
 	n := len(dst)
 	for {
-		v := values
-		if i := bytes.IndexByte(values, ':'); i >= 0 {
-			v, values = values[:i], values[i+1:]
-		} else {
-			values = nil
-		}
-		f, ok := parseNumber(v)
-		if !ok {
-			return dst[:n], ReasonBadValue
+		f, j, ok := parseDecimal(values)
+		if !ok || (j < len(values) && values[j] != ':') {
+			if j = bytes.IndexByte(values, ':'); j < 0 {
+				j = len(values)
+			}
+			if f, ok = parseSlow(values[:j]); !ok {
+				return dst[:n], ReasonBadValue
+			}
 		}
 		s.Value = f
-		s.Delta = t == Gauge && (v[0] == '+' || v[0] == '-')
+		s.Delta = t == Gauge && (values[0] == '+' || values[0] == '-')
 		dst = append(dst, s)
-		if values == nil {
+		if j == len(values) {
 			return dst, 0
 		}
+		values = values[j+1:]
 	}
+}
+
+const (
+	lsb    = 0x0101010101010101
+	msb    = 0x8080808080808080
+	colons = ':' * lsb
+	pipes  = '|' * lsb
+)
+
+// scanName returns the index of the first ':' or '|' in line, or -1, and a
+// byte with its high bit set if any byte before it (or near it) is 0x80 or
+// above. It reads eight bytes at a time: in a word w, a byte equal to c
+// becomes zero in x = w^(c*lsb), and (x-lsb)&^x&msb flags it. Borrows can
+// flag bytes above a zero byte, never below one, so the lowest flag is exact.
+func scanName(line []byte) (int, byte) {
+	var high uint64
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		high |= w
+		x1, x2 := w^colons, w^pipes
+		if m := ((x1 - lsb) &^ x1 & msb) | ((x2 - lsb) &^ x2 & msb); m != 0 {
+			return i + bits.TrailingZeros64(m)/8, highByte(high)
+		}
+	}
+	h := highByte(high)
+	for ; i < len(line); i++ {
+		c := line[i]
+		if c == ':' || c == '|' {
+			return i, h
+		}
+		h |= c
+	}
+	return -1, h
+}
+
+// highByte returns 0x80 if any byte of w has its high bit set, else 0.
+func highByte(w uint64) byte {
+	if w&msb != 0 {
+		return 0x80
+	}
+	return 0
 }
 
 func parseType(b []byte) (Type, bool) {
@@ -203,21 +263,30 @@ func parseType(b []byte) (Type, bool) {
 	return 0, false
 }
 
-// validTags rejects a tag with an empty key (":v"). Empty tags are tolerated
-// (and skipped by TagIter): Gunicorn passes --dogstatsd-tags through as typed,
+// scanTags scans a tag section that starts with '#' and returns where it
+// ends (at the next '|', or the end), and the OR of its bytes' high bits. It
+// rejects a tag with an empty key (":v"). Empty tags are tolerated (and
+// skipped by TagIter): Gunicorn passes --dogstatsd-tags through as typed,
 // trailing comma included.
-func validTags(tags []byte) bool {
-	for len(tags) > 0 {
-		if tags[0] == ':' {
-			return false
+func scanTags(sec []byte) (end int, high byte, ok bool) {
+	atStart := true
+	for i := 1; i < len(sec); i++ {
+		c := sec[i]
+		switch c {
+		case '|':
+			return i, high, true
+		case ',':
+			atStart = true
+			continue
+		case ':':
+			if atStart {
+				return 0, 0, false
+			}
 		}
-		i := bytes.IndexByte(tags, ',')
-		if i < 0 {
-			return true
-		}
-		tags = tags[i+1:]
+		high |= c
+		atStart = false
 	}
-	return true
+	return len(sec), high, true
 }
 
 // pow10 holds the powers of ten that float64 represents exactly.
@@ -228,47 +297,55 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // optional fraction and exponent. It refuses what strconv.ParseFloat would
 // otherwise take but StatsD does not mean: NaN, Inf, hex floats, underscores,
 // and values that overflow to ±Inf.
-//
-// Numbers of up to 15 significant digits without an exponent (all that
-// Gunicorn sends but float noise such as 1016.0360000000001) are converted
-// exactly by one division (Clinger's fast path); the rest go to strconv.
 func parseNumber(b []byte) (float64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	i, neg := 0, false
-	switch b[0] {
-	case '+':
-		i = 1
-	case '-':
-		i, neg = 1, true
-	}
-	var mant uint64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-			continue
-		case c == '.' && !dot:
-			dot = true
-			continue
-		}
-		break
-	}
-	if i == len(b) && digits > 0 && digits <= 15 {
-		f := float64(mant) / pow10[frac] // frac <= digits <= 15: exact operands
-		if neg {
-			f = -f
-		}
+	if f, n, ok := parseDecimal(b); ok && n == len(b) {
 		return f, true
 	}
 	return parseSlow(b)
+}
+
+// parseDecimal parses the number at the start of b, an optional sign, digits
+// and an optional fraction, and returns where it stopped. Numbers of up to 15
+// significant digits (all that Gunicorn sends but float noise such as
+// 1016.0360000000001) are converted exactly by one division, as both operands
+// are exact in a float64 (Clinger's fast path). ok is false when there are no
+// digits or too many: the caller then hands the token to parseSlow.
+func parseDecimal(b []byte) (f float64, n int, ok bool) {
+	i, neg := 0, false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		i, neg = 1, b[0] == '-'
+	}
+	start := i
+	var mant uint64
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+	}
+	digits, frac := i-start, 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fracStart := i
+		for ; i < len(b); i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
+		}
+		frac = i - fracStart
+		digits += frac
+	}
+	if digits == 0 || digits > 15 {
+		return 0, i, false
+	}
+	f = float64(mant) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, i, true
 }
 
 func parseSlow(b []byte) (float64, bool) {

@@ -1,7 +1,5 @@
 package statsd
 
-import "bytes"
-
 // Type is a StatsD metric type, as written after the first '|' of a line.
 type Type uint8
 
@@ -105,19 +103,25 @@ func NewTagIter(tags []byte) TagIter { return TagIter{rest: tags} }
 // Next advances to the next tag and reports whether there is one.
 func (it *TagIter) Next() bool {
 	for len(it.rest) > 0 {
-		tag := it.rest
-		if i := bytes.IndexByte(tag, ','); i >= 0 {
-			tag, it.rest = tag[:i], it.rest[i+1:]
+		r := it.rest
+		i, colon := 0, -1
+		for ; i < len(r) && r[i] != ','; i++ {
+			if r[i] == ':' && colon < 0 {
+				colon = i
+			}
+		}
+		if i < len(r) {
+			it.rest = r[i+1:]
 		} else {
 			it.rest = nil
 		}
-		if len(tag) == 0 {
+		if i == 0 {
 			continue
 		}
-		if i := bytes.IndexByte(tag, ':'); i >= 0 {
-			it.key, it.value = tag[:i], tag[i+1:]
+		if colon >= 0 {
+			it.key, it.value = r[:colon], r[colon+1:i]
 		} else {
-			it.key, it.value = tag, tag[len(tag):]
+			it.key, it.value = r[:i], r[i:i]
 		}
 		return true
 	}
