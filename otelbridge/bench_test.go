@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -90,4 +92,41 @@ func BenchmarkBridgeGunicornParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkSDKFloor records the same rotating mix straight into SDK
+// instruments with precomputed attribute sets: no parsing, no mapping. It is
+// the floor under BenchmarkBridgeGunicorn that the bridge cannot go below.
+func BenchmarkSDKFloor(b *testing.B) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	m := mp.Meter("floor")
+	ctr, _ := m.Float64Counter("gunicorn.requests")
+	resp, _ := m.Float64Counter("gunicorn.responses")
+	hist, _ := m.Float64Histogram("gunicorn.request.duration")
+	gauge, _ := m.Float64Gauge("gunicorn.workers")
+	app := attribute.NewSet(attribute.String("app", "myapp"))
+	ok := attribute.NewSet(attribute.String("app", "myapp"), attribute.Int("http.response.status_code", 200))
+	appAdd := []metric.AddOption{metric.WithAttributeSet(app)}
+	okAdd := []metric.AddOption{metric.WithAttributeSet(ok)}
+	appRec := []metric.RecordOption{metric.WithAttributeSet(app)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		switch i % 4 {
+		case 0:
+			hist.Record(ctx, 0.012, appRec...)
+		case 1:
+			ctr.Add(ctx, 1, appAdd...)
+		case 2:
+			resp.Add(ctx, 1, okAdd...)
+		case 3:
+			if i%16 == 15 {
+				gauge.Record(ctx, 4, appRec...)
+			} else {
+				hist.Record(ctx, 0.5, appRec...)
+			}
+		}
+	}
 }

@@ -143,41 +143,43 @@ func (b *Bridge) Write(p []byte) (int, error) {
 // use and keeps nothing of the batch.
 func (b *Bridge) Handle(batch *statsd.Batch) {
 	var t tally
-	t.datagrams = uint64(batch.Datagrams)
 	for i := range batch.Errors {
-		t.reasons[parseReasonSlot(batch.Errors[i].Reason)]++
+		t.reject(parseReasonSlot(batch.Errors[i].Reason))
 	}
 	if len(batch.Samples) > 0 {
 		gen := b.gen.Load()
 		for i := range batch.Samples {
-			b.record(&batch.Samples[i], gen, &t)
+			s := &batch.Samples[i]
+			t.types[s.Type%numTypeSlots]++
+			if r := b.record(s, gen, &t); r != 0 {
+				t.reject(r)
+				t.rejectedSamples++
+			}
 		}
 	}
-	b.counters.flush(&t)
+	b.counters.flush(&t, batch.Datagrams)
 }
 
 func finite(v float64) bool { return v-v == 0 }
 
-// record handles one sample: look up its series, then record by kind.
-func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) {
-	if int(s.Type) < numTypeSlots {
-		t.types[s.Type]++
-	}
+// record records one sample: look up its series, then record by kind. It
+// returns the reason slot of a rejection, 0 when the sample was recorded or
+// dropped.
+func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 	if s.Type == statsd.Set {
-		t.reasons[rUnsupportedType]++
-		return
+		return rUnsupportedType
 	}
 	ser, ok := b.table.Get(s)
 	if !ok || ser.gen != gen {
 		ser = b.resolve(s, gen)
 	}
 	if ser.reject != 0 {
-		t.reasons[ser.reject]++
-		return
+		return ser.reject
 	}
 	if ser.drop {
 		t.dropped++
-		return
+		t.rare = true
+		return 0
 	}
 	st := ser.state
 	v := s.Value * ser.scale
@@ -185,18 +187,15 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) {
 	case mapper.Counter:
 		v /= s.Rate
 		if !finite(v) {
-			t.reasons[rBadValue]++
-			return
+			return rBadValue
 		}
 		if v < 0 {
-			t.reasons[rNegativeCounter]++
-			return
+			return rNegativeCounter
 		}
 		st.inst.counter.Add(b.ctx, v, st.addOpts...)
 	case mapper.Histogram:
 		if !finite(v) {
-			t.reasons[rBadValue]++
-			return
+			return rBadValue
 		}
 		if s.Rate == 1 {
 			st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
@@ -204,6 +203,7 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) {
 			n, capped := st.weigh(s.Rate)
 			if capped {
 				t.capped++
+				t.rare = true
 			}
 			for ; n > 0; n-- {
 				st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
@@ -211,19 +211,18 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) {
 		}
 	case mapper.Gauge:
 		if !b.recordGauge(st, s, v) {
-			t.reasons[rBadValue]++
-			return
+			return rBadValue
 		}
 	case mapper.UpDownCounter:
 		if !b.recordUpDown(st, s, v) {
-			t.reasons[rBadValue]++
-			return
+			return rBadValue
 		}
 	}
 	if st.overflow {
 		t.overflow++
+		t.rare = true
 	}
-	t.recorded++
+	return 0
 }
 
 // recordGauge sets the series' last value (or moves it by a signed delta) and

@@ -82,45 +82,54 @@ func parseReasonSlot(r statsd.Reason) int {
 const numTypeSlots = 8 // statsd.Type values are small; slot 0 is unused
 
 // tally counts what one Handle call did, on the stack; flush adds it to the
-// shared counters with one atomic add per non-zero field.
+// shared counters with one atomic add per non-zero field. The common case (no
+// rejection, drop or overflow) costs two atomic adds per batch.
 type tally struct {
-	datagrams, recorded, dropped, overflow, capped uint64
-	types                                          [numTypeSlots]uint32
-	reasons                                        [numReasonSlots]uint32
+	types                                      [numTypeSlots]uint32
+	rare                                       bool // any of the fields below is non-zero
+	dropped, overflow, capped, rejectedSamples uint32
+	reasons                                    [numReasonSlots]uint32
 }
 
-// counters are the bridge's cumulative counters.
+func (t *tally) reject(slot int) {
+	t.reasons[slot]++
+	t.rare = true
+}
+
+// counters are the bridge's cumulative counters. Samples is the sum of
+// types; Recorded is Samples minus dropped and rejectedSamples.
 type counters struct {
-	datagrams, samples, recorded, dropped, overflow, capped atomic.Uint64
-	types                                                   [numTypeSlots]atomic.Uint64
-	reasons                                                 [numReasonSlots]atomic.Uint64
+	datagrams                                  atomic.Uint64
+	types                                      [numTypeSlots]atomic.Uint64
+	dropped, overflow, capped, rejectedSamples atomic.Uint64
+	reasons                                    [numReasonSlots]atomic.Uint64
 }
 
-func (c *counters) flush(t *tally) {
-	if t.datagrams != 0 {
-		c.datagrams.Add(t.datagrams)
+// flush adds a tally. The types are added before the rest, and Stats reads
+// them after the rest, so that Recorded never comes out negative.
+func (c *counters) flush(t *tally, datagrams int) {
+	if datagrams > 0 {
+		c.datagrams.Add(uint64(datagrams))
 	}
-	var n uint64
 	for i, v := range t.types {
 		if v != 0 {
 			c.types[i].Add(uint64(v))
-			n += uint64(v)
 		}
 	}
-	if n != 0 {
-		c.samples.Add(n)
-	}
-	if t.recorded != 0 {
-		c.recorded.Add(t.recorded)
+	if !t.rare {
+		return
 	}
 	if t.dropped != 0 {
-		c.dropped.Add(t.dropped)
+		c.dropped.Add(uint64(t.dropped))
 	}
 	if t.overflow != 0 {
-		c.overflow.Add(t.overflow)
+		c.overflow.Add(uint64(t.overflow))
 	}
 	if t.capped != 0 {
-		c.capped.Add(t.capped)
+		c.capped.Add(uint64(t.capped))
+	}
+	if t.rejectedSamples != 0 {
+		c.rejectedSamples.Add(uint64(t.rejectedSamples))
 	}
 	for i, v := range t.reasons {
 		if v != 0 {
@@ -177,28 +186,30 @@ type Stats struct {
 // Stats returns the bridge's counters. It is safe to call at any time.
 func (b *Bridge) Stats() Stats {
 	c := &b.counters
+	// The rest before the types: see flush.
 	s := Stats{
-		Datagrams:        c.datagrams.Load(),
-		Samples:          c.samples.Load(),
-		SamplesByType:    make(map[string]uint64),
-		Recorded:         c.recorded.Load(),
 		Dropped:          c.dropped.Load(),
-		RejectedByReason: make(map[string]uint64),
 		SeriesOverflow:   c.overflow.Load(),
 		WeightCapped:     c.capped.Load(),
+		RejectedByReason: make(map[string]uint64),
+		SamplesByType:    make(map[string]uint64),
 		Series:           int(b.nseries.Load()),
 	}
-	for i := range c.types {
-		if v := c.types[i].Load(); v != 0 {
-			s.SamplesByType[statsd.Type(i).String()] += v
-		}
-	}
+	rejectedSamples := c.rejectedSamples.Load()
 	for i := range c.reasons {
 		if v := c.reasons[i].Load(); v != 0 {
 			s.RejectedByReason[reasonNames[i]] += v
 			s.Rejected += v
 		}
 	}
+	for i := range c.types {
+		if v := c.types[i].Load(); v != 0 {
+			s.SamplesByType[statsd.Type(i).String()] += v
+			s.Samples += v
+		}
+	}
+	s.Datagrams = c.datagrams.Load()
+	s.Recorded = s.Samples - s.Dropped - rejectedSamples
 	b.instMu.Lock()
 	s.Instruments = len(b.instruments)
 	b.instMu.Unlock()
