@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The batch read path (recvmmsg, parse, Handle) allocates nothing per read
@@ -81,4 +83,20 @@ func TestStreamConnAllocatesNothing(t *testing.T) {
 	if st := srv.Stats(); st.Samples != 2*101 || st.Errors[ReasonTooLong] != 101 || st.Errors[ReasonMalformedLine] != 101 {
 		t.Errorf("stats: %+v", st)
 	}
+}
+
+// receiveBuffer returns the smallest SO_RCVBUF (as the kernel reports it:
+// twice what was set) of the server's packet sockets.
+func receiveBuffer(t *testing.T, srv *Server) int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	least := 1 << 30
+	for ps := range srv.packets {
+		ps.rc.Control(func(fd uintptr) {
+			if n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+				least = min(least, n)
+			}
+		})
+	}
+	return least
 }
