@@ -56,6 +56,7 @@ type config struct {
 	meterName              string
 	telemetry              bool
 	parser                 statsd.Parser
+	server                 *statsd.Server
 }
 
 func defaultConfig() config {
@@ -142,4 +143,12 @@ func WithTelemetry(on bool) Option {
 // The default is the zero statsd.Parser.
 func WithParser(p statsd.Parser) Option {
 	return func(c *config) { c.parser = p }
+}
+
+// WithServer makes Listen use s, configured by the caller (Readers,
+// BatchSize, MaxDatagramSize, ErrorLog, ...), instead of a zero
+// statsd.Server. Listen sets its Handler to the Bridge; s must not be in use
+// yet. New ignores this option.
+func WithServer(s *statsd.Server) Option {
+	return func(c *config) { c.server = s }
 }
