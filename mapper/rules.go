@@ -669,7 +669,13 @@ func (rs *Rules) mapSample(s *statsd.Sample, override bool) (*Mapping, bool) {
 	if r.drop {
 		return dropped, true
 	}
-	mp := &Mapping{Name: r.name.expand(caps), Description: r.help, Scale: 1, TTL: r.ttl}
+	name := r.name.expand(caps)
+	if name == "" {
+		// A name made only of captures that matched nothing: no instrument
+		// can have it. The sample goes on to the profile or generic rules.
+		return nil, false
+	}
+	mp := &Mapping{Name: name, Description: r.help, Scale: 1, TTL: r.ttl}
 	if r.scale != 0 {
 		mp.Scale = r.scale
 	}
