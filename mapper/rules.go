@@ -164,7 +164,6 @@ func ParseRules(filename string, data []byte) (*Rules, error) {
 
 type defaults struct {
 	matchType       string
-	observerType    string
 	disableOrdering bool
 	buckets         []float64
 	ttl             time.Duration
@@ -364,11 +363,8 @@ func (p *ruleParser) defaults(n *yaml.Node, d *defaults) error {
 		case "match_type":
 			d.matchType, err = p.oneOf(v, "match_type", "", "glob", "regex")
 		case "observer_type", "timer_type":
-			var t string
-			t, err = p.oneOf(v, k, "", "histogram", "summary")
-			if t != "" && (k == "observer_type" || d.observerType == "") {
-				d.observerType = t
-			}
+			// Summaries and histograms are both recorded as histograms.
+			_, err = p.oneOf(v, k, "", "histogram", "summary")
 		case "glob_disable_ordering":
 			d.disableOrdering, err = p.boolean(v, k)
 		case "histogram_options":
