@@ -3,7 +3,6 @@ package statsd
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -89,28 +88,23 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 // appendLine parses one non-empty line. On failure it returns dst as it was
 // and the reason.
 //
-// The name is scanned eight bytes at a time; the short tail after it with
-// plain loops, which for a few bytes beat a call to bytes.IndexByte. Any byte
-// of 0x80 or above is noted on the way, and only then is the whole line
-// checked for valid UTF-8.
+// The name is found with bytes.IndexByte (vector instructions); the short
+// tail after it is scanned with plain loops, which for a few bytes beat a
+// call. The line is checked for UTF-8 only when it is not all ASCII.
 func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	// The name ends at the first ':', which must come before the first '|'.
-	colon, high := scanName(line)
-	if colon < 0 || line[colon] != ':' {
+	pipe := bytes.IndexByte(line, '|')
+	if pipe < 0 {
+		return dst, ReasonMalformedLine
+	}
+	colon := bytes.IndexByte(line[:pipe], ':')
+	if colon < 0 {
 		return dst, ReasonMalformedLine
 	}
 	if colon == 0 {
 		return dst, ReasonEmptyName
 	}
-	rest := line[colon+1:]
-	pipe := 0
-	for pipe < len(rest) && rest[pipe] != '|' {
-		pipe++
-	}
-	if pipe == len(rest) {
-		return dst, ReasonMalformedLine
-	}
-	values, rest := rest[:pipe], rest[pipe+1:]
+	values, rest := line[colon+1:pipe], line[pipe+1:]
 
 	i := 0
 	for i < len(rest) && rest[i] != '|' {
@@ -129,16 +123,13 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		switch sec[0] {
 		case '|': // an empty section: skipped
 		case '#':
-			var tagHigh byte
-			if end, tagHigh, ok = scanTags(sec); !ok {
+			if end, ok = scanTags(sec); !ok {
 				return dst, ReasonBadTag
 			}
-			high |= tagHigh
 			s.Tags = sec[1:end]
 		default:
 			end = 1
 			for end < len(sec) && sec[end] != '|' {
-				high |= sec[end]
 				end++
 			}
 			switch sec[0] {
@@ -166,7 +157,7 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		}
 		rest = sec[end:]
 	}
-	if high >= 0x80 && !utf8.Valid(line) {
+	if !isASCII(line) && !utf8.Valid(line) {
 		return dst, ReasonInvalidUTF8
 	}
 
@@ -198,46 +189,21 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	}
 }
 
-const (
-	lsb    = 0x0101010101010101
-	msb    = 0x8080808080808080
-	colons = ':' * lsb
-	pipes  = '|' * lsb
-)
-
-// scanName returns the index of the first ':' or '|' in line, or -1, and a
-// byte with its high bit set if any byte before it (or near it) is 0x80 or
-// above. It reads eight bytes at a time: in a word w, a byte equal to c
-// becomes zero in x = w^(c*lsb), and (x-lsb)&^x&msb flags it. Borrows can
-// flag bytes above a zero byte, never below one, so the lowest flag is exact.
-func scanName(line []byte) (int, byte) {
-	var high uint64
+// isASCII reports whether every byte of b is below 0x80, eight at a time.
+func isASCII(b []byte) bool {
+	var acc uint64
 	i := 0
-	for ; i+8 <= len(line); i += 8 {
-		w := binary.LittleEndian.Uint64(line[i:])
-		high |= w
-		x1, x2 := w^colons, w^pipes
-		if m := ((x1 - lsb) &^ x1 & msb) | ((x2 - lsb) &^ x2 & msb); m != 0 {
-			return i + bits.TrailingZeros64(m)/8, highByte(high)
+	for ; i+8 <= len(b); i += 8 {
+		acc |= binary.LittleEndian.Uint64(b[i : i+8])
+	}
+	if i < len(b) && len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b[len(b)-8:]) // the tail, overlapping
+	} else {
+		for ; i < len(b); i++ {
+			acc |= uint64(b[i])
 		}
 	}
-	h := highByte(high)
-	for ; i < len(line); i++ {
-		c := line[i]
-		if c == ':' || c == '|' {
-			return i, h
-		}
-		h |= c
-	}
-	return -1, h
-}
-
-// highByte returns 0x80 if any byte of w has its high bit set, else 0.
-func highByte(w uint64) byte {
-	if w&msb != 0 {
-		return 0x80
-	}
-	return 0
+	return acc&0x8080808080808080 == 0
 }
 
 func parseType(b []byte) (Type, bool) {
@@ -264,30 +230,22 @@ func parseType(b []byte) (Type, bool) {
 }
 
 // scanTags scans a tag section that starts with '#' and returns where it
-// ends (at the next '|', or the end), and the OR of its bytes' high bits. It
-// rejects a tag with an empty key (":v"). Empty tags are tolerated (and
-// skipped by TagIter): Gunicorn passes --dogstatsd-tags through as typed,
-// trailing comma included.
-func scanTags(sec []byte) (end int, high byte, ok bool) {
-	atStart := true
-	for i := 1; i < len(sec); i++ {
-		c := sec[i]
-		switch c {
-		case '|':
-			return i, high, true
-		case ',':
-			atStart = true
-			continue
-		case ':':
-			if atStart {
-				return 0, 0, false
-			}
-		}
-		high |= c
-		atStart = false
+// ends (at the next '|', or the end). It rejects a tag with an empty key
+// (":v"). Empty tags are tolerated (and skipped by TagIter): Gunicorn passes
+// --dogstatsd-tags through as typed, trailing comma included.
+func scanTags(sec []byte) (end int, ok bool) {
+	end = bytes.IndexByte(sec, '|')
+	if end < 0 {
+		end = len(sec)
 	}
-	return len(sec), high, true
+	tags := sec[1:end]
+	if len(tags) > 0 && tags[0] == ':' || bytes.Contains(tags, commaColon) {
+		return 0, false
+	}
+	return end, true
 }
+
+var commaColon = []byte(",:")
 
 // pow10 holds the powers of ten that float64 represents exactly.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,

@@ -1,5 +1,7 @@
 package statsd
 
+import "bytes"
+
 // Type is a StatsD metric type, as written after the first '|' of a line.
 type Type uint8
 
@@ -103,25 +105,19 @@ func NewTagIter(tags []byte) TagIter { return TagIter{rest: tags} }
 // Next advances to the next tag and reports whether there is one.
 func (it *TagIter) Next() bool {
 	for len(it.rest) > 0 {
-		r := it.rest
-		i, colon := 0, -1
-		for ; i < len(r) && r[i] != ','; i++ {
-			if r[i] == ':' && colon < 0 {
-				colon = i
-			}
-		}
-		if i < len(r) {
-			it.rest = r[i+1:]
+		tag := it.rest
+		if i := bytes.IndexByte(tag, ','); i >= 0 {
+			tag, it.rest = tag[:i], tag[i+1:]
 		} else {
 			it.rest = nil
 		}
-		if i == 0 {
+		if len(tag) == 0 {
 			continue
 		}
-		if colon >= 0 {
-			it.key, it.value = r[:colon], r[colon+1:i]
+		if i := bytes.IndexByte(tag, ':'); i >= 0 {
+			it.key, it.value = tag[:i], tag[i+1:]
 		} else {
-			it.key, it.value = r[:i], r[i:i]
+			it.key, it.value = tag, tag[len(tag):]
 		}
 		return true
 	}
