@@ -19,7 +19,10 @@ const (
 	ReasonBadTimestamp                    // "bad_timestamp": "|T" not followed by unix seconds
 	ReasonTooLong                         // "too_long": longer than the parser's or server's limit
 	ReasonInvalidUTF8                     // "invalid_utf8": name or tags are not valid UTF-8
-	numReasons
+
+	// NumReasons is one more than the largest Reason: the length of a table
+	// indexed by Reason (index 0 is unused).
+	NumReasons
 )
 
 var reasonNames = [...]string{
@@ -37,7 +40,7 @@ var reasonNames = [...]string{
 // String returns the stable name of the reason, such as "bad_value"; "unknown"
 // for a value that is not one of the declared reasons.
 func (r Reason) String() string {
-	if r > 0 && r < numReasons {
+	if r > 0 && r < NumReasons {
 		return reasonNames[r]
 	}
 	return "unknown"
@@ -46,8 +49,8 @@ func (r Reason) String() string {
 // Reasons returns every declared Reason, in order. Callers that count
 // rejections by reason can size a table with it.
 func Reasons() []Reason {
-	rs := make([]Reason, 0, numReasons-1)
-	for r := Reason(1); r < numReasons; r++ {
+	rs := make([]Reason, 0, NumReasons-1)
+	for r := Reason(1); r < NumReasons; r++ {
 		rs = append(rs, r)
 	}
 	return rs

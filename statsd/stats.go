@@ -23,7 +23,7 @@ type Stats struct {
 	// Errors counts the rejected lines by reason, indexed by Reason (index 0
 	// is unused). A datagram longer than Server.MaxDatagramSize and a TCP
 	// line longer than Server.MaxLineLength count as ReasonTooLong.
-	Errors [numReasons]uint64
+	Errors [NumReasons]uint64
 	// ReadErrors counts failed reads and accepts other than those caused by
 	// Shutdown or Close (for TCP, also a connection reset by its peer).
 	ReadErrors uint64
@@ -64,7 +64,7 @@ type counters struct {
 	samples       atomic.Uint64
 	bytes         atomic.Uint64
 	reads         atomic.Uint64
-	errors        [numReasons]atomic.Uint64
+	errors        [NumReasons]atomic.Uint64
 	readErrors    atomic.Uint64
 	conns         atomic.Uint64
 	connsRejected atomic.Uint64
@@ -81,9 +81,9 @@ func (c *counters) addBatch(b *Batch, nbytes int) {
 		c.samples.Add(uint64(len(b.Samples)))
 	}
 	if len(b.Errors) > 0 {
-		var byReason [numReasons]uint64
+		var byReason [NumReasons]uint64
 		for i := range b.Errors {
-			if r := b.Errors[i].Reason; r < numReasons {
+			if r := b.Errors[i].Reason; r < NumReasons {
 				byReason[r]++
 			}
 		}
