@@ -174,3 +174,41 @@ func TestCaptureBucketsByHand(t *testing.T) {
 		t.Errorf("bucket counts %v, want %v", dp.BucketCounts, want)
 	}
 }
+
+// TestGunicornProfileMore covers what the captures do not: the backlog
+// histogram-as-gauge, unusual status codes, application metrics sent through
+// Gunicorn's logger (generic mapping), sample rates and a type conflict, with
+// the real mapper.
+func TestGunicornProfileMore(t *testing.T) {
+	b, r := newTestBridge(t)
+	feed(b,
+		"shop.web.gunicorn.backlog:3|h", "shop.web.gunicorn.backlog:5|h",
+		"shop.web.gunicorn.request.status.599:1|c|@1.0",
+		"shop.web.gunicorn.request.status.1234:1|c|@1.0",
+		"shop.web.gunicorn.requests:1|c|@0.25",
+		"shop.web.orders:2|c|@0.5",
+		"shop.web.queue:+3|g", "shop.web.queue:-1|g",
+		"shop.web.render:250|ms|@0.5",
+		"shop.web.render:1|h", // the generic histogram has no unit: conflicts with the timer's "s"
+		"shop.web.users:alice|s",
+	)
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, "backlog", gaugeValues(t, mustMetric(t, ms, mapper.NameBacklog, "{connection}")),
+		map[string]float64{"app=shop.web": 5})
+	equalMaps(t, "responses", sumValues(t, ms[mapper.NameResponses], true), map[string]float64{
+		"app=shop.web,http.response.status_code=int64:599": 1,
+		"app=shop.web,error.type=invalid_status_code":      1,
+	})
+	equalMaps(t, "requests", sumValues(t, ms[mapper.NameRequests], true), map[string]float64{"app=shop.web": 4})
+	equalMaps(t, "orders", sumValues(t, mustMetric(t, ms, "shop.web.orders", ""), true), map[string]float64{"": 4})
+	equalMaps(t, "queue", gaugeValues(t, mustMetric(t, ms, "shop.web.queue", "")), map[string]float64{"": 2})
+	render := histPoints(t, mustMetric(t, ms, "shop.web.render", "s"))[""]
+	if render.Count != 2 || render.Sum != 0.5 {
+		t.Errorf("render: count %d sum %v", render.Count, render.Sum)
+	}
+	st := b.Stats()
+	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"type_conflict": 1, "unsupported_type": 1})
+	if st.MapperCacheMisses == 0 || st.MapperCacheMisses != st.SeriesCacheMisses {
+		t.Errorf("mapper cache misses %d, series table misses %d", st.MapperCacheMisses, st.SeriesCacheMisses)
+	}
+}
