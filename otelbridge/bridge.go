@@ -157,7 +157,7 @@ func (b *Bridge) Handle(batch *statsd.Batch) {
 			}
 		}
 	}
-	b.counters.flush(&t, batch.Datagrams)
+	b.counters.flush(&t, batch.Datagrams, stripeOf(batch))
 }
 
 func finite(v float64) bool { return v-v == 0 }

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
@@ -98,22 +99,41 @@ func (t *tally) reject(slot int) {
 
 // counters are the bridge's cumulative counters. Samples is the sum of
 // types; Recorded is Samples minus dropped and rejectedSamples.
+//
+// The counters every batch adds to (datagrams and types) are striped over
+// cache lines, so that goroutines handling batches at once on different cores
+// do not contend for one line; the stripe is picked from the Batch's address
+// (a server reader, and a P's pooled batch in HandleDatagram, each keep their
+// own). The rest change only on the rare path.
 type counters struct {
-	datagrams                                  atomic.Uint64
-	types                                      [numTypeSlots]atomic.Uint64
+	stripes                                    [numStripes]stripe
 	dropped, overflow, capped, rejectedSamples atomic.Uint64
 	reasons                                    [numReasonSlots]atomic.Uint64
 }
 
+const numStripes = 16 // a power of two
+
+type stripe struct {
+	datagrams atomic.Uint64
+	types     [numTypeSlots]atomic.Uint64
+	_         [128 - 8 - 8*numTypeSlots]byte // a stripe per 128 bytes: no false sharing, adjacent-line prefetch included
+}
+
+// stripeOf picks a stripe for a batch by hashing its address.
+func stripeOf(b *statsd.Batch) int {
+	return int((uint64(uintptr(unsafe.Pointer(b))) * 0x9e3779b97f4a7c15) >> (64 - 4))
+}
+
 // flush adds a tally. The types are added before the rest, and Stats reads
 // them after the rest, so that Recorded never comes out negative.
-func (c *counters) flush(t *tally, datagrams int) {
+func (c *counters) flush(t *tally, datagrams int, stripe int) {
+	st := &c.stripes[stripe%numStripes]
 	if datagrams > 0 {
-		c.datagrams.Add(uint64(datagrams))
+		st.datagrams.Add(uint64(datagrams))
 	}
 	for i, v := range t.types {
 		if v != 0 {
-			c.types[i].Add(uint64(v))
+			st.types[i].Add(uint64(v))
 		}
 	}
 	if !t.rare {
@@ -136,6 +156,25 @@ func (c *counters) flush(t *tally, datagrams int) {
 			c.reasons[i].Add(uint64(v))
 		}
 	}
+}
+
+// datagrams and types sum the stripes.
+func (c *counters) datagrams() uint64 {
+	var n uint64
+	for i := range c.stripes {
+		n += c.stripes[i].datagrams.Load()
+	}
+	return n
+}
+
+func (c *counters) types() [numTypeSlots]uint64 {
+	var out [numTypeSlots]uint64
+	for i := range c.stripes {
+		for j := range out {
+			out[j] += c.stripes[i].types[j].Load()
+		}
+	}
+	return out
 }
 
 // Stats are the bridge's counters since it was made. Counters only grow;
@@ -202,13 +241,13 @@ func (b *Bridge) Stats() Stats {
 			s.Rejected += v
 		}
 	}
-	for i := range c.types {
-		if v := c.types[i].Load(); v != 0 {
+	for i, v := range c.types() {
+		if v != 0 {
 			s.SamplesByType[statsd.Type(i).String()] += v
 			s.Samples += v
 		}
 	}
-	s.Datagrams = c.datagrams.Load()
+	s.Datagrams = c.datagrams()
 	s.Recorded = s.Samples - s.Dropped - rejectedSamples
 	b.instMu.Lock()
 	s.Instruments = len(b.instruments)

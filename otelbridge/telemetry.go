@@ -88,8 +88,8 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		c := &b.counters
 		st := b.Stats()
 		o.ObserveInt64(datagrams, clampInt64(st.Datagrams))
-		for i := range c.types {
-			if v := c.types[i].Load(); v != 0 {
+		for i, v := range c.types() {
+			if v != 0 {
 				o.ObserveInt64(samples, clampInt64(v), typeOpts[i])
 			}
 		}
