@@ -1,0 +1,52 @@
+// Command gunicorn-otlp forwards Gunicorn's StatsD metrics to an OTLP endpoint.
+//
+// It listens for the StatsD datagrams Gunicorn sends (--statsd-host), maps
+// them with the built-in Gunicorn profile (gunicorn.requests,
+// gunicorn.responses by http.response.status_code, gunicorn.request.duration
+// in seconds, gunicorn.workers, gunicorn.log.messages by level,
+// gunicorn.backlog; the --statsd-prefix as the attribute app) and exports them
+// with the OpenTelemetry SDK over OTLP, HTTP or gRPC.
+//
+// The exporter is configured by the standard environment variables, which the
+// OTLP exporters read themselves:
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT
+//	OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_METRICS_HEADERS
+//	OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION (gzip)
+//	OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_INSECURE, ...
+//	OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL:
+//	    grpc or http/protobuf (the default)
+//	OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource
+//	OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT (milliseconds)
+//
+// On SIGTERM or SIGINT it stops reading, records every datagram already
+// received, exports one last time and exits.
+//
+// Usage:
+//
+//	gunicorn-otlp [-statsd.listen udp://:8125] [-export.interval 60s]
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.opentelemetry.io/otel"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Error("opentelemetry", "err", err)
+	}))
+	if err := run(ctx, os.Args[1:], log, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "gunicorn-otlp:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+// sink keeps the export requests an OTLP endpoint received.
+type sink struct {
+	mu   sync.Mutex
+	reqs []*colmetricpb.ExportMetricsServiceRequest
+	errs []error
+}
+
+func (s *sink) add(req *colmetricpb.ExportMetricsServiceRequest, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs = append(s.errs, err)
+		return
+	}
+	s.reqs = append(s.reqs, req)
+}
+
+func (s *sink) received(t *testing.T) []*colmetricpb.ExportMetricsServiceRequest {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, err := range s.errs {
+		t.Errorf("endpoint: %v", err)
+	}
+	return slices.Clone(s.reqs)
+}
+
+// httpSink is an OTLP/HTTP protobuf endpoint.
+type httpSink struct {
+	sink
+	wantEncoding string // "" or "gzip"
+}
+
+func (s *httpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := s.decode(r)
+	s.add(req, err)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	out, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+func (s *httpSink) decode(r *http.Request) (*colmetricpb.ExportMetricsServiceRequest, error) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/metrics" {
+		return nil, fmt.Errorf("%s %s, want POST /v1/metrics", r.Method, r.URL.Path)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-protobuf" {
+		return nil, fmt.Errorf("Content-Type %q", ct)
+	}
+	enc := r.Header.Get("Content-Encoding")
+	if enc != s.wantEncoding {
+		return nil, fmt.Errorf("Content-Encoding %q, want %q", enc, s.wantEncoding)
+	}
+	var body io.Reader = r.Body
+	if enc == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		body = zr
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	req := new(colmetricpb.ExportMetricsServiceRequest)
+	if err := proto.Unmarshal(data, req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// grpcSink is an OTLP/gRPC metrics service.
+type grpcSink struct {
+	colmetricpb.UnimplementedMetricsServiceServer
+	sink
+}
+
+func (s *grpcSink) Export(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
+	s.add(req, nil)
+	return &colmetricpb.ExportMetricsServiceResponse{}, nil
+}
+
+// cleanEnv unsets every OTEL_* variable for the test, so that the caller's
+// environment cannot change what the test sees.
+func cleanEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
+			t.Setenv(k, "") // restored after the test
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// forward runs the program with args until the traffic function has sent its
+// datagrams to the StatsD address, then stops it as SIGTERM would.
+func forward(t *testing.T, args []string, traffic func(addr string)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	go func() { done <- run(ctx, args, log, func(a net.Addr) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		traffic(a.String())
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not listening after 10s")
+	}
+	cancel() // what SIGTERM does through signal.NotifyContext
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return 30s after shutdown")
+	}
+}
+
+// gunicornTraffic sends what a Gunicorn started with --statsd-prefix shop.web
+// sends for five requests, a worker count, a worker timeout and a backlog.
+func gunicornTraffic(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := statsdtest.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: "shop.web"}, statsdtest.WriterSink(conn))
+	for _, r := range []struct {
+		status int
+		d      time.Duration
+	}{
+		{200, 10 * time.Millisecond},
+		{200, 20 * time.Millisecond},
+		{200, 30 * time.Millisecond},
+		{404, 2 * time.Millisecond},
+		{500, 1500 * time.Millisecond},
+	} {
+		if err := e.Request(r.status, r.d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range []error{
+		e.Workers(4),
+		e.Log(statsdtest.LogCritical), // "WORKER TIMEOUT"
+		e.Backlog(3),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantDatagrams is how many datagrams gunicornTraffic sends.
+const wantDatagrams = 5*3 + 3
+
+func attrString(v *commonpb.AnyValue) string {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_IntValue:
+		return fmt.Sprintf("int:%d", x.IntValue)
+	}
+	return v.String()
+}
+
+func attrs(kvs []*commonpb.KeyValue) string {
+	var parts []string
+	for _, kv := range kvs {
+		parts = append(parts, kv.GetKey()+"="+attrString(kv.GetValue()))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// points flattens the metrics of one scope into "name{attrs}" → value: the
+// sum or gauge value, or for a histogram "count=N sum=S".
+func points(t *testing.T, ms []*metricspb.Metric) map[string]string {
+	t.Helper()
+	out := make(map[string]string)
+	num := func(p *metricspb.NumberDataPoint) string {
+		if _, ok := p.GetValue().(*metricspb.NumberDataPoint_AsInt); ok {
+			return fmt.Sprint(p.GetAsInt())
+		}
+		return fmt.Sprint(p.GetAsDouble())
+	}
+	for _, m := range ms {
+		switch d := m.GetData().(type) {
+		case *metricspb.Metric_Sum:
+			if d.Sum.GetAggregationTemporality() != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE {
+				t.Errorf("%s: temporality %v", m.GetName(), d.Sum.GetAggregationTemporality())
+			}
+			for _, p := range d.Sum.GetDataPoints() {
+				out[m.GetName()+"{"+attrs(p.GetAttributes())+"}"] = num(p)
+			}
+		case *metricspb.Metric_Gauge:
+			for _, p := range d.Gauge.GetDataPoints() {
+				out[m.GetName()+"{"+attrs(p.GetAttributes())+"}"] = num(p)
+			}
+		case *metricspb.Metric_Histogram:
+			for _, p := range d.Histogram.GetDataPoints() {
+				out[m.GetName()+"{"+attrs(p.GetAttributes())+"}"] = fmt.Sprintf("count=%d sum=%.6f", p.GetCount(), p.GetSum())
+			}
+		default:
+			t.Errorf("%s: unexpected data %T", m.GetName(), d)
+		}
+	}
+	return out
+}
+
+// check asserts that reqs is exactly one export holding the traffic of
+// gunicornTraffic, under a resource named service.
+func check(t *testing.T, reqs []*colmetricpb.ExportMetricsServiceRequest, service string) {
+	t.Helper()
+	if len(reqs) != 1 {
+		t.Fatalf("%d export requests, want exactly 1 (the final export at shutdown)", len(reqs))
+	}
+	rms := reqs[0].GetResourceMetrics()
+	if len(rms) != 1 {
+		t.Fatalf("%d resources, want 1", len(rms))
+	}
+	res := make(map[string]string)
+	for _, kv := range rms[0].GetResource().GetAttributes() {
+		res[kv.GetKey()] = attrString(kv.GetValue())
+	}
+	for k, want := range map[string]string{
+		"service.name":                service,
+		"deployment.environment.name": "ci",
+		"telemetry.sdk.language":      "go",
+	} {
+		if res[k] != want {
+			t.Errorf("resource %s = %q, want %q (all: %v)", k, res[k], want, res)
+		}
+	}
+	if res["service.instance.id"] == "" {
+		t.Errorf("no service.instance.id in %v", res)
+	}
+
+	sms := rms[0].GetScopeMetrics()
+	if len(sms) != 1 || sms[0].GetScope().GetName() != otelbridge.ScopeName {
+		t.Fatalf("scopes %v, want one, %s", sms, otelbridge.ScopeName)
+	}
+	got := points(t, sms[0].GetMetrics())
+
+	const app = "app=shop.web"
+	want := map[string]string{
+		"gunicorn.requests{" + app + "}":                                    "5",
+		"gunicorn.responses{" + app + ",http.response.status_code=int:200}": "3",
+		"gunicorn.responses{" + app + ",http.response.status_code=int:404}": "1",
+		"gunicorn.responses{" + app + ",http.response.status_code=int:500}": "1",
+		"gunicorn.request.duration{" + app + "}":                            fmt.Sprintf("count=5 sum=%.6f", 0.010+0.020+0.030+0.002+1.5),
+		"gunicorn.workers{" + app + "}":                                     "4",
+		"gunicorn.backlog{" + app + "}":                                     "3",
+		"gunicorn.log.messages{" + app + ",level=critical}":                 "1",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %q, want %q", k, got[k], w)
+		}
+	}
+	// The bridge's own telemetry is exported in the same final export.
+	if v := got["gunicornotel.datagrams{}"]; v != fmt.Sprint(wantDatagrams) {
+		t.Errorf("gunicornotel.datagrams = %q, want %d", v, wantDatagrams)
+	}
+	for k, v := range got {
+		if strings.HasPrefix(k, "gunicornotel.samples.rejected") && v != "0" {
+			t.Errorf("%s = %s", k, v)
+		}
+		if strings.HasPrefix(k, "gunicorn.") {
+			if _, ok := want[k]; !ok {
+				t.Errorf("unexpected series %s = %s", k, v)
+			}
+		}
+	}
+	if t.Failed() {
+		keys := make([]string, 0, len(got))
+		for k := range got {
+			keys = append(keys, k+" = "+got[k])
+		}
+		sort.Strings(keys)
+		t.Logf("received:\n%s", strings.Join(keys, "\n"))
+	}
+}
+
+func TestForwardHTTP(t *testing.T) {
+	cleanEnv(t)
+	s := &httpSink{wantEncoding: "gzip"}
+	srv := httptest.NewUnstartedServer(s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL) // http://127.0.0.1:PORT
+	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+	t.Setenv("OTEL_SERVICE_NAME", "shop-web")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci,service.name=overridden")
+	// No periodic export during the test: only the final one at shutdown.
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+
+	forward(t, []string{"-statsd.listen", "udp://127.0.0.1:0"}, func(addr string) { gunicornTraffic(t, addr) })
+	check(t, s.received(t), "shop-web") // OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES
+}
+
+func TestForwardGRPC(t *testing.T) {
+	cleanEnv(t)
+	s := new(grpcSink)
+	gs := grpc.NewServer()
+	colmetricpb.RegisterMetricsServiceServer(gs, s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	defer gs.Stop()
+
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") // the metrics-specific one wins
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+	t.Setenv("OTEL_SERVICE_NAME", "shop-web-grpc")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci")
+
+	forward(t, []string{"-statsd.listen", "127.0.0.1:0", "-export.interval", "1h"}, func(addr string) { gunicornTraffic(t, addr) })
+	check(t, s.received(t), "shop-web-grpc")
+}
+
+func TestProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		metrics, general string
+		want             string // "" for an error
+	}{
+		{"", "", protoHTTP},
+		{"", "grpc", protoGRPC},
+		{"http/protobuf", "grpc", protoHTTP},
+		{"grpc", "http/protobuf", protoGRPC},
+		{"", "http/json", ""},
+		{"udp", "", ""},
+	} {
+		t.Setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", tc.metrics)
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", tc.general)
+		got, err := otlpProtocol()
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q/%q: %q, want an error", tc.metrics, tc.general, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q/%q: %q, %v; want %q", tc.metrics, tc.general, got, err, tc.want)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.listen != "udp://:8125" || c.interval != 0 || c.prefixKey != "app" {
+		t.Errorf("defaults: %+v", c)
+	}
+	for _, args := range [][]string{
+		{"-export.interval", "-1s"},
+		{"-shutdown.timeout", "0s"},
+		{"extra"},
+		{"-nope"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
