@@ -98,14 +98,41 @@ func BenchmarkBridgeGunicornParallel(b *testing.B) {
 // BenchmarkSDKFloor records the same rotating mix straight into SDK
 // instruments with precomputed attribute sets (the ones the mapper gives):
 // no parsing, no mapping. It is the floor under BenchmarkBridgeGunicorn.
-func BenchmarkSDKFloor(b *testing.B) { benchSDKFloor(b) }
+func BenchmarkSDKFloor(b *testing.B) {
+	step := sdkFloor(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		step(i)
+	}
+}
 
 // BenchmarkSDKFloorTags is the floor under BenchmarkBridgeGunicornTags.
 func BenchmarkSDKFloorTags(b *testing.B) {
-	benchSDKFloor(b, attribute.String("env", "prod"), attribute.String("service", "web"))
+	step := sdkFloor(b, attribute.String("env", "prod"), attribute.String("service", "web"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		step(i)
+	}
 }
 
-func benchSDKFloor(b *testing.B, tags ...attribute.KeyValue) {
+// BenchmarkSDKFloorParallel is the floor under
+// BenchmarkBridgeGunicornParallel: how the SDK alone scales when several
+// goroutines record into the same series.
+func BenchmarkSDKFloorParallel(b *testing.B) {
+	step := sdkFloor(b, attribute.String("env", "prod"), attribute.String("service", "web"))
+	var start atomic.Uint32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(start.Add(5))
+		for pb.Next() {
+			step(i)
+			i++
+		}
+	})
+}
+
+// sdkFloor returns a function recording step i of the rotation.
+func sdkFloor(b *testing.B, tags ...attribute.KeyValue) func(i int) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -130,9 +157,8 @@ func benchSDKFloor(b *testing.B, tags ...attribute.KeyValue) {
 	}
 	crit := add(set(attribute.String("level", "critical")))
 	ctx := context.Background()
-	b.ReportAllocs()
 	// The same 16-step rotation as gunicornMix.
-	for i := 0; b.Loop(); i++ {
+	return func(i int) {
 		switch i % 16 {
 		case 0, 3, 6, 11, 15:
 			hist.Record(ctx, 0.012, appRec...)

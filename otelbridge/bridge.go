@@ -105,8 +105,11 @@ func (b *Bridge) Close() error {
 
 // SetMapper replaces the Mapper, for a reload (SIGHUP). The series table is
 // cleared so every series is mapped again by m; the instruments, their series
-// and their state (gauge values, histogram carries) stay. Samples handled
-// concurrently with SetMapper are mapped by either mapper.
+// and their state (gauge values, histogram carries) stay. An instrument keeps
+// the kind and unit it was made with: if m maps its name to another kind or
+// unit, those samples are rejected as "type_conflict" (OpenTelemetry cannot
+// change an instrument). Samples handled concurrently with SetMapper are
+// mapped by either mapper.
 func (b *Bridge) SetMapper(m Mapper) {
 	if m == nil {
 		return
@@ -323,7 +326,7 @@ type instrument struct {
 	name   string
 	kind   mapper.Kind
 	unit   string
-	reject int // bad_name or instrument_error: the name is known and refused
+	reject int // instrument_error: the name is known and refused
 
 	counter   metric.Float64Counter
 	updown    metric.Float64UpDownCounter
@@ -375,6 +378,12 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 		}
 		return inst, 0
 	}
+	// A bad name or kind takes no slot: the series table remembers the
+	// verdict for each StatsD series, so a flood of them cannot use up the
+	// names.
+	if !validName(mp.Name) || mp.Kind < mapper.Counter || mp.Kind > mapper.Histogram {
+		return nil, rBadName
+	}
 	if len(b.instruments) >= b.cfg.maxInstruments {
 		return nil, rNameLimit
 	}
@@ -385,10 +394,6 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 		sets: make(map[attribute.Distinct]*seriesState),
 	}
 	b.instruments[key] = inst
-	if !validName(mp.Name) {
-		inst.reject = rBadName
-		return nil, inst.reject
-	}
 	var err error
 	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
 	switch mp.Kind {
@@ -404,9 +409,6 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mp.Buckets...))
 		}
 		inst.histogram, err = b.meter.Float64Histogram(mp.Name, hopts...)
-	default:
-		inst.reject = rBadName
-		return nil, inst.reject
 	}
 	if err != nil {
 		inst.reject = rInstrumentError

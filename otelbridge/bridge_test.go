@@ -235,6 +235,7 @@ func TestSeriesOverflowTotal(t *testing.T) {
 
 func TestNameLimit(t *testing.T) {
 	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxInstruments(2))
+	feed(b, "1x:1|c", "2y:1|c", "3z:1|c") // bad names take no slot
 	feed(b, "a:1|c", "b:1|g", "c:1|c", "d:1|ms", "a:1|c", "c:1|c")
 	ms := metricsOf(collect(t, r), ScopeName)
 	if len(ms) != 2+13 { // a, b and the bridge's own 13
@@ -242,7 +243,7 @@ func TestNameLimit(t *testing.T) {
 	}
 	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
 	st := b.Stats()
-	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"name_limit": 3})
+	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"name_limit": 3, "bad_name": 3})
 	if st.Instruments != 2 {
 		t.Errorf("instruments %d", st.Instruments)
 	}
@@ -422,4 +423,29 @@ func TestZeroAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocs per run", allocs)
 	}
+}
+
+func TestWriteAndClose(t *testing.T) {
+	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithParser(statsd.Parser{MaxLineLength: 16}))
+	n, err := b.Write([]byte("a:1|c\nloooooooooooong:1|c"))
+	if n != 25 || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	ms := metricsOf(collect(t, r), ScopeName)
+	if _, ok := ms[MetricDatagrams]; !ok {
+		t.Fatal("no telemetry before Close")
+	}
+	equalMaps(t, "rejected", b.Stats().RejectedByReason, map[string]uint64{"too_long": 1})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.HandleDatagram([]byte("a:1|c")) // still records after Close
+	ms = metricsOf(collect(t, r), ScopeName)
+	if _, ok := ms[MetricDatagrams]; ok {
+		t.Error("telemetry still registered after Close")
+	}
+	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
 }

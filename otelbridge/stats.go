@@ -211,8 +211,9 @@ type Stats struct {
 	WeightCapped uint64
 	// Series is the number of series (instrument and attribute set) tracked.
 	Series int
-	// Instruments is the number of instrument names known, rejected ones
-	// (bad_name, instrument_error) included.
+	// Instruments is the number of instrument names taken (out of
+	// WithMaxInstruments), those the provider refused (instrument_error)
+	// included.
 	Instruments int
 	// SeriesCacheHits and SeriesCacheMisses count lookups in the series
 	// table; a miss calls the Mapper.
