@@ -1,0 +1,143 @@
+package gunicornreceiver
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func defaultConfig() *Config {
+	return NewFactory().CreateDefaultConfig().(*Config)
+}
+
+func TestFactory(t *testing.T) {
+	f := NewFactory()
+	if got := f.Type().String(); got != "gunicorn" {
+		t.Errorf("Type = %q, want gunicorn", got)
+	}
+	if got := f.MetricsStability(); got != component.StabilityLevelAlpha {
+		t.Errorf("MetricsStability = %v, want alpha", got)
+	}
+	cfg := f.CreateDefaultConfig()
+	if err := componenttest.CheckConfigStruct(cfg); err != nil {
+		t.Errorf("CheckConfigStruct: %v", err)
+	}
+	if err := confmap.Validate(cfg); err != nil {
+		t.Errorf("default config does not validate: %v", err)
+	}
+	c := cfg.(*Config)
+	if c.Endpoint != "localhost:8125" || c.Transport != "udp" || c.PrefixAttribute != "app" ||
+		c.CollectionInterval != time.Minute || c.MappingConfig != "" || c.IncludeTelemetry {
+		t.Errorf("default config = %+v", *c)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yml")
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   []string // substrings of the error; none means valid
+	}{
+		{"default", func(*Config) {}, nil},
+		{"udp6", func(c *Config) { c.Transport, c.Endpoint = "udp6", "[::1]:8125" }, nil},
+		{"tcp", func(c *Config) { c.Transport, c.Endpoint = "tcp", "0.0.0.0:8125" }, nil},
+		{"unixgram", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "/run/s.sock" }, nil},
+		{"unixgram relative", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "s.sock" }, nil},
+		{"mapping", func(c *Config) { c.MappingConfig = "testdata/mapping.yml" }, nil},
+		{"no prefix attribute", func(c *Config) { c.PrefixAttribute = "" }, nil},
+		{"bad transport", func(c *Config) { c.Transport = "http" }, []string{`transport "http"`, "udp, tcp or unixgram"}},
+		{"empty transport", func(c *Config) { c.Transport = "" }, []string{`transport ""`}},
+		{"empty endpoint", func(c *Config) { c.Endpoint = "" }, []string{"endpoint must not be empty"}},
+		{"empty unixgram endpoint", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "" }, []string{"endpoint must not be empty"}},
+		{"no port", func(c *Config) { c.Endpoint = "localhost" }, []string{`endpoint "localhost"`, "host:port"}},
+		{"path over udp", func(c *Config) { c.Endpoint = "/run/s.sock" }, []string{`endpoint "/run/s.sock"`}},
+		{"zero interval", func(c *Config) { c.CollectionInterval = 0 }, []string{"collection_interval 0s: must be positive"}},
+		{"negative interval", func(c *Config) { c.CollectionInterval = -time.Second }, []string{"collection_interval -1s"}},
+		{"missing mapping file", func(c *Config) { c.MappingConfig = missing }, []string{"mapping_config", missing}},
+		{"bad mapping file", func(c *Config) { c.MappingConfig = "testdata/bad-mapping.yml" },
+			[]string{"mapping_config", "testdata/bad-mapping.yml:", `match "*.orders.placed"`, "$3"}},
+		{"several errors", func(c *Config) { c.Transport, c.Endpoint, c.CollectionInterval = "x", "", 0 },
+			[]string{"endpoint must not be empty", `transport "x"`, "collection_interval"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			tc.change(cfg)
+			// confmap.Validate is what the Collector runs on every component
+			// configuration; it calls Config.Validate.
+			err := confmap.Validate(cfg)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate: nil, want an error with %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate: %v\nwant it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := defaultConfig()
+	custom.Endpoint = "/run/gunicorn/statsd.sock"
+	custom.Transport = "unixgram"
+	custom.MappingConfig = "testdata/mapping.yml"
+	custom.PrefixAttribute = "service.name"
+	custom.CollectionInterval = 15 * time.Second
+	custom.IncludeTelemetry = true
+	noPrefix := defaultConfig()
+	noPrefix.PrefixAttribute = ""
+
+	for _, tc := range []struct {
+		id   component.ID
+		want *Config
+	}{
+		{component.NewID(componentType), defaultConfig()},
+		{component.NewIDWithName(componentType, "custom"), custom},
+		{component.NewIDWithName(componentType, "noprefix"), noPrefix},
+	} {
+		t.Run(tc.id.String(), func(t *testing.T) {
+			sub, err := cm.Sub(tc.id.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := defaultConfig()
+			if err := sub.Unmarshal(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := confmap.Validate(cfg); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if !reflect.DeepEqual(cfg, tc.want) {
+				t.Errorf("loaded %+v\nwant   %+v", *cfg, *tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigUnknownKey(t *testing.T) {
+	cm := confmap.NewFromStringMap(map[string]any{"endpoint": "127.0.0.1:8125", "mapping_file": "x.yml"})
+	cfg := defaultConfig()
+	err := cm.Unmarshal(cfg)
+	if err == nil || !strings.Contains(err.Error(), "mapping_file") {
+		t.Errorf("Unmarshal with an unknown key: %v, want an error naming it", err)
+	}
+}
