@@ -1,0 +1,314 @@
+package grafana_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/otlptranslator"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+type datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type target struct {
+	RefID      string      `json:"refId"`
+	Expr       string      `json:"expr"`
+	Datasource *datasource `json:"datasource"`
+}
+
+type panel struct {
+	ID         int                      `json:"id"`
+	Type       string                   `json:"type"`
+	Title      string                   `json:"title"`
+	Datasource *datasource              `json:"datasource"`
+	Targets    []target                 `json:"targets"`
+	GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
+}
+
+type dashboard struct {
+	Inputs []struct {
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		PluginID string `json:"pluginId"`
+	} `json:"__inputs"`
+	SchemaVersion int     `json:"schemaVersion"`
+	UID           string  `json:"uid"`
+	Title         string  `json:"title"`
+	Panels        []panel `json:"panels"`
+	Templating    struct {
+		List []struct {
+			Name       string      `json:"name"`
+			Type       string      `json:"type"`
+			Definition string      `json:"definition"`
+			Datasource *datasource `json:"datasource"`
+			IncludeAll bool        `json:"includeAll"`
+			Multi      bool        `json:"multi"`
+			AllValue   string      `json:"allValue"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+func load(t *testing.T) *dashboard {
+	t.Helper()
+	data, err := os.ReadFile("gunicorn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := new(dashboard)
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(d); err != nil {
+		t.Fatalf("gunicorn.json: %v", err)
+	}
+	return d
+}
+
+// usedMetrics are the metric names the dashboard's queries use: exactly
+// these, so that adding one is a deliberate change checked against the
+// exporter by TestNamesAreExported.
+var usedMetrics = []string{
+	"gunicorn_backlog",
+	"gunicorn_log_messages_total",
+	"gunicorn_request_duration_seconds_bucket",
+	"gunicorn_request_duration_seconds_count",
+	"gunicorn_request_duration_seconds_sum",
+	"gunicorn_requests_total",
+	"gunicorn_responses_total",
+	"gunicorn_workers",
+	"gunicornotel_samples_rejected_total",
+}
+
+var metricName = regexp.MustCompile(`\bgunicorn(?:otel)?_[a-z_]+`)
+
+// exprs returns every query of the dashboard, "panel title/refId" → expr.
+func (d *dashboard) exprs() map[string]string {
+	out := make(map[string]string)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			out[fmt.Sprintf("%d %s/%s", p.ID, p.Title, tg.RefID)] = tg.Expr
+		}
+	}
+	return out
+}
+
+func TestDashboard(t *testing.T) {
+	d := load(t)
+	if d.SchemaVersion < 36 || d.UID == "" || d.Title == "" {
+		t.Errorf("schemaVersion %d, uid %q, title %q", d.SchemaVersion, d.UID, d.Title)
+	}
+	if len(d.Inputs) != 1 || d.Inputs[0].Name != "DS_PROMETHEUS" || d.Inputs[0].PluginID != "prometheus" {
+		t.Errorf("__inputs %+v, want one Prometheus datasource DS_PROMETHEUS", d.Inputs)
+	}
+	ds := datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
+
+	if len(d.Templating.List) != 1 {
+		t.Fatalf("%d template variables, want 1 (app)", len(d.Templating.List))
+	}
+	v := d.Templating.List[0]
+	if v.Name != "app" || v.Type != "query" || v.Definition != "label_values(gunicorn_requests_total, app)" ||
+		!v.IncludeAll || !v.Multi || v.AllValue != ".*" || v.Datasource == nil || *v.Datasource != ds {
+		t.Errorf("template variable %+v", v)
+	}
+
+	ids := make(map[int]bool)
+	var queries int
+	for _, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		if p.GridPos.W <= 0 || p.GridPos.H <= 0 || p.GridPos.X+p.GridPos.W > 24 {
+			t.Errorf("panel %q: gridPos %+v", p.Title, p.GridPos)
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || *p.Datasource != ds {
+			t.Errorf("panel %q: datasource %+v, want %+v", p.Title, p.Datasource, ds)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q: no targets", p.Title)
+		}
+		for _, tg := range p.Targets {
+			queries++
+			if tg.Datasource == nil || *tg.Datasource != ds {
+				t.Errorf("panel %q/%s: datasource %+v", p.Title, tg.RefID, tg.Datasource)
+			}
+		}
+	}
+
+	var used []string
+	for where, expr := range d.exprs() {
+		names := metricName.FindAllString(expr, -1)
+		if len(names) == 0 {
+			t.Errorf("%s: no metric in %q", where, expr)
+		}
+		for _, n := range names {
+			if !slices.Contains(usedMetrics, n) {
+				t.Errorf("%s: %s is not a metric the exporter serves (%v)", where, n, usedMetrics)
+			}
+			// Every Gunicorn selector is filtered by the app variable.
+			if strings.HasPrefix(n, "gunicorn_") && !regexp.MustCompile(regexp.QuoteMeta(n)+`\{[^}]*app=~"\$app"`).MatchString(expr) {
+				t.Errorf("%s: %s not filtered by app=~\"$app\": %s", where, n, expr)
+			}
+			used = append(used, n)
+		}
+	}
+	slices.Sort(used)
+	if used = slices.Compact(used); !slices.Equal(used, usedMetrics) {
+		t.Errorf("metrics used %v, want %v", used, usedMetrics)
+	}
+	t.Logf("%d panels, %d queries", len(d.Panels), queries)
+}
+
+// TestQueriesParse checks every query with promtool: they are written into a
+// rule file as recording rules (Grafana's $app replaced) and checked, which
+// parses the PromQL. Skipped only when promtool is not installed.
+func TestQueriesParse(t *testing.T) {
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not on PATH (Debian: apt-get install prometheus)")
+	}
+	d := load(t)
+	var b strings.Builder
+	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	exprs := d.exprs()
+	keys := make([]string, 0, len(exprs))
+	for k := range exprs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		expr := strings.ReplaceAll(exprs[k], "$app", ".*")
+		if strings.Contains(expr, "$") && !strings.Contains(expr, "${1}") {
+			t.Errorf("%s: Grafana variable left in %q", k, expr)
+		}
+		q, _ := json.Marshal(expr) // a JSON string is a YAML string
+		fmt.Fprintf(&b, "      # %s\n      - record: dashboard:query_%d\n        expr: %s\n", k, i, q)
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-queries.yml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "check", "rules", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s\n%s", err, out, b.String())
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("SUCCESS: %d rules found", len(keys))) {
+		t.Errorf("promtool: %s", out)
+	}
+}
+
+// TestNamesAreExported feeds Gunicorn traffic through a Bridge into the
+// OpenTelemetry Prometheus exporter configured as examples/gunicorn-prometheus
+// configures it, and checks that every metric name the dashboard and
+// examples/prometheus/rules.yml use is served, with the labels they use.
+func TestNamesAreExported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	defer mp.Shutdown(context.Background())
+	b, err := otelbridge.New(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: "shop.web"}, statsdtest.HandlerSink(b))
+	e.Request(200, 12*time.Millisecond)
+	e.Request(503, 1200*time.Millisecond)
+	e.Workers(4)
+	e.Log(statsdtest.LogCritical)
+	e.Backlog(2)
+	b.HandleDatagram([]byte("shop.web.gunicorn.requests:x|c")) // rejected: bad_value
+
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// name → label names, with a histogram's _bucket, _sum and _count.
+	served := make(map[string][]string)
+	for _, f := range fams {
+		var labels []string
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, lp.GetName())
+			}
+		}
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			served[f.GetName()+"_bucket"] = append(labels, "le")
+			served[f.GetName()+"_sum"] = labels
+			served[f.GetName()+"_count"] = labels
+			continue
+		}
+		served[f.GetName()] = labels
+	}
+
+	// The labels each name must have, as the queries use them.
+	wantLabels := map[string][]string{
+		"gunicorn_requests_total":                  {"app"},
+		"gunicorn_responses_total":                 {"app", "http_response_status_code"},
+		"gunicorn_request_duration_seconds_bucket": {"app", "le"},
+		"gunicorn_request_duration_seconds_sum":    {"app"},
+		"gunicorn_request_duration_seconds_count":  {"app"},
+		"gunicorn_workers":                         {"app"},
+		"gunicorn_log_messages_total":              {"app", "level"},
+		"gunicorn_backlog":                         {"app"},
+		"gunicornotel_samples_rejected_total":      {"reason"},
+	}
+	rules, err := os.ReadFile(filepath.Join("..", "prometheus", "rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := slices.Concat(usedMetrics, metricName.FindAllString(string(rules), -1))
+	for _, n := range names {
+		labels, ok := served[n]
+		if !ok {
+			t.Errorf("%s is not served", n)
+			continue
+		}
+		for _, l := range wantLabels[n] {
+			if !slices.Contains(labels, l) {
+				t.Errorf("%s has no label %s (has %v)", n, l, labels)
+			}
+		}
+		if _, ok := wantLabels[n]; !ok {
+			t.Errorf("%s: add its labels to wantLabels", n)
+		}
+	}
+	if t.Failed() {
+		var have []string
+		for n, l := range served {
+			have = append(have, fmt.Sprintf("%s %v", n, l))
+		}
+		slices.Sort(have)
+		t.Logf("served:\n%s", strings.Join(have, "\n"))
+	}
+}
