@@ -1,11 +1,13 @@
 package otelbridge
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
@@ -448,4 +450,33 @@ func TestWriteAndClose(t *testing.T) {
 		t.Error("telemetry still registered after Close")
 	}
 	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
+}
+
+// errProvider's meters refuse to make counters named "refused".
+type errProvider struct{ metric.MeterProvider }
+
+func (p errProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return errMeter{p.MeterProvider.Meter(name, opts...)}
+}
+
+type errMeter struct{ metric.Meter }
+
+func (m errMeter) Float64Counter(name string, opts ...metric.Float64CounterOption) (metric.Float64Counter, error) {
+	if name == "refused" {
+		return nil, errors.New("refused")
+	}
+	return m.Meter.Float64Counter(name, opts...)
+}
+
+func TestInstrumentError(t *testing.T) {
+	b, err := New(errProvider{noop.NewMeterProvider()}, WithMapper(&stubMapper{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(b, "refused:1|c", "refused:1|c|#k:v", "fine:1|c")
+	st := b.Stats()
+	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"instrument_error": 2})
+	if st.Recorded != 1 || st.Instruments != 2 {
+		t.Errorf("stats %+v", st)
+	}
 }
