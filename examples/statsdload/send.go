@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+// A batchWriter sends datagrams on a connected socket, several per system
+// call where it can.
+type batchWriter interface {
+	// writeBatch sends msgs in order. It returns how many were sent before
+	// an error; a failed datagram is not retried by the writer.
+	writeBatch(msgs [][]byte) (int, error)
+	Close() error
+}
+
+// dialTarget connects a datagram socket to target ("udp://host:port",
+// "host:port", "unixgram:///path", "unix:/path") and returns its batch
+// writer: sendmmsg on Linux, one write per datagram elsewhere.
+func dialTarget(target string, batch int) (batchWriter, error) {
+	c, err := statsdtest.Dial(target)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newBatchWriter(c, batch)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// connWriter is the portable batchWriter: one Write per datagram.
+type connWriter struct{ net.Conn }
+
+func (w connWriter) writeBatch(msgs [][]byte) (int, error) {
+	for i, m := range msgs {
+		if _, err := w.Write(m); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
+}
+
+// sendResult is what a send loop did.
+type sendResult struct {
+	Datagrams int64         // datagrams the socket accepted
+	Requests  int64         // of which gunicorn.requests counters
+	Errors    int64         // datagrams the socket refused (each skipped)
+	FirstErr  error         // the first refusal
+	Elapsed   time.Duration // from the first send to the last
+}
+
+// sendPlan says what to send: count datagrams (rounded up to whole units),
+// or for duration (then whole units), at rate datagrams a second (0: as
+// fast as possible), batch datagrams at most per system call.
+type sendPlan struct {
+	count    int64
+	duration time.Duration
+	rate     float64
+	batch    int
+}
+
+// maxBurst bounds how far a paced sender catches up at once after it was
+// late (a sleep that overslept): this many seconds of traffic.
+const maxBurst = 2 * time.Millisecond
+
+// send sends t's datagrams through w as p says, until done or ctx ends.
+// A datagram the socket refuses (ECONNREFUSED after an ICMP error, ENOBUFS)
+// is counted in Errors and skipped: the run goes on, as Gunicorn's does.
+func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult {
+	var res sendResult
+	if p.batch <= 0 {
+		p.batch = 64
+	}
+	msgs := make([][]byte, p.batch)
+	limit := int64(-1) // datagrams to send; -1 while a duration runs
+	if p.duration <= 0 {
+		limit = t.unitsFor(p.count) * int64(t.unit)
+	}
+	start := time.Now()
+	var next int64 // index of the next datagram of the run
+	burst := int64(p.rate * maxBurst.Seconds())
+	if burst < int64(p.batch) {
+		burst = int64(p.batch)
+	}
+	for {
+		if limit < 0 && time.Since(start) >= p.duration {
+			// Finish the unit under way, so every request is whole.
+			limit = t.unitsFor(next) * int64(t.unit)
+		}
+		if limit >= 0 && next >= limit {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		n := int64(p.batch)
+		if p.rate > 0 {
+			due := int64(p.rate*time.Since(start).Seconds()) + 1
+			ahead := due - next
+			if ahead <= 0 {
+				// Sleep until half a batch is due (the timer may oversleep:
+				// the next round catches up, at most maxBurst at once).
+				at := start.Add(time.Duration(float64(next+int64(p.batch)/2) / p.rate * float64(time.Second)))
+				time.Sleep(max(time.Until(at), 50*time.Microsecond))
+				continue
+			}
+			n = min(n, ahead)
+			if ahead > burst {
+				// Far behind: drop the debt beyond one burst rather than
+				// flood, so the rate stays what was asked.
+				start = start.Add(time.Duration(float64(ahead-burst) / p.rate * float64(time.Second)))
+			}
+		}
+		if limit >= 0 {
+			n = min(n, limit-next)
+		}
+		batch := msgs[:n]
+		t.fill(batch, next)
+		for len(batch) > 0 {
+			k, err := w.writeBatch(batch)
+			res.Datagrams += int64(k)
+			res.Requests += t.requestsIn(next, int64(k))
+			next += int64(k)
+			batch = batch[k:]
+			if err != nil {
+				if isClosed(err) {
+					res.Elapsed = time.Since(start)
+					if res.FirstErr == nil {
+						res.FirstErr = err
+					}
+					return res
+				}
+				res.Errors++
+				if res.FirstErr == nil {
+					res.FirstErr = err
+				}
+				next++
+				batch = batch[1:]
+			}
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// rateString formats a rate in datagrams a second for the report.
+func rateString(r float64) string {
+	if r == 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%.0f", r)
+}
