@@ -1,6 +1,7 @@
 package otelbridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd"
@@ -478,5 +480,30 @@ func TestInstrumentError(t *testing.T) {
 	equalMaps(t, "rejected", st.RejectedByReason, map[string]uint64{"instrument_error": 2})
 	if st.Recorded != 1 || st.Instruments != 2 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSeveralMetricReaders: one provider read by two readers (say Prometheus
+// and OTLP) sees the same data in both.
+func TestSeveralMetricReaders(t *testing.T) {
+	r1, r2 := sdkmetric.NewManualReader(), sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r1), sdkmetric.WithReader(r2))
+	defer mp.Shutdown(context.Background())
+	b, err := New(mp, WithMapper(&stubMapper{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	feed(b, "c:1|c|@0.5", "g:3|g", "g:-1|g", "t:500|ms|@0.5")
+	for i, r := range []*sdkmetric.ManualReader{r1, r2} {
+		ms := metricsOf(collect(t, r), ScopeName)
+		equalMaps(t, fmt.Sprint("reader ", i, " c"), sumValues(t, ms["c"], true), map[string]float64{"": 2})
+		equalMaps(t, fmt.Sprint("reader ", i, " g"), gaugeValues(t, ms["g"]), map[string]float64{"": 2})
+		if dp := histPoints(t, ms["t"])[""]; dp.Count != 2 || dp.Sum != 1 {
+			t.Errorf("reader %d: t count %d sum %v", i, dp.Count, dp.Sum)
+		}
+		if got := intSumValues(t, ms[MetricDatagrams])[""]; got != 4 {
+			t.Errorf("reader %d: datagrams %d", i, got)
+		}
 	}
 }

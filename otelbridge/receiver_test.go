@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,6 +85,51 @@ func TestReceiverUDP(t *testing.T) {
 	r, reader := newReceiver(t, "127.0.0.1:0")
 	sendAndShutdown(t, r, "udp", r.Addr().String(), n)
 	checkReceived(t, r, reader, n)
+}
+
+// TestReceiverUDPReaders: several server readers (one SO_REUSEPORT socket
+// each on Linux) and several senders at once, then Shutdown.
+func TestReceiverUDPReaders(t *testing.T) {
+	const senders, n = 4, 300
+	r, reader := newReceiver(t, "127.0.0.1:0", WithServer(&statsd.Server{Readers: 3}))
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("udp", r.Addr().String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			for j := 0; j < n; j++ {
+				for _, d := range []string{
+					fmt.Sprintf("app.gunicorn.request.duration:%d|ms", j%20),
+					"app.gunicorn.requests:1|c|@1.0",
+					"app.gunicorn.request.status.200:1|c|@1.0",
+				} {
+					if _, err := conn.Write([]byte(d)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if j%100 == 99 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkReceived(t, r, reader, senders*n)
 }
 
 func TestReceiverUnixgram(t *testing.T) {
