@@ -29,6 +29,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -45,7 +47,14 @@ func main() {
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		log.Error("opentelemetry", "err", err)
 	}))
-	if err := run(ctx, os.Args[1:], log, nil); err != nil {
+	err := run(ctx, os.Args[1:], log, nil)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package printed the problem and the usage
+	default:
 		fmt.Fprintln(os.Stderr, "gunicorn-otlp:", err)
 		os.Exit(1)
 	}

@@ -22,6 +22,9 @@ import (
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 
+// errUsage wraps a command-line error the flag package has already reported.
+var errUsage = errors.New("usage")
+
 // config is what the command line says.
 type config struct {
 	listen          string        // StatsD address, as otelbridge.Listen takes it
@@ -51,7 +54,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.prefixKey, "prefix-key", mapper.DefaultPrefixKey,
 		"Attribute `key` that carries Gunicorn's --statsd-prefix. \"\" drops it.")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
