@@ -35,8 +35,10 @@ type Bridge struct {
 	nseries     atomic.Int64           // tracked series, overflow series included
 
 	// Mapper cache counters of mappers replaced by SetMapper, so the
-	// reported counters never go down.
-	mapperHitsBase, mapperMissesBase atomic.Uint64
+	// reported counters never go down. mapperMu makes the swap and these
+	// one step for Stats.
+	mapperMu                         sync.Mutex
+	mapperHitsBase, mapperMissesBase uint64
 
 	counters counters
 	batches  sync.Pool // *statsd.Batch for HandleDatagram
@@ -114,12 +116,14 @@ func (b *Bridge) SetMapper(m Mapper) {
 	if m == nil {
 		return
 	}
+	b.mapperMu.Lock()
 	old := b.mapper.Swap(&mapperBox{m})
 	if cs, ok := old.m.(cacheStatser); ok && old.m != m {
 		st := cs.CacheStats()
-		b.mapperHitsBase.Add(st.Hits)
-		b.mapperMissesBase.Add(st.Misses)
+		b.mapperHitsBase += st.Hits
+		b.mapperMissesBase += st.Misses
 	}
+	b.mapperMu.Unlock()
 	b.gen.Add(1)
 	b.table.Clear()
 }

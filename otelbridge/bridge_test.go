@@ -507,3 +507,22 @@ func TestSeveralMetricReaders(t *testing.T) {
 		}
 	}
 }
+
+func TestSetMapperCacheStats(t *testing.T) {
+	m1, _ := mapper.New()
+	m2, _ := mapper.New()
+	b, _ := newTestBridge(t, WithMapper(m1))
+	feed(b, "app.gunicorn.requests:1|c", "app.gunicorn.workers:2|g", "app.gunicorn.requests:1|c")
+	before := b.Stats()
+	if before.MapperCacheMisses != 2 {
+		t.Fatalf("mapper misses %d", before.MapperCacheMisses)
+	}
+	b.SetMapper(m2)
+	if st := b.Stats(); st.MapperCacheMisses != 2 || st.MapperCacheHits != before.MapperCacheHits {
+		t.Errorf("after SetMapper: %+v", st)
+	}
+	feed(b, "app.gunicorn.requests:1|c")
+	if st := b.Stats(); st.MapperCacheMisses != 3 || st.SeriesCacheMisses != 3 {
+		t.Errorf("after one more: %+v", st)
+	}
+}

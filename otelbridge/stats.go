@@ -255,11 +255,13 @@ func (b *Bridge) Stats() Stats {
 	b.instMu.Unlock()
 	cs := b.table.Stats()
 	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
-	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase.Load(), b.mapperMissesBase.Load()
+	b.mapperMu.Lock()
+	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase, b.mapperMissesBase
 	if m, ok := b.mapper.Load().m.(cacheStatser); ok {
 		cs := m.CacheStats()
 		s.MapperCacheHits += cs.Hits
 		s.MapperCacheMisses += cs.Misses
 	}
+	b.mapperMu.Unlock()
 	return s
 }
