@@ -312,3 +312,75 @@ func TestNamesAreExported(t *testing.T) {
 		t.Logf("served:\n%s", strings.Join(have, "\n"))
 	}
 }
+
+// TestQueriesEvaluate evaluates some of the dashboard's queries with promtool
+// on series shaped as the exporter serves them, and checks the results: the
+// status classes of label_replace, the 5xx ratio, the median from the buckets.
+func TestQueriesEvaluate(t *testing.T) {
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not on PATH (Debian: apt-get install prometheus)")
+	}
+	d := load(t)
+	query := func(title, refID string) string {
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				if p.Type == "timeseries" && p.Title == title && tg.RefID == refID {
+					q, _ := json.Marshal(strings.ReplaceAll(tg.Expr, "$app", ".*"))
+					return string(q)
+				}
+			}
+		}
+		t.Fatalf("no timeseries panel %q with query %s", title, refID)
+		return ""
+	}
+	// Per second: 2 answers 200, 1 answers 201, 1 answers 503; every request
+	// takes between 1s and 2.5s, so the median is 1 + 1.5*0.5 = 1.75s.
+	test := `evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'gunicorn_responses_total{app="shop.web",http_response_status_code="200",env="prod"}'
+        values: '0+120x10'
+      - series: 'gunicorn_responses_total{app="shop.web",http_response_status_code="201",env="prod"}'
+        values: '0+60x10'
+      - series: 'gunicorn_responses_total{app="shop.web",http_response_status_code="503",env="prod"}'
+        values: '0+60x10'
+      - series: 'gunicorn_request_duration_seconds_bucket{app="shop.web",le="0.5"}'
+        values: '0+0x10'
+      - series: 'gunicorn_request_duration_seconds_bucket{app="shop.web",le="1"}'
+        values: '0+0x10'
+      - series: 'gunicorn_request_duration_seconds_bucket{app="shop.web",le="2.5"}'
+        values: '0+240x10'
+      - series: 'gunicorn_request_duration_seconds_bucket{app="shop.web",le="+Inf"}'
+        values: '0+240x10'
+    promql_expr_test:
+      - expr: ` + query("Responses by status class", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",class="2xx"}'
+            value: 3
+          - labels: '{app="shop.web",class="5xx"}'
+            value: 1
+      - expr: ` + query("5xx ratio", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 0.25
+      - expr: ` + query("Latency percentiles", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 1.75
+`
+	file := filepath.Join(t.TempDir(), "dashboard-tests.yml")
+	if err := os.WriteFile(file, []byte(test), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "test", "rules", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s\n%s", err, out, test)
+	}
+}
