@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
+
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // gunicornMix is a rotating mix of real-shaped Gunicorn datagrams, prefix
@@ -197,4 +199,27 @@ func BenchmarkBridgeGunicornTagsNoExemplars(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		br.HandleDatagram(mix[i%len(mix)])
 	}
+}
+
+// BenchmarkBridgeGunicornBatch64 hands the bridge batches of 64 tagged
+// datagrams, as a server reader does with recvmmsg; one op is one batch, and
+// ns/datagram is reported.
+func BenchmarkBridgeGunicornBatch64(b *testing.B) {
+	br := newBenchBridge(b)
+	mix := gunicornMix("|#env:prod,service:web")
+	var p statsd.Parser
+	var batch statsd.Batch
+	run := func() {
+		for i := 0; i < 64; i++ {
+			p.Parse(&batch, mix[i%len(mix)])
+		}
+		br.Handle(&batch)
+		batch.Reset()
+	}
+	run()
+	b.ReportAllocs()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/datagram")
 }
