@@ -63,6 +63,7 @@ type app struct {
 	web      *http.Server
 	webLn    net.Listener
 	webErr   chan error
+	hup      chan os.Signal // SIGHUP, from start on
 	addrs    listenAddrs
 	ready    atomic.Bool
 	shutOnce sync.Once
@@ -80,8 +81,8 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 
 // newApp loads the mapping file, if any, and builds the metric pipeline. It
 // opens no socket: start does.
-func newApp(cfg *config, logger *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
+func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -218,6 +219,10 @@ func (a *app) start() (err error) {
 	}
 	a.webErr = make(chan error, 1)
 	go func() { a.webErr <- a.web.Serve(a.webLn) }()
+	// Catch SIGHUP before anyone can learn that we are up: from now on it
+	// reloads instead of ending the process.
+	a.hup = make(chan os.Signal, 1)
+	signal.Notify(a.hup, syscall.SIGHUP)
 	a.ready.Store(true)
 	a.log.Info("accepting StatsD traffic", "udp", a.addrs.UDP, "tcp", a.addrs.TCP, "unixgram", a.addrs.Unixgram)
 	a.log.Info("accepting Prometheus requests", "addr", a.addrs.Web, "path", a.cfg.telemetryPath,
@@ -267,12 +272,9 @@ func (a *app) handler() http.Handler {
 // gracefully: it stops reading StatsD, records everything already read,
 // and stops the web server.
 func (a *app) serve(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
-		case <-hup:
+		case <-a.hup:
 			a.log.Info("received SIGHUP, reloading the mapping config", "file", a.cfg.mappingConfig)
 			_ = a.reload() // logged
 		case err := <-a.webErr:
@@ -354,6 +356,9 @@ func (a *app) reload() error {
 // close releases everything start and newApp made. Call shutdown first not
 // to lose what the sockets hold.
 func (a *app) close() {
+	if a.hup != nil {
+		signal.Stop(a.hup)
+	}
 	if a.recv != nil {
 		_ = a.recv.Close()
 	}

@@ -1,0 +1,610 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+func TestParseFlagsDefaults(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config{
+		listenUDP:        ":9125",
+		listenTCP:        ":9125",
+		socketMode:       0o755,
+		cacheSize:        1000,
+		webListen:        ":9102",
+		telemetryPath:    "/metrics",
+		logLevel:         slog.LevelInfo,
+		logFormat:        "logfmt",
+		prefixKey:        "app",
+		histogram:        histExplicit,
+		cardinalityLimit: 2000,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	kinds, addrs := c.statsdAddrs()
+	if !reflect.DeepEqual(kinds, []string{"udp", "tcp"}) || !reflect.DeepEqual(addrs, []string{"udp://:9125", "tcp://:9125"}) {
+		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	// Double and single dashes, as statsd_exporter's kingpin flags and Go's.
+	c, err := parseFlags([]string{
+		"--statsd.listen-udp=127.0.0.1:0",
+		"-statsd.listen-tcp", "",
+		"--statsd.listen-unixgram=/tmp/x.sock",
+		"--statsd.unixsocket-mode=660",
+		"--statsd.mapping-config", "m.yml",
+		"--statsd.read-buffer=1048576",
+		"--statsd.cache-size=0",
+		"--web.listen-address=[::1]:0",
+		"--web.telemetry-path=/prom",
+		"--log.level=debug",
+		"--log.format=json",
+		"--otel.prefix-key=service",
+		"--otel.histogram=exponential",
+		"--otel.cardinality-limit=50",
+		"--statsd.cache-type=lru",
+		"--statsd.event-flush-interval=200ms",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config{
+		listenUDP:        "127.0.0.1:0",
+		listenUnixgram:   "/tmp/x.sock",
+		socketMode:       0o660,
+		mappingConfig:    "m.yml",
+		readBuffer:       1 << 20,
+		cacheSize:        1,
+		webListen:        "[::1]:0",
+		telemetryPath:    "/prom",
+		logLevel:         slog.LevelDebug,
+		logFormat:        "json",
+		prefixKey:        "service",
+		histogram:        histExponential,
+		cardinalityLimit: 50,
+		ignored:          []string{"statsd.cache-type", "statsd.event-flush-interval"},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("parsed:\n got %+v\nwant %+v", c, want)
+	}
+	kinds, addrs := c.statsdAddrs()
+	if !reflect.DeepEqual(kinds, []string{"udp", "unixgram"}) ||
+		!reflect.DeepEqual(addrs, []string{"udp://127.0.0.1:0", "unixgram:///tmp/x.sock"}) {
+		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--statsd.unixsocket-mode=rw"}, `--statsd.unixsocket-mode "rw": not an octal permission`},
+		{[]string{"--statsd.unixsocket-mode=1777"}, `--statsd.unixsocket-mode "1777"`},
+		{[]string{"--log.level=loud"}, `--log.level "loud"`},
+		{[]string{"--log.format=xml"}, `--log.format "xml"`},
+		{[]string{"--otel.histogram=summary"}, `--otel.histogram "summary": want explicit or exponential`},
+		{[]string{"--otel.cardinality-limit=1"}, `--otel.cardinality-limit 1`},
+		{[]string{"--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": must start with /`},
+		{[]string{"--statsd.listen-udp=", "--statsd.listen-tcp="}, "no StatsD listener"},
+		{[]string{"--web.listen-address="}, "--web.listen-address is empty"},
+		{[]string{"serve"}, `unexpected argument "serve"`},
+		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+	} {
+		_, err := parseFlags(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// dialEmitter returns an Emitter of Gunicorn 20.1 started with --statsd-prefix
+// prefix and --dogstatsd-tags env:prod,team:web, sending to addr (as Gunicorn's
+// --statsd-host takes it).
+func dialEmitter(t *testing.T, addr, prefix string) *statsdtest.Emitter {
+	t.Helper()
+	conn, err := statsdtest.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return statsdtest.NewEmitter(statsdtest.Config{
+		Version: statsdtest.V(20, 1, 0),
+		Prefix:  prefix,
+		Tags:    "env:prod,team:web",
+	}, statsdtest.WriterSink(conn))
+}
+
+// tcpLines sends datagrams as newline-terminated lines over one TCP
+// connection to addr.
+func tcpLines(t *testing.T, addr string, datagrams [][]byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []byte
+	for _, d := range datagrams {
+		buf = append(append(buf, d...), '\n')
+	}
+	if _, err := conn.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunGunicornProfile runs the program with no mapping file and sends
+// Gunicorn's traffic over UDP, TCP and a Unix datagram socket.
+func TestRunGunicornProfile(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "statsd.sock")
+	r := startRun(t, append(loopbackArgs, "--statsd.listen-unixgram="+sock)...)
+	if r.addrs.UDP == "" || r.addrs.TCP == "" || r.addrs.Unixgram != sock {
+		t.Fatalf("addresses %+v", r.addrs)
+	}
+	if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("socket file: %v, %v; want mode 0755 (--statsd.unixsocket-mode default)", st, err)
+	}
+
+	udp := dialEmitter(t, r.addrs.UDP, "shop.web")
+	must(t, udp.Workers(2))
+	must(t, udp.Request(200, 20*time.Millisecond))
+	must(t, udp.Request(200, 30*time.Millisecond))
+	must(t, udp.Request(404, 1500*time.Millisecond))
+	must(t, udp.Log(statsdtest.LogCritical))
+	unix := dialEmitter(t, "unix:"+sock, "shop.web")
+	must(t, unix.Request(201, 3*time.Millisecond))
+	var lines [][]byte
+	lines = udp.AppendRequest(lines, 500, 7*time.Millisecond)
+	lines = udp.AppendRequest(lines, 500, 8*time.Millisecond)
+	tcpLines(t, r.addrs.TCP, lines)
+
+	var fams families
+	waitFor(t, 10*time.Second, "6 requests", func() error {
+		fams = scrape(t, r.url("/metrics"))
+		if got := sum(fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER)); got != 6 {
+			return errorf("gunicorn_requests_total %v", got)
+		}
+		if got := fams.values(t, "gunicornotel_datagrams_total", dto.MetricType_COUNTER)[""]; got != 20 {
+			return errorf("gunicornotel_datagrams_total %v", got)
+		}
+		return nil
+	})
+	const tagged = "app=shop.web,env=prod,team=web"
+	equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
+		map[string]float64{tagged: 6})
+	equalSeries(t, "gunicorn_responses_total", fams.values(t, "gunicorn_responses_total", dto.MetricType_COUNTER),
+		map[string]float64{
+			"app=shop.web,env=prod,http_response_status_code=200,team=web": 2,
+			"app=shop.web,env=prod,http_response_status_code=201,team=web": 1,
+			"app=shop.web,env=prod,http_response_status_code=404,team=web": 1,
+			"app=shop.web,env=prod,http_response_status_code=500,team=web": 2,
+		})
+	equalSeries(t, "gunicorn_workers", fams.values(t, "gunicorn_workers", dto.MetricType_GAUGE),
+		map[string]float64{tagged: 2})
+	equalSeries(t, "gunicorn_log_messages_total", fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop.web,env=prod,level=critical,team=web": 1})
+	equalSeries(t, "gunicorn_request_duration_seconds count",
+		fams.values(t, "gunicorn_request_duration_seconds", dto.MetricType_HISTOGRAM),
+		map[string]float64{tagged: 6})
+	h := fams["gunicorn_request_duration_seconds"].GetMetric()[0].GetHistogram()
+	buckets := map[float64]uint64{}
+	for _, b := range h.GetBucket() {
+		buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	if buckets[0.005] != 1 || buckets[0.01] != 3 || buckets[0.05] != 5 || buckets[1] != 5 || buckets[2.5] != 6 {
+		t.Errorf("buckets %v", buckets)
+	}
+	if got, want := h.GetSampleSum(), 0.02+0.03+1.5+0.003+0.007+0.008; got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("sum %v, want %v", got, want)
+	}
+	// The program's own telemetry, without scope labels or target_info.
+	if got := fams.values(t, "gunicornotel_server_connections_total", dto.MetricType_COUNTER)[""]; got != 1 {
+		t.Errorf("gunicornotel_server_connections_total %v", got)
+	}
+	if got := fams.values(t, "gunicornotel_samples_recorded_total", dto.MetricType_COUNTER)[""]; got != 20 {
+		t.Errorf("gunicornotel_samples_recorded_total %v", got)
+	}
+	for _, name := range []string{"target_info", "otel_scope_info", "go_goroutines", "process_start_time_seconds"} {
+		if _, ok := fams[name]; ok != strings.HasPrefix(name, "go_") && ok != strings.HasPrefix(name, "process_") {
+			t.Errorf("family %s present: %v", name, ok)
+		}
+	}
+
+	if err := r.stop(t); err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file after shutdown: %v", err)
+	}
+}
+
+// TestMappingConfig runs the program with the statsd_exporter mapping file of
+// Gunicorn's documentation and checks that the names and labels are the ones
+// statsd_exporter gives, where the rules match.
+func TestMappingConfig(t *testing.T) {
+	r := startRun(t, append(loopbackArgs, "--statsd.mapping-config=testdata/gunicorn-monitoring.yml")...)
+	// "*" is one dot-separated segment: the rules match the prefix "shop",
+	// not "shop.web". Those names go to the built-in profile.
+	shop := dialEmitter(t, r.addrs.UDP, "shop")
+	must(t, shop.Workers(2))
+	must(t, shop.Request(200, 20*time.Millisecond))
+	must(t, shop.Request(200, 300*time.Millisecond))
+	must(t, shop.Request(404, 2*time.Second))
+	must(t, shop.Log(statsdtest.LogCritical))
+	web := dialEmitter(t, r.addrs.UDP, "shop.web")
+	must(t, web.Request(200, 20*time.Millisecond))
+
+	var fams families
+	waitFor(t, 10*time.Second, "4 requests", func() error {
+		fams = scrape(t, r.url("/metrics"))
+		got := sum(fams.values(t, "gunicorn_requests", dto.MetricType_COUNTER)) +
+			sum(fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER))
+		if got != 4 || len(fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER)) == 0 {
+			return errorf("requests %v; families %v", got, fams.names())
+		}
+		return nil
+	})
+	const shopTags = "app=shop,env=prod,team=web"
+	equalSeries(t, "gunicorn_response_code", fams.values(t, "gunicorn_response_code", dto.MetricType_COUNTER),
+		map[string]float64{
+			"app=shop,env=prod,status=200,team=web": 2,
+			"app=shop,env=prod,status=404,team=web": 1,
+		})
+	equalSeries(t, "gunicorn_requests", fams.values(t, "gunicorn_requests", dto.MetricType_COUNTER),
+		map[string]float64{shopTags: 3})
+	equalSeries(t, "gunicorn_workers", fams.values(t, "gunicorn_workers", dto.MetricType_GAUGE),
+		map[string]float64{shopTags: 2})
+	equalSeries(t, "gunicorn_request_duration count",
+		fams.values(t, "gunicorn_request_duration", dto.MetricType_HISTOGRAM),
+		map[string]float64{shopTags: 3})
+	var les []float64
+	for _, b := range fams["gunicorn_request_duration"].GetMetric()[0].GetHistogram().GetBucket() {
+		les = append(les, b.GetUpperBound())
+	}
+	// The Prometheus client's default buckets, as statsd_exporter makes them.
+	if want := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)};  !reflect.DeepEqual(les, want) {
+		t.Errorf("gunicorn_request_duration buckets %v, want %v", les, want)
+	}
+	// No rule names gunicorn.log.*: the built-in profile does.
+	equalSeries(t, "gunicorn_log_messages_total", fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop,env=prod,level=critical,team=web": 1})
+	// The two-segment prefix: the profile.
+	equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop.web,env=prod,team=web": 1})
+	equalSeries(t, "gunicorn_responses_total", fams.values(t, "gunicorn_responses_total", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop.web,env=prod,http_response_status_code=200,team=web": 1})
+	for _, name := range []string{"gunicorn_response_code_total", "gunicorn_requests_total_total", "gunicorn_request_duration_seconds_bucket"} {
+		if _, ok := fams[name]; ok {
+			t.Errorf("unexpected family %s", name)
+		}
+	}
+	if got := fams.values(t, "gunicornotel_exporter_mapping_rules", dto.MetricType_GAUGE)[""]; got != 4 {
+		t.Errorf("gunicornotel_exporter_mapping_rules %v, want 4", got)
+	}
+}
+
+// testApp is a program built without run, for tests that reach inside.
+type testApp struct {
+	*app
+	logs *syncBuffer
+	stop func() error // cancels serve and returns what it returned
+}
+
+func newTestApp(t *testing.T, args ...string) *testApp {
+	t.Helper()
+	cfg, err := parseFlags(append(append([]string{}, loopbackArgs...), args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(syncBuffer)
+	a, err := newApp(cfg, newLogger(cfg, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.start(); err != nil {
+		a.close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx) }()
+	ta := &testApp{app: a, logs: logs}
+	var stopped bool
+	var stopErr error
+	ta.stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve did not return within 20s")
+			}
+		}
+		return stopErr
+	}
+	t.Cleanup(func() {
+		_ = ta.stop()
+		a.close()
+		if t.Failed() {
+			t.Logf("program logs:\n%s", logs)
+		}
+	})
+	return ta
+}
+
+func (a *testApp) url(path string) string { return "http://" + a.addrs.Web + path }
+
+const rulesV1 = `mappings:
+  - match: "*.gunicorn.requests"
+    name: "reqs_v1"
+    labels:
+      app: "$1"
+`
+
+const rulesInvalid = `mappings:
+  - match: "*.gunicorn.requests"
+    name: "reqs_v2"
+    labels:
+      app: "$2"
+`
+
+const rulesV2 = `mappings:
+  - match: "*.gunicorn.requests"
+    name: "reqs_v2"
+    labels:
+      app: "$1"
+  - match: "*.gunicorn.workers"
+    name: "workers_v2"
+`
+
+func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mapping.yml")
+	must(t, os.WriteFile(path, []byte(rulesV1), 0o644))
+	a := newTestApp(t, "--statsd.mapping-config="+path)
+	b := a.recv.Bridge()
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0"))
+
+	must(t, os.WriteFile(path, []byte(rulesInvalid), 0o644))
+	err := a.reload()
+	if err == nil {
+		t.Fatal("reload of an invalid file: no error")
+	}
+	// The error names the file and the line, and is logged.
+	const where = ":5: match \"*.gunicorn.requests\": label \"app\": $2 refers to a capture the match does not have"
+	if !strings.Contains(err.Error(), path+where) {
+		t.Errorf("error %q, want it to contain %q", err, path+where)
+	}
+	if logs := a.logs.String(); !strings.Contains(logs, "mapping config reload failed") ||
+		!strings.Contains(logs, path+`:5: match \"*.gunicorn.requests\": label \"app\": $2 refers`) {
+		t.Errorf("logs do not report the failure:\n%s", logs)
+	}
+	// The old rules still map, old series and new ones.
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0"))
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0|#env:prod"))
+	fams := scrape(t, a.url("/metrics"))
+	equalSeries(t, "reqs_v1", fams.values(t, "reqs_v1", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop": 2, "app=shop,env=prod": 1})
+	if _, ok := fams["reqs_v2"]; ok {
+		t.Error("reqs_v2 exists after the failed reload")
+	}
+	equalSeries(t, "reloads", fams.values(t, "gunicornotel_exporter_config_reloads_total", dto.MetricType_COUNTER),
+		map[string]float64{"outcome=failure": 1})
+	if got := fams.values(t, "gunicornotel_exporter_mapping_rules", dto.MetricType_GAUGE)[""]; got != 1 {
+		t.Errorf("rules %v, want 1", got)
+	}
+
+	// A valid file replaces the rules, for series seen before too.
+	must(t, os.WriteFile(path, []byte(rulesV2), 0o644))
+	if err := a.reload(); err != nil {
+		t.Fatal(err)
+	}
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0"))
+	fams = scrape(t, a.url("/metrics"))
+	equalSeries(t, "reqs_v2", fams.values(t, "reqs_v2", dto.MetricType_COUNTER), map[string]float64{"app=shop": 1})
+	equalSeries(t, "reqs_v1", fams.values(t, "reqs_v1", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop": 2, "app=shop,env=prod": 1})
+	equalSeries(t, "reloads", fams.values(t, "gunicornotel_exporter_config_reloads_total", dto.MetricType_COUNTER),
+		map[string]float64{"outcome=failure": 1, "outcome=success": 1})
+	if got := fams.values(t, "gunicornotel_exporter_mapping_rules", dto.MetricType_GAUGE)[""]; got != 2 {
+		t.Errorf("rules %v, want 2", got)
+	}
+
+	// SIGHUP does the same, through the signal.
+	must(t, os.WriteFile(path, []byte(rulesV1), 0o644))
+	must(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	waitFor(t, 10*time.Second, "reload on SIGHUP", func() error {
+		got := scrape(t, a.url("/metrics")).values(t, "gunicornotel_exporter_config_reloads_total", dto.MetricType_COUNTER)
+		if got["outcome=success"] != 2 {
+			return errorf("reloads %v", got)
+		}
+		return nil
+	})
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0"))
+	fams = scrape(t, a.url("/metrics"))
+	equalSeries(t, "reqs_v1", fams.values(t, "reqs_v1", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop": 3, "app=shop,env=prod": 1})
+}
+
+func TestReloadWithoutMappingConfig(t *testing.T) {
+	a := newTestApp(t)
+	if err := a.reload(); err != nil {
+		t.Errorf("reload: %v", err)
+	}
+	if !strings.Contains(a.logs.String(), "no mapping config to reload") {
+		t.Errorf("logs:\n%s", a.logs)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	must(t, os.WriteFile(bad, []byte(rulesInvalid), 0o644))
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer busy.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--statsd.mapping-config=" + bad}, "--statsd.mapping-config: " + bad + ":5: match"},
+		{[]string{"--statsd.mapping-config=" + bad + ".missing"}, "no such file or directory"},
+		{[]string{"--web.listen-address=" + busy.Addr().String()}, "--web.listen-address " + busy.Addr().String() + ": "},
+		{[]string{"--statsd.listen-tcp=" + busy.Addr().String()}, "--statsd.listen-tcp tcp://" + busy.Addr().String() + ": "},
+	} {
+		args := append(append([]string{}, loopbackArgs...), tc.args...)
+		var logs syncBuffer
+		err := run(context.Background(), args, io.Discard, &logs, func(listenAddrs) { t.Errorf("%q: ready", tc.args) })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), []string{"--check-config", "--statsd.mapping-config=testdata/gunicorn-monitoring.yml"},
+		&out, io.Discard, func(listenAddrs) { t.Error("ready called with --check-config") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "configuration OK (4 mapping rules)\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+}
+
+func TestHealthEndpoints(t *testing.T) {
+	a := newTestApp(t)
+	for _, tc := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/-/healthy", "Healthy.\n", 200},
+		{"/-/ready", "Ready.\n", 200},
+		{"/", `<a href="/metrics">`, 200},
+		{"/nothing", "404 page not found", 404},
+	} {
+		code, body := get(t, a.url(tc.path))
+		if code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("GET %s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	// During the shutdown, before the web server stops: not ready, healthy.
+	a.ready.Store(false)
+	if code, _ := get(t, a.url("/-/ready")); code != http.StatusServiceUnavailable {
+		t.Errorf("/-/ready while shutting down: %d", code)
+	}
+	if code, _ := get(t, a.url("/-/healthy")); code != http.StatusOK {
+		t.Errorf("/-/healthy while shutting down: %d", code)
+	}
+}
+
+// TestShutdownLosesNothing sends 1000 datagrams over a Unix datagram socket
+// (which blocks the sender instead of dropping when the receiver lags) and
+// 1000 lines over TCP, then stops the program at once: every sample is in the
+// final exposition.
+func TestShutdownLosesNothing(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	a := newTestApp(t, "--statsd.listen-unixgram="+sock)
+	conn, err := statsdtest.Dial("unix:" + sock)
+	must(t, err)
+	defer conn.Close()
+	line := []byte("shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web")
+	for range 1000 {
+		if _, err := conn.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := make([][]byte, 1000)
+	for i := range lines {
+		lines[i] = line
+	}
+	tcpLines(t, a.addrs.TCP, lines)
+
+	if err := a.stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	st := a.recv.Bridge().Stats()
+	if st.Datagrams != 2000 || st.Samples != 2000 || st.Recorded != 2000 || st.Rejected != 0 {
+		t.Errorf("bridge stats after shutdown: %+v", st)
+	}
+	// The final exposition, from the registry: the web server is stopped.
+	mfs, err := a.reg.Gather()
+	must(t, err)
+	var total float64
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "gunicorn_requests_total" {
+			found = true
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if !found || total != 2000 {
+		t.Errorf("gunicorn_requests_total %v (found %v), want 2000", total, found)
+	}
+	if !strings.Contains(a.logs.String(), "datagrams=2000") {
+		t.Errorf("logs:\n%s", a.logs)
+	}
+	if _, err := http.Get(a.url("/-/healthy")); err == nil {
+		t.Error("the web server still answers after shutdown")
+	}
+}
+
+func TestExponentialHistogram(t *testing.T) {
+	a := newTestApp(t, "--otel.histogram=exponential")
+	b := a.recv.Bridge()
+	for _, ms := range []string{"1.5", "20.0", "300.25", "7000.0"} {
+		b.HandleDatagram([]byte("shop.web.gunicorn.request.duration:" + ms + "|ms"))
+	}
+	mfs, err := a.reg.Gather()
+	must(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "gunicorn_request_duration_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.Schema == nil || h.GetSampleCount() != 4 || len(h.GetPositiveSpan()) == 0 {
+			t.Errorf("not a native histogram of 4 observations: schema %v count %d spans %v",
+				h.Schema, h.GetSampleCount(), h.GetPositiveSpan())
+		}
+		return
+	}
+	t.Error("no gunicorn_request_duration_seconds")
+}
