@@ -298,7 +298,7 @@ func TestMappingConfig(t *testing.T) {
 		les = append(les, b.GetUpperBound())
 	}
 	// The Prometheus client's default buckets, as statsd_exporter makes them.
-	if want := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)};  !reflect.DeepEqual(les, want) {
+	if want := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)}; !reflect.DeepEqual(les, want) {
 		t.Errorf("gunicorn_request_duration buckets %v, want %v", les, want)
 	}
 	// No rule names gunicorn.log.*: the built-in profile does.
