@@ -35,6 +35,7 @@ type config struct {
 	warmup         time.Duration
 	rssTolerance   float64
 	rssSlack       int64
+	heapSlack      int64
 	goroutineSlack int64
 
 	json bool
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.warmup, "warmup", time.Minute, "soak: growth is measured from the first sample after this `long`")
 	fs.Float64Var(&c.rssTolerance, "rss-tolerance", 10, "soak: allowed VmRSS growth after -warmup, in `percent`")
 	fs.Int64Var(&c.rssSlack, "rss-slack", 4<<20, "soak: allowed VmRSS growth after -warmup, in `bytes`, when more than -rss-tolerance")
+	fs.Int64Var(&c.heapSlack, "heap-slack", 2<<20, "soak: allowed growth of the GC heap goal (go_memstats_next_gc_bytes) after -warmup, in `bytes`, when more than -rss-tolerance")
 	fs.Int64Var(&c.goroutineSlack, "goroutine-slack", 0, "soak: allowed goroutine (or thread) growth after -warmup")
 	fs.BoolVar(&c.json, "json", false, "report in JSON instead of key=value")
 	if err := fs.Parse(args); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (r *report) writeKV(w io.Writer) error {
 		fmt.Fprintf(&b, "%s=%s", f.Key, kvValue(f.Value))
 	}
 	for _, s := range r.Samples {
-		fmt.Fprintf(&b, " sample_%ds=rss:%d,goroutines:%d", int(s.At.Seconds()), s.RSS, s.Goroutines)
+		fmt.Fprintf(&b, " sample_%.1fs=rss:%d,goroutines:%d,heap_goal:%d", s.At.Seconds(), s.RSS, s.Goroutines, s.HeapGoal)
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
@@ -92,7 +93,10 @@ func (r *report) writeJSON(w io.Writer) error {
 type soakSample struct {
 	At         time.Duration `json:"at_ns"`
 	RSS        int64         `json:"rss_bytes"`
-	Goroutines int64         `json:"goroutines"` // or threads, without go_goroutines
+	Goroutines int64         `json:"goroutines"`               // or threads, without go_goroutines
+	HeapGoal   int64         `json:"heap_goal_bytes"`          // go_memstats_next_gc_bytes; -1 if not exposed
+	Mallocs    int64         `json:"mallocs"`                  // go_memstats_mallocs_total; -1 if not exposed
+	Datagrams  int64         `json:"datagrams_sent,omitempty"` // sent by the time of the sample
 }
 
 // load sends as cfg says and measures the target. Progress and warnings go
@@ -144,21 +148,23 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 
 	// Soak: sample the target while sending.
 	var samples []soakSample
+	var progress atomic.Int64
 	var wg sync.WaitGroup
 	sctx, stopSampling := context.WithCancel(ctx)
 	if cfg.soak > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			samples = sampleLoop(sctx, cfg, sc, logw)
+			samples = sampleLoop(sctx, cfg, sc, &progress, logw)
 		}()
 	}
-	res := send(ctx, w, t, sendPlan{count: cfg.count, duration: cfg.duration, rate: cfg.rate, batch: cfg.batch})
+	res := send(ctx, w, t, sendPlan{count: cfg.count, duration: cfg.duration, rate: cfg.rate, batch: cfg.batch, progress: &progress})
 	if cfg.soak > 0 {
 		// One last sample as the sending ends.
 		stopSampling()
 		wg.Wait()
 		if s, err := takeSample(ctx, cfg, sc, res.Elapsed); err == nil {
+			s.Datagrams = res.Datagrams
 			samples = append(samples, s)
 		} else {
 			fmt.Fprintf(logw, "statsdload: soak sample: %v\n", err)
@@ -275,7 +281,7 @@ func waitCPUQuiet(ctx context.Context, pid int, quiet, deadline time.Duration) {
 }
 
 // sampleLoop takes a soak sample every cfg.sampleEvery until ctx ends.
-func sampleLoop(ctx context.Context, cfg *config, sc *scraper, logw io.Writer) []soakSample {
+func sampleLoop(ctx context.Context, cfg *config, sc *scraper, progress *atomic.Int64, logw io.Writer) []soakSample {
 	var out []soakSample
 	start := time.Now()
 	tk := time.NewTicker(cfg.sampleEvery)
@@ -286,7 +292,9 @@ func sampleLoop(ctx context.Context, cfg *config, sc *scraper, logw io.Writer) [
 			return out
 		case <-tk.C:
 		}
+		sent := progress.Load()
 		s, err := takeSample(ctx, cfg, sc, time.Since(start))
+		s.Datagrams = sent
 		if err != nil {
 			if ctx.Err() == nil {
 				fmt.Fprintf(logw, "statsdload: soak sample: %v\n", err)
@@ -307,7 +315,7 @@ func takeSample(ctx context.Context, cfg *config, sc *scraper, at time.Duration)
 		return s, err
 	}
 	s.RSS = m.RSS
-	s.Goroutines = -1
+	s.Goroutines, s.HeapGoal, s.Mallocs = -1, -1, -1
 	for i := range 3 {
 		if i > 0 {
 			time.Sleep(20 * time.Millisecond)
@@ -315,6 +323,14 @@ func takeSample(ctx context.Context, cfg *config, sc *scraper, at time.Duration)
 		mf, err := sc.families(ctx)
 		if err != nil {
 			return s, err
+		}
+		if i == 0 {
+			if v, ok := sumMetric(mf, "go_memstats_next_gc_bytes"); ok {
+				s.HeapGoal = round(v)
+			}
+			if v, ok := sumMetric(mf, "go_memstats_mallocs_total"); ok {
+				s.Mallocs = round(v)
+			}
 		}
 		v, ok := sumMetric(mf, "go_goroutines")
 		if !ok {
@@ -357,6 +373,21 @@ func soakVerdict(rep *report, cfg *config, samples []soakSample) {
 	rep.add("soak_rss_allowed", allowed)
 	rep.add("soak_goroutines_after_warmup", first.Goroutines)
 	rep.add("soak_goroutines_end", last.Goroutines)
+	if first.HeapGoal >= 0 && last.HeapGoal >= 0 {
+		// The GC's heap goal is twice the live heap at the last collection:
+		// a leak moves it, garbage does not.
+		rep.add("soak_heap_goal_after_warmup", first.HeapGoal)
+		rep.add("soak_heap_goal_end", last.HeapGoal)
+		hg := last.HeapGoal - first.HeapGoal
+		if hallowed := max(int64(float64(first.HeapGoal)*cfg.rssTolerance/100), cfg.heapSlack); hg > hallowed {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("soak: the GC heap goal grew %d bytes after the warm-up (%d to %d), over the %d allowed",
+				hg, first.HeapGoal, last.HeapGoal, hallowed))
+		}
+	}
+	if first.Mallocs >= 0 && last.Mallocs >= 0 && last.Datagrams > first.Datagrams {
+		// Scrapes allocate too: this is an upper bound on the receive path's.
+		rep.add("soak_mallocs_per_datagram", float64(last.Mallocs-first.Mallocs)/float64(last.Datagrams-first.Datagrams))
+	}
 	if growth > allowed {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("soak: VmRSS grew %d bytes after the warm-up (%d to %d), over the %d allowed",
 			growth, first.RSS, last.RSS, allowed))

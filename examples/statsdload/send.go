@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
@@ -64,6 +65,7 @@ type sendPlan struct {
 	duration time.Duration
 	rate     float64
 	batch    int
+	progress *atomic.Int64 // if not nil, the datagrams sent so far
 }
 
 // maxBurst bounds how far a paced sender catches up at once after it was
@@ -126,6 +128,9 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 		for len(batch) > 0 {
 			k, err := w.writeBatch(batch)
 			res.Datagrams += int64(k)
+			if p.progress != nil {
+				p.progress.Add(int64(k))
+			}
 			res.Requests += t.requestsIn(next, int64(k))
 			next += int64(k)
 			batch = batch[k:]
