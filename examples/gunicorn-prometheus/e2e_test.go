@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
+)
+
+// startProcess starts cmd in its own process group, with its output in a
+// buffer logged when the test fails, and kills the group at the end of the
+// test.
+func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out)
+		}
+	})
+	return out
+}
+
+// startGunicorn runs the real Gunicorn with testdata/app.py, 2 sync workers
+// and a 2 s timeout, sending StatsD to statsdHost with the prefix shop.web
+// and the tags env:prod,team:web. It returns the process and its base URL.
+func startGunicorn(t *testing.T, statsdHost string) (*exec.Cmd, string) {
+	t.Helper()
+	bin, err := exec.LookPath("gunicorn")
+	if err != nil {
+		t.Skip("gunicorn is not installed (Debian: apt-get install gunicorn)")
+	}
+	dir, err := filepath.Abs("testdata")
+	must(t, err)
+	bind := freePort(t)
+	cmd := exec.Command(bin,
+		"--chdir", dir,
+		"--statsd-host", statsdHost,
+		"--statsd-prefix", "shop.web",
+		"--dogstatsd-tags", "env:prod,team:web",
+		"-w", "2",
+		"--timeout", "2",
+		"--bind", bind,
+		"app:app",
+	)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	startProcess(t, cmd)
+	return cmd, "http://" + bind
+}
+
+// gunicornTraffic makes the requests of the end-to-end tests: by path, how
+// many, and the status the app answers.
+var gunicornTraffic = []struct {
+	path   string
+	n      int
+	status int
+}{
+	{"/", 5, 200},
+	{"/201", 2, 201},
+	{"/404", 3, 404},
+	{"/err", 2, 500},
+}
+
+const gunicornRequests = 12 // the sum of gunicornTraffic's n
+
+func makeRequests(t *testing.T, base string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, tr := range gunicornTraffic {
+		for range tr.n {
+			resp, err := c.Get(base + tr.path)
+			if err != nil {
+				t.Fatalf("GET %s: %v", tr.path, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tr.status {
+				t.Fatalf("GET %s: %d, want %d", tr.path, resp.StatusCode, tr.status)
+			}
+		}
+	}
+}
+
+// waitWorkers waits until our gunicorn_workers gauge says n.
+func waitWorkers(t *testing.T, r *running, n float64) {
+	t.Helper()
+	waitFor(t, 15*time.Second, fmt.Sprintf("gunicorn_workers %v", n), func() error {
+		got := scrape(t, r.url("/metrics")).values(t, "gunicorn_workers", dto.MetricType_GAUGE)
+		if got["app=shop.web,env=prod,team=web"] != n {
+			return errorf("gunicorn_workers %v", got)
+		}
+		return nil
+	})
+}
+
+// TestGunicornEndToEnd runs the real Gunicorn against the program: requests
+// of known statuses, a worker added with SIGTTIN, a request that outlives
+// --timeout (its worker is killed), then exact totals from /metrics.
+func TestGunicornEndToEnd(t *testing.T) {
+	start := time.Now()
+	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
+	gunicorn, base := startGunicorn(t, r.addrs.UDP)
+	// The arbiter sends gunicorn.workers:2 once its workers are spawned,
+	// after binding: then it answers.
+	waitWorkers(t, r, 2)
+	makeRequests(t, base)
+
+	// One more worker.
+	must(t, gunicorn.Process.Signal(syscall.SIGTTIN))
+	waitWorkers(t, r, 3)
+
+	// A request that outlives --timeout 2: the arbiter logs WORKER TIMEOUT
+	// (critical) and kills the worker, which sends no request metrics.
+	c := &http.Client{Timeout: 15 * time.Second}
+	if resp, err := c.Get(base + "/slow?s=5"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET /slow?s=5: %s, want the connection to be cut by the worker timeout", resp.Status)
+	}
+
+	const tagged = "app=shop.web,env=prod,team=web"
+	var fams families
+	waitFor(t, 15*time.Second, "requests and the critical log", func() error {
+		fams = scrape(t, r.url("/metrics"))
+		req := sum(fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER))
+		logs := fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER)
+		if req != gunicornRequests || logs["app=shop.web,env=prod,level=critical,team=web"] < 1 {
+			return errorf("requests %v, logs %v", req, logs)
+		}
+		return nil
+	})
+	equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
+		map[string]float64{tagged: gunicornRequests})
+	wantResponses := map[string]float64{}
+	for _, tr := range gunicornTraffic {
+		wantResponses[fmt.Sprintf("app=shop.web,env=prod,http_response_status_code=%d,team=web", tr.status)] += float64(tr.n)
+	}
+	equalSeries(t, "gunicorn_responses_total", fams.values(t, "gunicorn_responses_total", dto.MetricType_COUNTER), wantResponses)
+	equalSeries(t, "gunicorn_request_duration_seconds count",
+		fams.values(t, "gunicorn_request_duration_seconds", dto.MetricType_HISTOGRAM),
+		map[string]float64{tagged: gunicornRequests})
+	// The killed worker is replaced at once: the arbiter counts 3 all along.
+	equalSeries(t, "gunicorn_workers", fams.values(t, "gunicorn_workers", dto.MetricType_GAUGE), map[string]float64{tagged: 3})
+	// One exception per /err, one critical for the timeout; Gunicorn 20.1
+	// logs the killed worker's exit at info.
+	equalSeries(t, "gunicorn_log_messages_total", fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER),
+		map[string]float64{
+			"app=shop.web,env=prod,level=critical,team=web":  1,
+			"app=shop.web,env=prod,level=exception,team=web": 2,
+		})
+	if got := fams.values(t, "gunicornotel_samples_rejected_total", dto.MetricType_COUNTER); sum(got) != 0 {
+		t.Errorf("rejected samples: %v", got)
+	}
+	t.Logf("took %v", time.Since(start))
+}
+
+// promQuery asks Prometheus's HTTP API for an instant vector and returns its
+// first sample's value ("NaN" and the like included), or an error when the
+// result is empty.
+func promQuery(promURL, query string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(promURL + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var res struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return "", fmt.Errorf("query %q: %w: %s", query, err, body)
+	}
+	if res.Status != "success" {
+		return "", fmt.Errorf("query %q: %s: %s", query, res.Status, res.Error)
+	}
+	if len(res.Data.Result) == 0 {
+		return "", fmt.Errorf("query %q: empty result", query)
+	}
+	s, ok := res.Data.Result[0].Value[1].(string)
+	if !ok {
+		return "", fmt.Errorf("query %q: value %v", query, res.Data.Result[0].Value)
+	}
+	return s, nil
+}
+
+// startPrometheus runs the real Prometheus scraping target (host:port) every
+// second, and returns its URL once the target is up.
+func startPrometheus(t *testing.T, target string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not installed (Debian: apt-get install prometheus)")
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: gunicorn
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    metrics_path: /metrics
+    static_configs:
+      - targets: [%q]
+`, target)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	listen := freePort(t)
+	startProcess(t, exec.Command(bin,
+		"--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+listen,
+		"--log.level=warn",
+	))
+	promURL := "http://" + listen
+	waitFor(t, 30*time.Second, "Prometheus scraping the program", func() error {
+		v, err := promQuery(promURL, `up{job="gunicorn"}`)
+		if err != nil {
+			return err
+		}
+		if v != "1" {
+			return errorf("up = %s", v)
+		}
+		return nil
+	})
+	return promURL
+}
+
+// waitPromValue waits until query answers want.
+func waitPromValue(t *testing.T, promURL, query, want string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, query+" == "+want, func() error {
+		v, err := promQuery(promURL, query)
+		if err != nil {
+			return err
+		}
+		if v != want {
+			return errorf("%s", v)
+		}
+		return nil
+	})
+}
+
+// checkQuantile asks for the p95 request duration and checks it is a number
+// in [lo, hi].
+func checkQuantile(t *testing.T, promURL string, lo, hi float64) {
+	t.Helper()
+	const q = `histogram_quantile(0.95, sum by (le) (rate(gunicorn_request_duration_seconds_bucket[1m])))`
+	waitFor(t, 20*time.Second, "p95", func() error {
+		v, err := promQuery(promURL, q)
+		if err != nil {
+			return err
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || f < lo || f > hi {
+			return errorf("p95 = %s, want a number in [%v, %v]", v, lo, hi)
+		}
+		t.Logf("p95 request duration: %s s", v)
+		return nil
+	})
+}
+
+// TestPrometheusEndToEnd has the real Prometheus scrape the program fed by
+// the Gunicorn emitter, in two rounds so that rate() sees an increase.
+func TestPrometheusEndToEnd(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "statsd.sock")
+	r := startRun(t, append(loopbackArgs, "--statsd.listen-unixgram="+sock)...)
+	promURL := startPrometheus(t, r.addrs.Web)
+	em := dialEmitter(t, "unix:"+sock, "shop.web")
+	send := func(n int) {
+		for i := range n {
+			must(t, em.Request(200, time.Duration(10+i%40)*time.Millisecond))
+		}
+	}
+	send(20)
+	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", "20")
+	send(30)
+	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", "50")
+	checkQuantile(t, promURL, 0.01, 0.05)
+	waitPromValue(t, promURL, `sum(gunicorn_responses_total{http_response_status_code="200",app="shop.web",env="prod",team="web"})`, "50")
+}
+
+// TestGunicornPrometheusEndToEnd chains all three: the real Gunicorn, the
+// program, the real Prometheus.
+func TestGunicornPrometheusEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("prometheus"); err != nil {
+		t.Skip("prometheus is not installed")
+	}
+	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
+	_, base := startGunicorn(t, r.addrs.UDP)
+	promURL := startPrometheus(t, r.addrs.Web)
+	waitWorkers(t, r, 2)
+	makeRequests(t, base)
+	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", strconv.Itoa(gunicornRequests))
+	makeRequests(t, base)
+	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", strconv.Itoa(2*gunicornRequests))
+	waitPromValue(t, promURL, `sum(gunicorn_responses_total{http_response_status_code="404"})`, "6")
+	checkQuantile(t, promURL, 0, 1)
+}
+
+// TestPromtoolCheckMetrics pipes the exposition, with every Gunicorn metric in
+// it, into promtool check metrics: no lint problem.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (Debian: apt-get install prometheus)")
+	}
+	for _, hist := range []string{histExplicit, histExponential} {
+		t.Run(hist, func(t *testing.T) {
+			r := startRun(t, append(loopbackArgs, "--otel.histogram="+hist)...)
+			em := dialEmitter(t, r.addrs.UDP, "shop.web")
+			must(t, em.Workers(2))
+			must(t, em.Request(200, 12*time.Millisecond))
+			must(t, em.Request(599, 12*time.Millisecond))
+			must(t, em.Request(1234, 12*time.Millisecond))
+			for _, l := range []statsdtest.LogLevel{statsdtest.LogCritical, statsdtest.LogError, statsdtest.LogWarning, statsdtest.LogException} {
+				must(t, em.Log(l))
+			}
+			conn, err := statsdtest.Dial(r.addrs.UDP)
+			must(t, err)
+			defer conn.Close()
+			// gunicorn.backlog, sent from 24.1 on.
+			e24 := statsdtest.NewEmitter(statsdtest.Config{Version: statsdtest.V(24, 1, 0), Prefix: "shop.web"},
+				statsdtest.WriterSink(conn))
+			must(t, e24.Backlog(3))
+			var body []byte
+			waitFor(t, 10*time.Second, "traffic", func() error {
+				body = scrapeText(t, r.url("/metrics"))
+				if !bytes.Contains(body, []byte("gunicorn_log_messages_total{")) ||
+					!bytes.Contains(body, []byte(`http_response_status_code="599"`)) ||
+					!bytes.Contains(body, []byte("gunicorn_backlog{")) {
+					return errors.New("not there yet")
+				}
+				return nil
+			})
+			cmd := exec.CommandContext(context.Background(), promtool, "check", "metrics")
+			cmd.Stdin = bytes.NewReader(body)
+			out, err := cmd.CombinedOutput()
+			if err != nil || len(out) != 0 {
+				t.Errorf("promtool check metrics: %v\n%s", err, out)
+			}
+		})
+	}
+}
