@@ -68,10 +68,6 @@ type sendPlan struct {
 	progress *atomic.Int64 // if not nil, the datagrams sent so far
 }
 
-// maxBurst bounds how far a paced sender catches up at once after it was
-// late (a sleep that overslept): this many seconds of traffic.
-const maxBurst = 2 * time.Millisecond
-
 // send sends t's datagrams through w as p says, until done or ctx ends.
 // A datagram the socket refuses (ECONNREFUSED after an ICMP error, ENOBUFS)
 // is counted in Errors and skipped: the run goes on, as Gunicorn's does.
@@ -87,10 +83,6 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 	}
 	start := time.Now()
 	var next int64 // index of the next datagram of the run
-	burst := int64(p.rate * maxBurst.Seconds())
-	if burst < int64(p.batch) {
-		burst = int64(p.batch)
-	}
 	for {
 		if limit < 0 && time.Since(start) >= p.duration {
 			// Finish the unit under way, so every request is whole.
@@ -108,17 +100,15 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 			ahead := due - next
 			if ahead <= 0 {
 				// Sleep until half a batch is due (the timer may oversleep:
-				// the next round catches up, at most maxBurst at once).
+				// the next rounds catch up).
 				at := start.Add(time.Duration(float64(next+int64(p.batch)/2) / p.rate * float64(time.Second)))
 				time.Sleep(max(time.Until(at), 50*time.Microsecond))
 				continue
 			}
+			// Behind (a sleep overslept, or the sender was not scheduled):
+			// catch up batch after batch, so the average rate is the one
+			// asked; a sender that cannot keep up sends as fast as it can.
 			n = min(n, ahead)
-			if ahead > burst {
-				// Far behind: drop the debt beyond one burst rather than
-				// flood, so the rate stays what was asked.
-				start = start.Add(time.Duration(float64(ahead-burst) / p.rate * float64(time.Second)))
-			}
 		}
 		if limit >= 0 {
 			n = min(n, limit-next)
