@@ -608,3 +608,23 @@ func TestExponentialHistogram(t *testing.T) {
 	}
 	t.Error("no gunicorn_request_duration_seconds")
 }
+
+// TestIPv6Loopback serves StatsD and the web on ::1.
+func TestIPv6Loopback(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	r := startRun(t, "--statsd.listen-udp=[::1]:0", "--statsd.listen-tcp=[::1]:0", "--web.listen-address=[::1]:0")
+	lines := dialEmitter(t, r.addrs.UDP, "shop.web").AppendRequest(nil, 200, 5*time.Millisecond)
+	must(t, dialEmitter(t, r.addrs.UDP, "shop.web").Request(200, 5*time.Millisecond))
+	tcpLines(t, r.addrs.TCP, lines)
+	waitFor(t, 10*time.Second, "2 requests over ::1", func() error {
+		got := scrape(t, r.url("/metrics")).values(t, "gunicorn_requests_total", dto.MetricType_COUNTER)
+		if got["app=shop.web,env=prod,team=web"] != 2 {
+			return errorf("gunicorn_requests_total %v", got)
+		}
+		return nil
+	})
+}
