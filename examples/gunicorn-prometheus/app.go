@@ -233,6 +233,7 @@ func (a *app) start() (err error) {
 // promLogger adapts slog to promhttp's error log.
 type promLogger struct{ log *slog.Logger }
 
+// Println logs v as an error.
 func (l promLogger) Println(v ...any) { l.log.Error("serving metrics", "err", fmt.Sprint(v...)) }
 
 // handler returns the web interface: the metrics, /-/healthy, /-/ready and a

@@ -42,6 +42,8 @@ type routingMeter struct {
 	raw          metric.Meter
 }
 
+// Float64Counter makes the instrument from raw when name is promStyle, else
+// from std.
 func (m *routingMeter) Float64Counter(name string, opts ...metric.Float64CounterOption) (metric.Float64Counter, error) {
 	if metric.NewFloat64CounterConfig(opts...).Description() == "" {
 		opts = append(opts, metric.WithDescription(defaultHelp))
@@ -52,6 +54,8 @@ func (m *routingMeter) Float64Counter(name string, opts ...metric.Float64Counter
 	return m.Meter.Float64Counter(name, opts...)
 }
 
+// Float64UpDownCounter makes the instrument from raw when name is promStyle, else
+// from std.
 func (m *routingMeter) Float64UpDownCounter(name string, opts ...metric.Float64UpDownCounterOption) (metric.Float64UpDownCounter, error) {
 	if metric.NewFloat64UpDownCounterConfig(opts...).Description() == "" {
 		opts = append(opts, metric.WithDescription(defaultHelp))
@@ -62,6 +66,8 @@ func (m *routingMeter) Float64UpDownCounter(name string, opts ...metric.Float64U
 	return m.Meter.Float64UpDownCounter(name, opts...)
 }
 
+// Float64Gauge makes the instrument from raw when name is promStyle, else
+// from std.
 func (m *routingMeter) Float64Gauge(name string, opts ...metric.Float64GaugeOption) (metric.Float64Gauge, error) {
 	if metric.NewFloat64GaugeConfig(opts...).Description() == "" {
 		opts = append(opts, metric.WithDescription(defaultHelp))
@@ -72,6 +78,8 @@ func (m *routingMeter) Float64Gauge(name string, opts ...metric.Float64GaugeOpti
 	return m.Meter.Float64Gauge(name, opts...)
 }
 
+// Float64Histogram makes the instrument from raw when name is promStyle, else
+// from std.
 func (m *routingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
 	if metric.NewFloat64HistogramConfig(opts...).Description() == "" {
 		opts = append(opts, metric.WithDescription(defaultHelp))
