@@ -157,7 +157,9 @@ func (b *Bridge) Handle(batch *statsd.Batch) {
 		gen := b.gen.Load()
 		for i := range batch.Samples {
 			s := &batch.Samples[i]
-			t.types[s.Type%numTypeSlots]++
+			ti := s.Type % numTypeSlots
+			t.types[ti]++
+			t.typeMask |= 1 << ti
 			if r := b.record(s, gen, &t); r != 0 {
 				t.reject(r)
 				t.rejectedSamples++

@@ -1,6 +1,7 @@
 package otelbridge
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -87,7 +88,8 @@ const numTypeSlots = 8 // statsd.Type values are small; slot 0 is unused
 // rejection, drop or overflow) costs two atomic adds per batch.
 type tally struct {
 	types                                      [numTypeSlots]uint32
-	rare                                       bool // any of the fields below is non-zero
+	typeMask                                   uint8 // bit i: types[i] != 0
+	rare                                       bool  // any of the fields below is non-zero
 	dropped, overflow, capped, rejectedSamples uint32
 	reasons                                    [numReasonSlots]uint32
 }
@@ -131,10 +133,9 @@ func (c *counters) flush(t *tally, datagrams int, stripe int) {
 	if datagrams > 0 {
 		st.datagrams.Add(uint64(datagrams))
 	}
-	for i, v := range t.types {
-		if v != 0 {
-			st.types[i].Add(uint64(v))
-		}
+	for m := t.typeMask; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros8(m)
+		st.types[i].Add(uint64(t.types[i]))
 	}
 	if !t.rare {
 		return
