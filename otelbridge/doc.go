@@ -41,7 +41,8 @@
 //     sum within 1e-9 of a whole number counts as that number, so that float
 //     rounding of 1/rate never loses an observation. The weight is capped at
 //     DefaultMaxHistogramWeight (rates under 0.001), counted in
-//     Stats.WeightCapped.
+//     Stats.WeightCapped. Negative values are recorded as sent (StatsD
+//     histograms may be negative; they land in the first explicit bucket).
 //   - Gauge: an absolute value (4|g) replaces the series' last value; a signed
 //     one (+3|g, -2|g) moves it (a series first seen with a delta starts from
 //     0). The sample rate is ignored. The series' last value is kept by the
