@@ -112,7 +112,9 @@
 // BenchmarkBridgeGunicorn and BenchmarkBridgeGunicornTags measure one
 // Gunicorn datagram parsed, mapped and recorded into a real SDK
 // MeterProvider: 0 allocations. Most of the time is the SDK's own recording
-// (see BenchmarkSDKFloor). StatsD samples never carry a span context, so a
+// (about 55% in a CPU profile of BenchmarkBridgeGunicorn; BenchmarkSDKFloor
+// records the same mix into the SDK directly), then parsing (about 20%) and the
+// series table (about 10%); the bridge's own work is under 10%. StatsD samples never carry a span context, so a
 // provider made for the bridge alone can turn exemplars off
 // (sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)) and save the
 // trace-based filter's work on every measurement.
