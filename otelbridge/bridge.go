@@ -91,10 +91,11 @@ func New(mp metric.MeterProvider, opts ...Option) (*Bridge, error) {
 	return b, nil
 }
 
-// Close unregisters the bridge's own telemetry callback. The bridge still
-// records samples after Close; the instruments it made stay with the
-// MeterProvider. Close is idempotent and always returns nil or the
-// unregistration error.
+// Close unregisters the bridge's own telemetry callback. The instruments it
+// made, and the callbacks that report its counters and gauges, stay with the
+// MeterProvider (as synchronous instruments would), and the bridge still
+// records samples after Close. Close is idempotent; it returns the
+// unregistration error, if any.
 func (b *Bridge) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
@@ -201,7 +202,9 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 		if v < 0 {
 			return rNegativeCounter
 		}
-		st.inst.counter.Add(b.ctx, v, st.addOpts...)
+		if !st.add(v) {
+			return rBadValue
+		}
 	case mapper.Histogram:
 		if !finite(v) {
 			return rBadValue
@@ -218,12 +221,20 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 				st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
 			}
 		}
-	case mapper.Gauge:
-		if !b.recordGauge(st, s, v) {
-			return rBadValue
+	case mapper.Gauge, mapper.UpDownCounter:
+		// A gauge holds the last value: a signed gauge sample moves it, any
+		// other sample replaces it. An up-down counter's sum follows a gauge
+		// sample the same way, and adds any other sample's value/rate.
+		var ok bool
+		switch {
+		case s.Type == statsd.Gauge && s.Delta:
+			ok = st.add(v)
+		case s.Type == statsd.Gauge || st.inst.kind == mapper.Gauge:
+			ok = st.set(v)
+		default:
+			ok = st.add(v / s.Rate)
 		}
-	case mapper.UpDownCounter:
-		if !b.recordUpDown(st, s, v) {
+		if !ok {
 			return rBadValue
 		}
 	}
@@ -234,43 +245,34 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 	return 0
 }
 
-// recordGauge sets the series' last value (or moves it by a signed delta) and
-// records it. The series lock orders the updates and the SDK records alike, so
-// the collected value is always the series' last value.
-func (b *Bridge) recordGauge(st *seriesState, s *statsd.Sample, v float64) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if s.Delta {
-		v += st.last
+// add adds d to the series' value (a counter's sum, a gauge's last value)
+// and marks it observed. It refuses a result that is not finite.
+func (st *seriesState) add(d float64) bool {
+	for {
+		old := st.value.Load()
+		nv := math.Float64frombits(old) + d
+		if !finite(nv) {
+			return false
+		}
+		if st.value.CompareAndSwap(old, math.Float64bits(nv)) {
+			break
+		}
 	}
-	if !finite(v) {
-		return false
+	if !st.observed.Load() {
+		st.observed.Store(true)
 	}
-	st.last = v
-	st.inst.gauge.Record(b.ctx, v, st.recordOpts...)
 	return true
 }
 
-// recordUpDown adds to an UpDownCounter: a counter sample adds value/rate; a
-// gauge sample with a sign adds its delta; an absolute gauge sample adds the
-// change from the series' last value, so the sum follows the gauge.
-func (b *Bridge) recordUpDown(st *seriesState, s *statsd.Sample, v float64) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	var d float64
-	switch {
-	case s.Type == statsd.Gauge && !s.Delta:
-		d = v - st.last
-	case s.Type == statsd.Gauge:
-		d = v
-	default:
-		d = v / s.Rate
-	}
-	if !finite(d) || !finite(st.last+d) {
+// set replaces the series' value (an absolute gauge sample).
+func (st *seriesState) set(v float64) bool {
+	if !finite(v) {
 		return false
 	}
-	st.last += d
-	st.inst.updown.Add(b.ctx, d, st.addOpts...)
+	st.value.Store(math.Float64bits(v))
+	if !st.observed.Load() {
+		st.observed.Store(true)
+	}
 	return true
 }
 
@@ -288,15 +290,20 @@ type series struct {
 // measurement options built once, and its state. Several raw StatsD series may
 // share it (tags in another order, a timer and a histogram of the same name).
 type seriesState struct {
-	inst       *instrument
-	addOpts    []metric.AddOption
+	inst     *instrument
+	overflow bool
+
+	// Counters, up-down counters and gauges: the value the instrument's
+	// callback observes (float64 bits), and whether any sample set it, so
+	// that a series whose samples were all rejected is not reported.
+	value      atomic.Uint64
+	observed   atomic.Bool
+	observeOpt []metric.ObserveOption
+
+	// Histograms: the measurement option, and the fractional weight carried
+	// (float64 bits).
 	recordOpts []metric.RecordOption
-	overflow   bool
-
-	mu   sync.Mutex // gauges and up-down counters: orders updates of last
-	last float64
-
-	carry atomic.Uint64 // histograms: fractional weight carried, float64 bits
+	carry      atomic.Uint64
 }
 
 // epsilon absorbs the rounding of 1/rate sums (1/0.3 three times is
@@ -334,10 +341,8 @@ type instrument struct {
 	unit   string
 	reject int // instrument_error: the name is known and refused
 
-	counter   metric.Float64Counter
-	updown    metric.Float64UpDownCounter
-	gauge     metric.Float64Gauge
-	histogram metric.Float64Histogram
+	histogram  metric.Float64Histogram
+	observable metric.Float64Observable // counters, up-down counters, gauges
 
 	mu       sync.Mutex
 	sets     map[attribute.Distinct]*seriesState
@@ -404,17 +409,20 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
 	switch mp.Kind {
 	case mapper.Counter:
-		inst.counter, err = b.meter.Float64Counter(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableCounter(mp.Name, unit, desc)
 	case mapper.UpDownCounter:
-		inst.updown, err = b.meter.Float64UpDownCounter(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mp.Name, unit, desc)
 	case mapper.Gauge:
-		inst.gauge, err = b.meter.Float64Gauge(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableGauge(mp.Name, unit, desc)
 	case mapper.Histogram:
 		hopts := []metric.Float64HistogramOption{unit, desc}
 		if mp.Buckets != nil {
 			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mp.Buckets...))
 		}
 		inst.histogram, err = b.meter.Float64Histogram(mp.Name, hopts...)
+	}
+	if err == nil && inst.observable != nil {
+		_, err = b.meter.RegisterCallback(inst.observe, inst.observable)
 	}
 	if err != nil {
 		inst.reject = rInstrumentError
@@ -449,13 +457,29 @@ func (b *Bridge) seriesState(inst *instrument, attrs attribute.Set) *seriesState
 func newSeriesState(inst *instrument, attrs attribute.Set) *seriesState {
 	opt := metric.WithAttributeSet(attrs)
 	st := &seriesState{inst: inst}
-	switch inst.kind {
-	case mapper.Counter, mapper.UpDownCounter:
-		st.addOpts = []metric.AddOption{opt}
-	default:
+	if inst.kind == mapper.Histogram {
 		st.recordOpts = []metric.RecordOption{opt}
+	} else {
+		st.observeOpt = []metric.ObserveOption{opt}
 	}
 	return st
+}
+
+// observe is the callback of a counter, up-down counter or gauge: it reports
+// the value of every series that a sample has set. It holds the instrument's
+// lock, which only the slow path of a new series contends for.
+func (inst *instrument) observe(_ context.Context, o metric.Observer) error {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	for _, st := range inst.sets {
+		if st.observed.Load() {
+			o.ObserveFloat64(inst.observable, math.Float64frombits(st.value.Load()), st.observeOpt...)
+		}
+	}
+	if st := inst.overflow; st != nil && st.observed.Load() {
+		o.ObserveFloat64(inst.observable, math.Float64frombits(st.value.Load()), st.observeOpt...)
+	}
+	return nil
 }
 
 // validName reports whether OpenTelemetry accepts name as an instrument name:

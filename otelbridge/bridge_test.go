@@ -163,6 +163,9 @@ func TestRejections(t *testing.T) {
 	if _, ok := ms["1abc"]; ok {
 		t.Error("bad name recorded")
 	}
+	if m, ok := ms["big"]; ok { // made, but no sample of it was accepted
+		t.Errorf("series with only rejected samples reported: %+v", m.Data)
+	}
 	st := b.Stats()
 	want := map[string]uint64{
 		"negative_counter": 2, "bad_value": 3, "malformed_line": 1, "bad_type": 1,
@@ -463,11 +466,11 @@ func (p errProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter
 
 type errMeter struct{ metric.Meter }
 
-func (m errMeter) Float64Counter(name string, opts ...metric.Float64CounterOption) (metric.Float64Counter, error) {
+func (m errMeter) Float64ObservableCounter(name string, opts ...metric.Float64ObservableCounterOption) (metric.Float64ObservableCounter, error) {
 	if name == "refused" {
 		return nil, errors.New("refused")
 	}
-	return m.Meter.Float64Counter(name, opts...)
+	return m.Meter.Float64ObservableCounter(name, opts...)
 }
 
 func TestInstrumentError(t *testing.T) {

@@ -28,6 +28,21 @@
 //
 // # Recording
 //
+// Counters, up-down counters and gauges are asynchronous instruments
+// (Float64ObservableCounter, Float64ObservableUpDownCounter,
+// Float64ObservableGauge): the bridge keeps each series' value, a sample is one
+// atomic add or store on it, and one callback per instrument reports every
+// series at collection time. The bridge must keep a gauge's last value anyway
+// (for deltas), and StatsD counters are cumulative by nature; this way a sample
+// costs a few nanoseconds instead of a trip through the SDK's attribute
+// handling, and a gauge's exported value is exactly the series' state, in
+// whatever order concurrent samples arrived. Exporters see the same data as
+// from synchronous instruments (cumulative sums, last values; the SDK computes
+// deltas for delta temporality); Views select them by the observable kinds. A
+// series is reported from its first accepted sample on. Histograms are
+// synchronous (Float64Histogram): OpenTelemetry has no asynchronous
+// histogram.
+//
 // Every value is first multiplied by Mapping.Scale (0.001 turns Gunicorn's
 // milliseconds into seconds). Then, by instrument kind:
 //
@@ -43,14 +58,11 @@
 //     DefaultMaxHistogramWeight (rates under 0.001), counted in
 //     Stats.WeightCapped. Negative values are recorded as sent (StatsD
 //     histograms may be negative; they land in the first explicit bucket).
-//   - Gauge: an absolute value (4|g) replaces the series' last value; a signed
-//     one (+3|g, -2|g) moves it (a series first seen with a delta starts from
-//     0). The sample rate is ignored. The series' last value is kept by the
-//     bridge, and updated and recorded under a per-series lock, so that
-//     concurrent updates are applied and recorded in the same order.
-//   - UpDownCounter: a counter sample adds value/rate; a signed gauge sample
-//     adds its delta; an absolute gauge sample adds the change from the
-//     series' last value, so the sum follows the gauge.
+//   - Gauge: a signed gauge sample (+3|g, -2|g) moves the series' value (a
+//     series first seen with a delta starts from 0); any other sample (4|g)
+//     replaces it. The sample rate is ignored.
+//   - UpDownCounter: a gauge sample moves (signed) or replaces (absolute) the
+//     sum, so the sum follows the gauge; any other sample adds value/rate.
 //
 // A value that is not finite after scaling, weighting or applying a delta is
 // rejected as "bad_value" (the parser already rejects NaN and Inf as sent).
@@ -111,11 +123,10 @@
 //
 // BenchmarkBridgeGunicorn and BenchmarkBridgeGunicornTags measure one
 // Gunicorn datagram parsed, mapped and recorded into a real SDK
-// MeterProvider: 0 allocations. Most of the time is the SDK's own recording
-// (about 55% in a CPU profile of BenchmarkBridgeGunicorn; BenchmarkSDKFloor
-// records the same mix into the SDK directly), then parsing (about 20%) and the
-// series table (about 10%); the bridge's own work is under 10%. StatsD samples never carry a span context, so a
-// provider made for the bridge alone can turn exemplars off
+// MeterProvider: 0 allocations. BenchmarkSDKFloor records the same mix
+// straight into synchronous SDK instruments, for comparison: what sending
+// every sample through the SDK costs. StatsD samples never carry a span
+// context, so a provider made for the bridge alone can turn exemplars off
 // (sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)) and save the
-// trace-based filter's work on every measurement.
+// trace-based filter's work on every histogram measurement.
 package otelbridge
