@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 
@@ -21,10 +16,7 @@ import (
 // checks the final OTLP export. Skipped only when gunicorn is not installed
 // (CI installs it).
 func TestRealGunicorn(t *testing.T) {
-	gunicorn, err := exec.LookPath("gunicorn")
-	if err != nil {
-		t.Skip("gunicorn not on PATH")
-	}
+	gunicorntest.LookPath(t)
 	cleanEnv(t)
 	s := &httpSink{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,62 +29,18 @@ func TestRealGunicorn(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://"+ln.Addr().String()+"/v1/metrics")
 	t.Setenv("OTEL_SERVICE_NAME", "gunicorn-e2e")
 
-	app, err := filepath.Abs("testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(t.TempDir(), "g.sock")
-	client := &http.Client{
-		Timeout: 5 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return new(net.Dialer).DialContext(ctx, "unix", sock)
-		}},
-	}
-	get := func(path string) (int, error) {
-		resp, err := client.Get("http://gunicorn" + path)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
-
 	forward(t, []string{"-statsd.listen", "udp://127.0.0.1:0"}, func(addr string) {
-		cmd := exec.Command(gunicorn, "--chdir", app, "--bind", "unix:"+sock, "--workers", "2",
-			"--statsd-host", addr, "--statsd-prefix", "e2e", "app:app")
-		var logs strings.Builder
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM) // graceful: workers finish, arbiter exits
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Errorf("gunicorn did not stop after SIGTERM")
-			}
-			if t.Failed() {
-				t.Logf("gunicorn:\n%s", logs.String())
-			}
-		}()
-		// Wait for Gunicorn to answer (bounded).
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if _, err := get("/200"); err == nil {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("gunicorn not answering after 30s: %v", err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Start waits for Gunicorn to answer a GET /200.
+		g := gunicorntest.Start(t, gunicorntest.Options{
+			StatsdHost:   addr,
+			StatsdPrefix: "e2e",
+			Workers:      2,
+			Unix:         true,
+			ReadyPath:    "/200",
+		})
+		defer g.Stop() // graceful: workers finish, arbiter exits
 		for _, path := range []string{"/200", "/200", "/404", "/500"} {
-			if _, err := get(path); err != nil {
+			if _, err := g.Get(path); err != nil {
 				t.Fatal(err)
 			}
 		}

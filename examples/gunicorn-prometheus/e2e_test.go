@@ -20,6 +20,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
@@ -44,31 +45,18 @@ func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
 	return out
 }
 
-// startGunicorn runs the real Gunicorn with testdata/app.py, 2 sync workers
-// and a 2 s timeout, sending StatsD to statsdHost with the prefix shop.web
-// and the tags env:prod,team:web. It returns the process and its base URL.
-func startGunicorn(t *testing.T, statsdHost string) (*exec.Cmd, string) {
+// startGunicorn runs the real Gunicorn with 2 sync workers and a 2 s
+// timeout, sending StatsD to statsdHost with the prefix shop.web and the tags
+// env:prod,team:web.
+func startGunicorn(t *testing.T, statsdHost string) *gunicorntest.Server {
 	t.Helper()
-	bin, err := exec.LookPath("gunicorn")
-	if err != nil {
-		t.Skip("gunicorn is not installed (Debian: apt-get install gunicorn)")
-	}
-	dir, err := filepath.Abs("testdata")
-	must(t, err)
-	bind := freePort(t)
-	cmd := exec.Command(bin,
-		"--chdir", dir,
-		"--statsd-host", statsdHost,
-		"--statsd-prefix", "shop.web",
-		"--dogstatsd-tags", "env:prod,team:web",
-		"-w", "2",
-		"--timeout", "2",
-		"--bind", bind,
-		"app:app",
-	)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	startProcess(t, cmd)
-	return cmd, "http://" + bind
+	return gunicorntest.Start(t, gunicorntest.Options{
+		StatsdHost:    statsdHost,
+		StatsdPrefix:  "shop.web",
+		DogstatsdTags: "env:prod,team:web",
+		Workers:       2,
+		Timeout:       2,
+	})
 }
 
 // gunicornTraffic makes the requests of the end-to-end tests: by path, how
@@ -86,19 +74,12 @@ var gunicornTraffic = []struct {
 
 const gunicornRequests = 12 // the sum of gunicornTraffic's n
 
-func makeRequests(t *testing.T, base string) {
+func makeRequests(t *testing.T, g *gunicorntest.Server) {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
 	for _, tr := range gunicornTraffic {
 		for range tr.n {
-			resp, err := c.Get(base + tr.path)
-			if err != nil {
-				t.Fatalf("GET %s: %v", tr.path, err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tr.status {
-				t.Fatalf("GET %s: %d, want %d", tr.path, resp.StatusCode, tr.status)
+			if got := g.Status(tr.path); got != tr.status {
+				t.Fatalf("GET %s: %d, want %d", tr.path, got, tr.status)
 			}
 		}
 	}
@@ -122,20 +103,20 @@ func waitWorkers(t *testing.T, r *running, n float64) {
 func TestGunicornEndToEnd(t *testing.T) {
 	start := time.Now()
 	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
-	gunicorn, base := startGunicorn(t, r.addrs.UDP)
+	gunicorn := startGunicorn(t, r.addrs.UDP)
 	// The arbiter sends gunicorn.workers:2 once its workers are spawned,
 	// after binding: then it answers.
 	waitWorkers(t, r, 2)
-	makeRequests(t, base)
+	makeRequests(t, gunicorn)
 
 	// One more worker.
-	must(t, gunicorn.Process.Signal(syscall.SIGTTIN))
+	gunicorn.Signal(syscall.SIGTTIN)
 	waitWorkers(t, r, 3)
 
 	// A request that outlives --timeout 2: the arbiter logs WORKER TIMEOUT
 	// (critical) and kills the worker, which sends no request metrics.
-	c := &http.Client{Timeout: 15 * time.Second}
-	if resp, err := c.Get(base + "/slow?s=5"); err == nil {
+	c := gunicorn.Client(15 * time.Second)
+	if resp, err := c.Get(gunicorn.URL("/slow?s=5")); err == nil {
 		resp.Body.Close()
 		t.Fatalf("GET /slow?s=5: %s, want the connection to be cut by the worker timeout", resp.Status)
 	}
@@ -320,12 +301,12 @@ func TestGunicornPrometheusEndToEnd(t *testing.T) {
 		t.Skip("prometheus is not installed")
 	}
 	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
-	_, base := startGunicorn(t, r.addrs.UDP)
+	gunicorn := startGunicorn(t, r.addrs.UDP)
 	promURL := startPrometheus(t, r.addrs.Web)
 	waitWorkers(t, r, 2)
-	makeRequests(t, base)
+	makeRequests(t, gunicorn)
 	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", strconv.Itoa(gunicornRequests))
-	makeRequests(t, base)
+	makeRequests(t, gunicorn)
 	waitPromValue(t, promURL, "sum(gunicorn_requests_total)", strconv.Itoa(2*gunicornRequests))
 	waitPromValue(t, promURL, `sum(gunicorn_responses_total{http_response_status_code="404"})`, "6")
 	checkQuantile(t, promURL, 0, 1)

@@ -1,0 +1,310 @@
+// Package gunicorntest runs a real Gunicorn, serving a small WSGI app, for
+// the tests that check what Gunicorn sends over StatsD.
+//
+// The app (app.py, embedded in the test binary and written to a temporary
+// directory) answers:
+//
+//	/          200
+//	/NNN       the status NNN, a three-digit code (/200, /201, /404, /500...)
+//	/err       raises: Gunicorn answers 500 and logs an exception
+//	/slow?s=N  sleeps N seconds (a float), then 200
+//	otherwise  404
+//
+// [Start] skips the test when no gunicorn is on PATH (Debian: apt-get install
+// gunicorn). Gunicorn runs in its own process group, which is killed when the
+// test ends; its output (the arbiter's and the workers' logs) is logged when
+// the test has failed. Every wait is bounded.
+package gunicorntest
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+//go:embed app.py
+var app []byte
+
+const (
+	// StartTimeout bounds how long [Start] waits for Gunicorn to answer.
+	StartTimeout = 30 * time.Second
+	// StopTimeout bounds how long [Server.Stop] waits for Gunicorn to exit
+	// after SIGTERM before it kills it.
+	StopTimeout = 30 * time.Second
+	// ClientTimeout is the timeout of the requests of [Server.Get] and
+	// [Server.Status].
+	ClientTimeout = 5 * time.Second
+
+	killTimeout = 10 * time.Second // for the process group to go after SIGKILL
+	pollDelay   = 100 * time.Millisecond
+)
+
+// Options says how to start Gunicorn. The zero value runs it with its
+// defaults (one sync worker, a 30 s timeout, no StatsD) on 127.0.0.1.
+type Options struct {
+	// StatsdHost is --statsd-host: "host:port" for UDP or "unix:PATH" for a
+	// Unix datagram socket. Empty sends no StatsD.
+	StatsdHost string
+	// StatsdPrefix is --statsd-prefix; empty leaves it out.
+	StatsdPrefix string
+	// DogstatsdTags is --dogstatsd-tags ("k:v,k:v"); empty leaves it out.
+	DogstatsdTags string
+	// Workers is --workers; 0 leaves Gunicorn's default (1).
+	Workers int
+	// Timeout is --timeout in seconds, after which the arbiter kills a
+	// silent worker; 0 leaves Gunicorn's default (30).
+	Timeout int
+	// Unix binds on a Unix socket in a temporary directory instead of
+	// 127.0.0.1 and a port that was free a moment before.
+	Unix bool
+	// ReadyPath, when set, is the path Start GETs until a request is
+	// answered (whatever the status): exactly one answered request then
+	// reaches the app before Start returns. When empty, Start only waits
+	// until the bound socket accepts a connection, which it closes without
+	// a request: Gunicorn then sends no request metric for it.
+	ReadyPath string
+	// Args are more arguments, put before the app ("app:app").
+	Args []string
+}
+
+// Server is a Gunicorn started by [Start]. Its methods are for the test's
+// goroutine: those that fail the test call t.Fatalf.
+type Server struct {
+	// Bind is the address Gunicorn is bound to, as given to --bind:
+	// "127.0.0.1:PORT" or "unix:PATH".
+	Bind string
+
+	t       testing.TB
+	cmd     *exec.Cmd
+	log     string // Gunicorn's stdout and stderr
+	network string // of Bind for net.Dial: "tcp" or "unix"
+	address string // of Bind for net.Dial
+	exited  chan struct{}
+	stop    sync.Once
+}
+
+// Start runs Gunicorn with the app and opts and returns once it answers (see
+// [Options.ReadyPath]), failing the test if it does not within
+// [StartTimeout] or exits first. It skips the test when gunicorn is not on
+// PATH. Gunicorn's process group is killed when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin := LookPath(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.py"), app, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, log: filepath.Join(dir, "gunicorn.log"), exited: make(chan struct{})}
+	if opts.Unix {
+		s.network, s.address = "unix", filepath.Join(dir, "gunicorn.sock")
+		s.Bind = "unix:" + s.address
+	} else {
+		s.network, s.address = "tcp", freePort(t)
+		s.Bind = s.address
+	}
+
+	args := []string{"--chdir", dir, "--bind", s.Bind}
+	for _, o := range []struct{ flag, value string }{
+		{"--statsd-host", opts.StatsdHost},
+		{"--statsd-prefix", opts.StatsdPrefix},
+		{"--dogstatsd-tags", opts.DogstatsdTags},
+	} {
+		if o.value != "" {
+			args = append(args, o.flag, o.value)
+		}
+	}
+	if opts.Workers != 0 {
+		args = append(args, "--workers", strconv.Itoa(opts.Workers))
+	}
+	if opts.Timeout != 0 {
+		args = append(args, "--timeout", strconv.Itoa(opts.Timeout))
+	}
+	args = append(append(args, opts.Args...), "app:app")
+
+	// A file rather than a pipe: Gunicorn writes to it directly, and
+	// waiting for the arbiter does not wait for its workers.
+	out, err := os.Create(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close() // Gunicorn has its own copy
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("gunicorn %v output:\n%s", args, s.Output())
+		}
+	})
+
+	s.waitReady(opts.ReadyPath)
+	return s
+}
+
+// LookPath returns the path of the gunicorn on PATH, and skips the test when
+// there is none. [Start] calls it; a test that prepares more before starting
+// Gunicorn can call it first so as to skip early.
+func LookPath(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("gunicorn")
+	if err != nil {
+		t.Skip("gunicorn is not installed (Debian: apt-get install gunicorn)")
+	}
+	return bin
+}
+
+// waitReady waits until Gunicorn answers.
+func (s *Server) waitReady(path string) {
+	s.t.Helper()
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		var err error
+		if path != "" {
+			_, err = s.Get(path)
+		} else {
+			var c net.Conn
+			if c, err = net.DialTimeout(s.network, s.address, ClientTimeout); err == nil {
+				c.Close()
+			}
+		}
+		if err == nil {
+			return
+		}
+		select {
+		case <-s.exited:
+			s.t.Fatalf("gunicorn exited before answering (%v): %v", s.cmd.ProcessState, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("gunicorn not answering after %v: %v", StartTimeout, err)
+		}
+		time.Sleep(pollDelay)
+	}
+}
+
+// kill kills the process group and waits, bounded, for the arbiter.
+func (s *Server) kill() {
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-s.exited:
+	case <-time.After(killTimeout):
+		s.t.Errorf("gunicorn (pid %d) not reaped %v after SIGKILL", s.cmd.Process.Pid, killTimeout)
+	}
+}
+
+// Pid returns the process id of the arbiter (the master process).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Signal sends sig to the arbiter: SIGTTIN adds a worker, SIGTTOU removes
+// one, SIGHUP reloads, SIGTERM stops gracefully (see also [Server.Stop]). It
+// fails the test if the signal cannot be sent.
+func (s *Server) Signal(sig syscall.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("gunicorn: sending %v: %v", sig, err)
+	}
+}
+
+// Stop stops Gunicorn gracefully, with SIGTERM to the arbiter (its workers
+// finish their requests, then it exits), and waits for it to exit. If it has
+// not within [StopTimeout], Stop kills the process group and marks the test
+// failed. Calls after the first do nothing.
+func (s *Server) Stop() {
+	s.t.Helper()
+	s.stop.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(StopTimeout):
+			s.kill()
+			s.t.Errorf("gunicorn did not stop within %v of SIGTERM", StopTimeout)
+		}
+	})
+}
+
+// Output returns what Gunicorn has written so far to its stdout and stderr.
+func (s *Server) Output() string {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return fmt.Sprintf("(reading Gunicorn's output: %v)", err)
+	}
+	return string(b)
+}
+
+// URL returns the URL of path (which may have a query) for a client from
+// [Server.Client]. With a Unix socket its host is a placeholder.
+func (s *Server) URL(path string) string {
+	if s.network == "unix" {
+		return "http://gunicorn" + path
+	}
+	return "http://" + s.address + path
+}
+
+// Client returns an HTTP client with the given timeout that connects to
+// Gunicorn whatever the URL's host, for the URLs of [Server.URL].
+func (s *Server) Client(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			DisableKeepAlives: true, // the sync worker closes each connection
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return new(net.Dialer).DialContext(ctx, s.network, s.address)
+			},
+		},
+	}
+}
+
+// Get GETs path (which may have a query), reads the body and returns the
+// status code, within [ClientTimeout].
+func (s *Server) Get(path string) (int, error) {
+	resp, err := s.Client(ClientTimeout).Get(s.URL(path))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, fmt.Errorf("GET %s: reading the body: %w", path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// Status is [Server.Get] failing the test when the request fails.
+func (s *Server) Status(path string) int {
+	s.t.Helper()
+	code, err := s.Get(path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	return code
+}
+
+// freePort returns a TCP address on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
