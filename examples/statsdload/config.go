@@ -15,6 +15,7 @@ type config struct {
 	count    int64
 	duration time.Duration
 	batch    int
+	senders  int
 	prefix   string
 	tags     string
 
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&c.count, "count", 600_000, "datagrams to send (rounded up to whole requests); ignored with -duration")
 	fs.DurationVar(&c.duration, "duration", 0, "send for this `long` instead of -count")
 	fs.IntVar(&c.batch, "batch", 64, "datagrams per sendmmsg call at most")
+	fs.IntVar(&c.senders, "senders", 1, "sending `sockets`, each its own goroutine and source port, sharing -rate and -count")
 	fs.StringVar(&c.prefix, "prefix", "", "Gunicorn's --statsd-prefix")
 	fs.StringVar(&c.tags, "tags", "", "Gunicorn's --dogstatsd-tags (\"env:prod,team:web\")")
 	fs.Int64Var(&c.distinctNames, "distinct-names", 0, "follow each request with a counter of a new name, cycling through `N` names")
@@ -93,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var errs []error
 	if c.rate < 0 {
 		errs = append(errs, fmt.Errorf("-rate %v: want 0 (as fast as possible) or more", c.rate))
+	}
+	if c.senders < 1 || c.senders > 64 {
+		errs = append(errs, fmt.Errorf("-senders %d: want 1 to 64", c.senders))
 	}
 	if c.batch < 1 || c.batch > 1024 {
 		errs = append(errs, fmt.Errorf("-batch %d: want 1 to 1024", c.batch))

@@ -119,6 +119,7 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 	rep.add("target", cfg.target)
 	rep.add("rate_asked", rateString(cfg.rate))
 	rep.add("datagrams_per_request", t.unit)
+	rep.add("senders", cfg.senders)
 
 	var sc *scraper
 	var base float64
@@ -140,12 +141,6 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		}
 	}
 
-	w, err := dialTarget(cfg.target, cfg.batch)
-	if err != nil {
-		return nil, fmt.Errorf("-target %s: %w", cfg.target, err)
-	}
-	defer w.Close()
-
 	// Soak: sample the target while sending.
 	var samples []soakSample
 	var progress atomic.Int64
@@ -158,7 +153,16 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 			samples = sampleLoop(sctx, cfg, sc, &progress, logw)
 		}()
 	}
-	res := send(ctx, w, t, sendPlan{count: cfg.count, duration: cfg.duration, rate: cfg.rate, batch: cfg.batch, progress: &progress})
+	res, err := sendParallel(ctx,
+		func() (batchWriter, error) { return dialTarget(cfg.target, cfg.batch) },
+		func() *traffic { return newTraffic(cfg.prefix, cfg.tags, extra, distinct) },
+		sendPlan{count: cfg.count, duration: cfg.duration, rate: cfg.rate, batch: cfg.batch, progress: &progress},
+		cfg.senders)
+	if err != nil {
+		stopSampling()
+		wg.Wait()
+		return nil, fmt.Errorf("-target %s: %w", cfg.target, err)
+	}
 	if cfg.soak > 0 {
 		// One last sample as the sending ends.
 		stopSampling()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,7 @@ type sendResult struct {
 // or for duration (then whole units), at rate datagrams a second (0: as
 // fast as possible), batch datagrams at most per system call.
 type sendPlan struct {
+	first    int64 // index of the first datagram, at the start of a unit
 	count    int64
 	duration time.Duration
 	rate     float64
@@ -77,12 +79,12 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 		p.batch = 64
 	}
 	msgs := make([][]byte, p.batch)
-	limit := int64(-1) // datagrams to send; -1 while a duration runs
+	limit := int64(-1) // index of the datagram after the last; -1 while a duration runs
 	if p.duration <= 0 {
-		limit = t.unitsFor(p.count) * int64(t.unit)
+		limit = p.first + t.unitsFor(p.count)*int64(t.unit)
 	}
 	start := time.Now()
-	var next int64 // index of the next datagram of the run
+	next := p.first // index of the next datagram of the run
 	for {
 		if limit < 0 && time.Since(start) >= p.duration {
 			// Finish the unit under way, so every request is whole.
@@ -96,12 +98,12 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 		}
 		n := int64(p.batch)
 		if p.rate > 0 {
-			due := int64(p.rate*time.Since(start).Seconds()) + 1
+			due := p.first + int64(p.rate*time.Since(start).Seconds()) + 1
 			ahead := due - next
 			if ahead <= 0 {
 				// Sleep until half a batch is due (the timer may oversleep:
 				// the next rounds catch up).
-				at := start.Add(time.Duration(float64(next+int64(p.batch)/2) / p.rate * float64(time.Second)))
+				at := start.Add(time.Duration(float64(next-p.first+int64(p.batch)/2) / p.rate * float64(time.Second)))
 				time.Sleep(max(time.Until(at), 50*time.Microsecond))
 				continue
 			}
@@ -153,4 +155,66 @@ func rateString(r float64) string {
 		return "max"
 	}
 	return fmt.Sprintf("%.0f", r)
+}
+
+// sendParallel sends the run of p from senders sockets at once, each its
+// own goroutine and source port: a share of the units and of the rate each.
+// One sender's system calls (on loopback they carry the whole delivery to
+// the receiving socket) may not reach a high rate alone.
+func sendParallel(ctx context.Context, dial func() (batchWriter, error), mk func() *traffic, p sendPlan, senders int) (sendResult, error) {
+	if senders <= 1 {
+		w, err := dial()
+		if err != nil {
+			return sendResult{}, err
+		}
+		defer w.Close()
+		return send(ctx, w, mk(), p), nil
+	}
+	ws := make([]batchWriter, senders)
+	for i := range ws {
+		w, err := dial()
+		if err != nil {
+			for _, w := range ws[:i] {
+				w.Close()
+			}
+			return sendResult{}, err
+		}
+		ws[i] = w
+	}
+	results := make([]sendResult, senders)
+	var wg sync.WaitGroup
+	for i := range ws {
+		t := mk()
+		q := p
+		q.rate = p.rate / float64(senders)
+		if p.duration > 0 {
+			// Far apart, so that no two senders send the same datagram.
+			q.first = int64(i) << 40 * int64(t.unit)
+		} else {
+			units := t.unitsFor(p.count)
+			lo, hi := units*int64(i)/int64(senders), units*int64(i+1)/int64(senders)
+			q.first, q.count = lo*int64(t.unit), (hi-lo)*int64(t.unit)
+			if q.count == 0 {
+				continue
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer ws[i].Close()
+			results[i] = send(ctx, ws[i], t, q)
+		}()
+	}
+	wg.Wait()
+	var res sendResult
+	for _, r := range results {
+		res.Datagrams += r.Datagrams
+		res.Requests += r.Requests
+		res.Errors += r.Errors
+		if res.FirstErr == nil {
+			res.FirstErr = r.FirstErr
+		}
+		res.Elapsed = max(res.Elapsed, r.Elapsed)
+	}
+	return res, nil
 }

@@ -341,3 +341,43 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSendParallel checks that senders share a run exactly: together they
+// send every datagram of it once.
+func TestSendParallel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.ListenPacket("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var got [][]byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		got = receiveAll(t, ln, 3003, 2*time.Second)
+	}()
+	res, err := sendParallel(context.Background(),
+		func() (batchWriter, error) { return dialTarget("unixgram://"+path, 32) },
+		func() *traffic { return newTraffic("", "", extraNone, 1) },
+		sendPlan{count: 3001, rate: 30_000, batch: 32}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if res.Datagrams != 3003 || res.Requests != 1001 {
+		t.Fatalf("sent %d datagrams, %d requests; want 3003, 1001", res.Datagrams, res.Requests)
+	}
+	count := map[string]int{}
+	for _, d := range wantDatagrams("", "", 3003) {
+		count[string(d)]++
+	}
+	for _, d := range got {
+		count[string(d)]--
+	}
+	for d, n := range count {
+		if n != 0 {
+			t.Errorf("datagram %q: %d more expected than received", d, n)
+		}
+	}
+}
