@@ -36,15 +36,16 @@
 //			log.Fatal(err)
 //		}
 //		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
-//		bridge, err := otelbridge.New(provider) // the Gunicorn profile, zero configuration
+//		r, err := otelbridge.Listen("udp://:8125", provider) // the Gunicorn profile, zero configuration
 //		if err != nil {
 //			log.Fatal(err)
 //		}
-//		srv := &statsd.Server{Handler: bridge}
-//		go func() { log.Fatal(srv.ListenAndServe("udp://:8125")) }()
+//		defer r.Shutdown(context.Background()) // drains: a last scrape sees every datagram read
 //		http.Handle("/metrics", promhttp.Handler())
 //		log.Fatal(http.ListenAndServe(":9102", nil))
 //	}
 //
 // Point Gunicorn at it with --statsd-host localhost:8125 --statsd-prefix myapp.
+// examples/gunicorn-prometheus is that program grown into a drop-in
+// replacement for statsd_exporter.
 package gunicornotel
