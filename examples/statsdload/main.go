@@ -3,8 +3,8 @@
 // target's Prometheus endpoint and reports what was lost and, given the
 // target's pid, what receiving it cost in CPU time.
 //
-//	go run ./examples/statsdload -target udp://127.0.0.1:9125 -rate 200000 -count 600000 \
-//		-metrics-url http://127.0.0.1:9102/metrics -pid $(pgrep -n gunicorn-prometheus)
+//	go run ./examples/statsdload -target udp://127.0.0.1:9125 -rate 200000 -count 600000 -senders 2 \
+//		-metrics-url http://127.0.0.1:9102/metrics -pid $pid
 //
 // Each simulated request is the three datagrams Gunicorn sends for it
 // (gunicorn.request.duration, gunicorn.requests, gunicorn.request.status.<code>),
@@ -12,7 +12,10 @@
 // as Gunicorn's --statsd-prefix and --dogstatsd-tags. Counts and rates are in
 // datagrams; a count is rounded up to whole requests. Datagrams are sent with
 // sendmmsg(2) on Linux, -batch at a time, paced by the clock (a batch about
-// every millisecond at 200,000 a second); elsewhere one write each.
+// every millisecond at 200,000 a second); elsewhere one write each. -senders
+// splits the run over several sockets: on loopback a UDP send carries the
+// whole delivery to the receiving socket, and one sender on a small machine
+// does not reach 200,000 a second alone.
 //
 // After sending, the tool waits for the target's CPU time to stop rising (with
 // -pid), then polls -metric at -metrics-url until it reaches what was sent or
