@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -379,5 +380,36 @@ func TestSendParallel(t *testing.T) {
 		if n != 0 {
 			t.Errorf("datagram %q: %d more expected than received", d, n)
 		}
+	}
+}
+
+func TestReportFormats(t *testing.T) {
+	r := &report{}
+	r.add("mode", "run")
+	r.add("offered_datagrams", int64(600000))
+	r.add("loss_pct", 0.05)
+	r.add("first_send_error", "write: connection refused")
+	r.Samples = []soakSample{{At: time.Second, RSS: 1 << 20, Goroutines: 10, HeapGoal: 4 << 20, Mallocs: 7}}
+	var kv, js bytes.Buffer
+	if err := r.writeKV(&kv); err != nil {
+		t.Fatal(err)
+	}
+	want := `mode=run offered_datagrams=600000 loss_pct=0.05 first_send_error="write: connection refused" ` +
+		"sample_1.0s=rss:1048576,goroutines:10,heap_goal:4194304\n"
+	if kv.String() != want {
+		t.Errorf("key=value:\n got %q\nwant %q", kv.String(), want)
+	}
+	if err := r.writeJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatalf("JSON %s: %v", js.String(), err)
+	}
+	if got["offered_datagrams"] != 600000.0 || got["loss_pct"] != 0.05 || got["mode"] != "run" {
+		t.Errorf("JSON %s", js.String())
+	}
+	if !strings.HasPrefix(js.String(), `{"mode":"run","offered_datagrams":600000,`) {
+		t.Errorf("JSON keys out of order: %s", js.String())
 	}
 }
