@@ -23,6 +23,7 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
@@ -161,6 +162,8 @@ func (a *app) newMeterProvider(strategy otlptranslator.TranslationStrategyOption
 	opts := []sdkmetric.Option{
 		sdkmetric.WithReader(exp),
 		sdkmetric.WithCardinalityLimit(a.cfg.cardinalityLimit),
+		// StatsD samples never carry a span context: no exemplars to take.
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
 	}
 	if a.cfg.histogram == histExponential {
 		opts = append(opts, sdkmetric.WithView(sdkmetric.NewView(
