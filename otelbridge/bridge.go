@@ -30,9 +30,14 @@ type Bridge struct {
 	gen    atomic.Uint64 // bumped by SetMapper: older series-table entries are stale
 	table  *seriescache.Cache[*series]
 
-	instMu      sync.Mutex
-	instruments map[string]*instrument // by lower-cased name (the SDK compares names case-insensitively)
-	nseries     atomic.Int64           // tracked series, overflow series included
+	// instMu guards instruments. It is held while the SDK makes an
+	// instrument and registers its callback, which takes the SDK's pipeline
+	// lock; the SDK runs callbacks under that same lock. So no callback may
+	// take instMu: Stats reads ninstruments instead.
+	instMu       sync.Mutex
+	instruments  map[string]*instrument // by lower-cased name (the SDK compares names case-insensitively)
+	ninstruments atomic.Int64           // len(instruments), for Stats
+	nseries      atomic.Int64           // tracked series, overflow series included
 
 	// Mapper cache counters of mappers replaced by SetMapper, so the
 	// reported counters never go down. mapperMu makes the swap and these
@@ -405,6 +410,7 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 		sets: make(map[attribute.Distinct]*seriesState),
 	}
 	b.instruments[key] = inst
+	b.ninstruments.Add(1)
 	var err error
 	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
 	switch mp.Kind {

@@ -7,10 +7,12 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd"
@@ -527,5 +529,50 @@ func TestSetMapperCacheStats(t *testing.T) {
 	feed(b, "app.gunicorn.requests:1|c")
 	if st := b.Stats(); st.MapperCacheMisses != 3 || st.SeriesCacheMisses != 3 {
 		t.Errorf("after one more: %+v", st)
+	}
+}
+
+// TestCollectWhileMakingInstruments collects over and over while samples make
+// new instruments. The SDK runs the bridge's callbacks under its pipeline lock
+// and takes that lock to register a callback: no callback may wait for a lock
+// the bridge holds while it makes an instrument, or the two deadlock.
+func TestCollectWhileMakingInstruments(t *testing.T) {
+	b, r := newTestBridge(t) // the real mapper, telemetry on
+	const names = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range names {
+			b.HandleDatagram(fmt.Appendf(nil, "app.metric%d:1|c", i))
+		}
+	}()
+	collected := make(chan error)
+	go func() {
+		defer close(collected)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			var rm metricdata.ResourceMetrics
+			if err := r.Collect(context.Background(), &rm); err != nil {
+				collected <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err, ok := <-collected:
+		if ok {
+			t.Fatalf("Collect: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		// The cleanup would block on the same locks: stop here, with every
+		// goroutine's stack.
+		panic("deadlock: collecting and making instruments did not finish within 20s")
+	}
+	if st := b.Stats(); st.Instruments != names || st.Recorded != names {
+		t.Errorf("stats: %d instruments, %d recorded; want %d each", st.Instruments, st.Recorded, names)
 	}
 }

@@ -251,9 +251,7 @@ func (b *Bridge) Stats() Stats {
 	}
 	s.Datagrams = c.datagrams()
 	s.Recorded = s.Samples - s.Dropped - rejectedSamples
-	b.instMu.Lock()
-	s.Instruments = len(b.instruments)
-	b.instMu.Unlock()
+	s.Instruments = int(b.ninstruments.Load()) // not instMu: Stats runs in a callback (see Bridge.instMu)
 	cs := b.table.Stats()
 	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
 	b.mapperMu.Lock()
