@@ -263,7 +263,8 @@ func TestGunicornNotGunicorn(t *testing.T) {
 		{"shop.web.payload:512|d", "shop.web.payload", "histogram", "", 1},
 	} {
 		got := m.Map(parseOne(t, tc.line))
-		if got.Drop || got.Name != tc.name || got.Kind.String() != tc.kind || got.Unit != tc.unit || got.Scale != tc.scale || got.Buckets != nil {
+		if got.Drop || got.Name != tc.name || got.Kind.String() != tc.kind || got.Unit != tc.unit || got.Scale != tc.scale || got.Buckets != nil ||
+			got.Description != DefaultDescription {
 			t.Errorf("%s: got %+v", tc.line, got)
 		}
 		if a := attrString(got.Attributes); a != "" {

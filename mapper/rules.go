@@ -672,6 +672,9 @@ func (rs *Rules) mapSample(s *statsd.Sample, override bool) (*Mapping, bool) {
 		return nil, false
 	}
 	mp := &Mapping{Name: name, Description: r.help, Scale: 1, TTL: r.ttl}
+	if mp.Description == "" {
+		mp.Description = DefaultDescription
+	}
 	if r.scale != 0 {
 		mp.Scale = r.scale
 	}

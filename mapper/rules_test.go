@@ -75,6 +75,10 @@ func TestDemoRuleFile(t *testing.T) {
 	if mp.Description != "gunicorn response code" || mp.Buckets != nil || mp.Scale != 1 {
 		t.Errorf("status: %+v", mp)
 	}
+	// A rule without help gets the default description, as statsd_exporter's.
+	if mp = m.Map(parseOne(t, "myapp.gunicorn.workers:2|g")); mp.Description != DefaultDescription {
+		t.Errorf("workers: description %q, want %q", mp.Description, DefaultDescription)
+	}
 }
 
 func TestGlobRules(t *testing.T) {
