@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
 func parseAll(b *testing.B, lines []string) []statsd.Sample {
@@ -21,23 +22,14 @@ func parseAll(b *testing.B, lines []string) []statsd.Sample {
 	return ss
 }
 
-// BenchmarkMapGunicorn maps a rotating mix of real-shaped Gunicorn datagrams
-// with the built-in profile (the steady state: every series is cached).
+// BenchmarkMapGunicorn maps the project's datagram mix (statsdtest.GunicornMix,
+// tags included) with the built-in profile (the steady state: every series is cached).
 func BenchmarkMapGunicorn(b *testing.B) {
-	const tags = "|#env:prod,service:web"
-	ss := parseAll(b, []string{
-		"myapp.gunicorn.request.duration:12.873|ms" + tags,
-		"myapp.gunicorn.requests:1|c|@1.0" + tags,
-		"myapp.gunicorn.request.status.200:1|c|@1.0" + tags,
-		"myapp.gunicorn.request.duration:1016.0360000000001|ms" + tags,
-		"myapp.gunicorn.requests:1|c|@1.0" + tags,
-		"myapp.gunicorn.request.status.404:1|c|@1.0" + tags,
-		"myapp.gunicorn.request.duration:0.423|ms" + tags,
-		"myapp.gunicorn.requests:1|c|@1.0" + tags,
-		"myapp.gunicorn.request.status.500:1|c|@1.0" + tags,
-		"myapp.gunicorn.workers:4|g" + tags,
-		"myapp.gunicorn.log.critical:1|c|@1.0" + tags,
-	})
+	var lines []string
+	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: "env:prod,service:web"}) {
+		lines = append(lines, string(d))
+	}
+	ss := parseAll(b, lines)
 	m, err := New()
 	if err != nil {
 		b.Fatal(err)

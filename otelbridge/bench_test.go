@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -11,34 +12,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-// gunicornMix is a rotating mix of real-shaped Gunicorn datagrams, prefix
-// "myapp.", in about the proportions one request produces them.
+// gunicornMix is the datagram mix of every benchmark of the project (see
+// statsdtest.GunicornMix); tags is a tag section such as
+// "|#env:prod,service:web", or "".
 func gunicornMix(tags string) [][]byte {
-	lines := []string{
-		"myapp.gunicorn.request.duration:12.528|ms",
-		"myapp.gunicorn.requests:1|c|@1.0",
-		"myapp.gunicorn.request.status.200:1|c|@1.0",
-		"myapp.gunicorn.request.duration:0.423|ms",
-		"myapp.gunicorn.requests:1|c|@1.0",
-		"myapp.gunicorn.request.status.404:1|c|@1.0",
-		"myapp.gunicorn.request.duration:1016.0360000000001|ms",
-		"myapp.gunicorn.requests:1|c|@1.0",
-		"myapp.gunicorn.request.status.500:1|c|@1.0",
-		"myapp.gunicorn.log.critical:1|c|@1.0",
-		"myapp.gunicorn.workers:4|g",
-		"myapp.gunicorn.request.duration:7000.0|ms",
-		"myapp.gunicorn.requests:1|c|@1.0",
-		"myapp.gunicorn.request.status.200:1|c|@1.0",
-		"myapp.gunicorn.workers:5|g",
-		"myapp.gunicorn.request.duration:3.5|ms",
-	}
-	out := make([][]byte, len(lines))
-	for i, l := range lines {
-		out[i] = []byte(l + tags)
-	}
-	return out
+	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: strings.TrimPrefix(tags, "|#")})
 }
 
 func newBenchBridge(b *testing.B) *Bridge {

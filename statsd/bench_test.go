@@ -1,39 +1,23 @@
-package statsd
+package statsd_test
 
 import (
 	"testing"
+
+	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-// gunicornMix is one real-shaped datagram of each kind Gunicorn sends, with
-// the prefix "myapp.": a request's three datagrams for three statuses, the
-// worker count and a critical log line (a worker timeout).
-var gunicornMix = []string{
-	"myapp.gunicorn.request.duration:1016.0360000000001|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.200:1|c|@1.0",
-	"myapp.gunicorn.request.duration:0.493|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.404:1|c|@1.0",
-	"myapp.gunicorn.request.duration:12.73|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.500:1|c|@1.0",
-	"myapp.gunicorn.workers:4|g",
-	"myapp.gunicorn.log.critical:1|c|@1.0",
-}
-
+// mix is the datagram mix of every benchmark of the project: see
+// statsdtest.GunicornMix. tags is the --dogstatsd-tags value, or "".
 func mix(tags string) [][]byte {
-	out := make([][]byte, len(gunicornMix))
-	for i, d := range gunicornMix {
-		out[i] = []byte(d + tags)
-	}
-	return out
+	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: tags})
 }
 
 // benchParse parses one datagram per op, rotating over the mix, and reads
 // every field of every sample and every tag, as a handler would.
 func benchParse(b *testing.B, datagrams [][]byte) {
-	var p Parser
-	batch := &Batch{Samples: make([]Sample, 0, 8), Errors: make([]ParseError, 0, 8)}
+	var p statsd.Parser
+	batch := &statsd.Batch{Samples: make([]statsd.Sample, 0, 8), Errors: make([]statsd.ParseError, 0, 8)}
 	var sink float64
 	var n int
 	b.ReportAllocs()
@@ -65,4 +49,4 @@ func benchParse(b *testing.B, datagrams [][]byte) {
 func BenchmarkParseGunicorn(b *testing.B) { benchParse(b, mix("")) }
 
 // BenchmarkParseGunicornTags: the same with DogStatsD tags, iterated.
-func BenchmarkParseGunicornTags(b *testing.B) { benchParse(b, mix("|#env:prod,service:web")) }
+func BenchmarkParseGunicornTags(b *testing.B) { benchParse(b, mix("env:prod,service:web")) }

@@ -3,25 +3,21 @@ package benchcmp
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-// gunicornMix is the datagram mix of statsd/bench_test.go: one real-shaped
-// datagram of each kind Gunicorn sends, with the prefix "myapp.": a
-// request's three datagrams for three statuses, the worker count and a
-// critical log line. Every benchmark here rotates over it, one datagram per op.
-var gunicornMix = []string{
-	"myapp.gunicorn.request.duration:1016.0360000000001|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.200:1|c|@1.0",
-	"myapp.gunicorn.request.duration:0.493|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.404:1|c|@1.0",
-	"myapp.gunicorn.request.duration:12.73|ms",
-	"myapp.gunicorn.requests:1|c|@1.0",
-	"myapp.gunicorn.request.status.500:1|c|@1.0",
-	"myapp.gunicorn.workers:4|g",
-	"myapp.gunicorn.log.critical:1|c|@1.0",
-}
+// gunicornMix is the datagram mix of every benchmark of the project
+// (statsdtest.GunicornMix, without tags): one real-shaped datagram of each
+// kind Gunicorn sends, with the prefix "myapp.". Every benchmark here rotates
+// over it, one datagram per op.
+var gunicornMix = func() []string {
+	var out []string
+	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp"}) {
+		out = append(out, string(d))
+	}
+	return out
+}()
 
 // dogTags is the DogStatsD tag section the Tags variants append.
 const dogTags = "|#env:prod,service:web"

@@ -352,3 +352,28 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestGunicornMix(t *testing.T) {
+	got := GunicornMix(Config{Version: Gunicorn20_1, Prefix: "myapp", Tags: "env:prod,service:web"})
+	want := []string{
+		"myapp.gunicorn.request.duration:1016.0360000000001|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.200:1|c|@1.0",
+		"myapp.gunicorn.request.duration:0.493|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.404:1|c|@1.0",
+		"myapp.gunicorn.request.duration:12.73|ms",
+		"myapp.gunicorn.requests:1|c|@1.0",
+		"myapp.gunicorn.request.status.500:1|c|@1.0",
+		"myapp.gunicorn.workers:4|g",
+		"myapp.gunicorn.log.critical:1|c|@1.0",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d datagrams, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if w := want[i] + "|#env:prod,service:web"; string(got[i]) != w {
+			t.Errorf("datagram %d = %q, want %q", i, got[i], w)
+		}
+	}
+}
