@@ -19,18 +19,21 @@ const shardCount = 64
 
 // Cache maps series to values of type V. The zero value is not usable; call New.
 type Cache[V any] struct {
-	seed      maphash.Seed
-	perShard  int
-	shards    [shardCount]shard[V]
+	seed     maphash.Seed
+	perShard int
+	shards   [shardCount]shard[V]
+}
+
+// shard counts its own lookups: a counter shared by the whole cache would be
+// one more cache line that every reader writes on every lookup, where the
+// shard's lock is already written.
+type shard[V any] struct {
+	mu        sync.RWMutex
+	m         map[uint64]*entry[V]
 	hits      atomic.Uint64
 	misses    atomic.Uint64
 	evictions atomic.Uint64
-}
-
-type shard[V any] struct {
-	mu sync.RWMutex
-	m  map[uint64]*entry[V]
-	_  [32]byte // pad the shard to 64 bytes: neighbouring locks on separate cache lines
+	_         [8]byte // pad the shard to 64 bytes: neighbouring shards on separate cache lines
 }
 
 type entry[V any] struct {
@@ -79,10 +82,10 @@ func (c *Cache[V]) Get(s *statsd.Sample) (v V, ok bool) {
 	e := sh.m[h]
 	sh.mu.RUnlock()
 	if e != nil && matches(e.key, s) {
-		c.hits.Add(1)
+		sh.hits.Add(1)
 		return e.value, true
 	}
-	c.misses.Add(1)
+	sh.misses.Add(1)
 	return v, false
 }
 
@@ -106,7 +109,7 @@ func (c *Cache[V]) Put(s *statsd.Sample, v V) (evicted bool) {
 			break
 		}
 		evicted = true
-		c.evictions.Add(1)
+		sh.evictions.Add(1)
 	}
 	sh.m[h] = e
 	return evicted
@@ -158,5 +161,13 @@ type Stats struct {
 
 // Stats returns the cache's counters.
 func (c *Cache[V]) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(), Len: c.Len()}
+	var st Stats
+	for i := range c.shards {
+		sh := &c.shards[i]
+		st.Hits += sh.hits.Load()
+		st.Misses += sh.misses.Load()
+		st.Evictions += sh.evictions.Load()
+	}
+	st.Len = c.Len()
+	return st
 }
