@@ -109,21 +109,15 @@ func (r *Receiver) unregister() error {
 }
 
 func registerServerTelemetry(m metric.Meter, srv *statsd.Server) (metric.Registration, error) {
-	var errs []error
-	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
-		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
+	obs := &observables{m: m}
+	counter := obs.counter
 	bytes := counter(MetricServerBytes, "By", "Payload bytes the StatsD server read.")
 	reads := counter(MetricServerReads, "{read}", "Reads that returned data (each one batch for the bridge).")
 	readErrs := counter(MetricServerReadErrors, "{error}", "Failed reads and accepts.")
 	conns := counter(MetricServerConnections, "{connection}", "Stream connections accepted.")
 	rejected := counter(MetricServerConnectionsRejected, "{connection}", "Stream connections closed at once over the connection limit.")
-	open, err := m.Int64ObservableUpDownCounter(MetricServerConnectionsOpen, metric.WithUnit("{connection}"),
-		metric.WithDescription("Stream connections open."))
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	open := obs.updown(MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
+	if err := obs.err(); err != nil {
 		return nil, err
 	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {

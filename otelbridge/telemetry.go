@@ -43,18 +43,31 @@ func clampInt64(v uint64) int64 {
 	return int64(v)
 }
 
+// observables makes the asynchronous instruments of the bridge's and the
+// server's telemetry on one meter, collecting their errors for err.
+type observables struct {
+	m    metric.Meter
+	errs []error
+}
+
+func (o *observables) counter(name, unit, desc string) metric.Int64ObservableCounter {
+	c, err := o.m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	o.errs = append(o.errs, err)
+	return c
+}
+
+func (o *observables) updown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
+	c, err := o.m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	o.errs = append(o.errs, err)
+	return c
+}
+
+// err returns every error of the instruments made so far, joined.
+func (o *observables) err() error { return errors.Join(o.errs...) }
+
 func (b *Bridge) registerTelemetry(m metric.Meter) error {
-	var errs []error
-	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
-		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
-	updown := func(name, unit, desc string) metric.Int64ObservableUpDownCounter {
-		c, err := m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
+	obs := &observables{m: m}
+	counter, updown := obs.counter, obs.updown
 	datagrams := counter(MetricDatagrams, "{datagram}", "StatsD datagrams (TCP: lines) handed to the bridge.")
 	samples := counter(MetricSamples, "{sample}", "Parsed StatsD samples handed to the bridge, by type.")
 	recorded := counter(MetricRecorded, "{sample}", "Samples recorded in an instrument.")
@@ -68,7 +81,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	tableMisses := counter(MetricSeriesCacheMiss, "{lookup}", "Series table lookups that called the mapper.")
 	mapHits := counter(MetricMapperCacheHits, "{lookup}", "Mapper cache hits, when the mapper reports them.")
 	mapMisses := counter(MetricMapperCacheMiss, "{lookup}", "Mapper cache misses, when the mapper reports them.")
-	if err := errors.Join(errs...); err != nil {
+	if err := obs.err(); err != nil {
 		return err
 	}
 
