@@ -23,7 +23,7 @@ func show(m *mapper.Mapper, line string) {
 	it := mp.Attributes.Iter()
 	for it.Next() {
 		kv := it.Attribute()
-		fmt.Printf(" %s=%s", kv.Key, kv.Value.Emit())
+		fmt.Printf(" %s=%s", kv.Key, kv.Value.String())
 	}
 	fmt.Println()
 }

@@ -33,7 +33,7 @@ func attrString(s attribute.Set) string {
 	it := s.Iter()
 	for it.Next() {
 		kv := it.Attribute()
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	return strings.Join(parts, ",")
 }

@@ -105,7 +105,7 @@ func metricsOf(rm *metricdata.ResourceMetrics, scope string) map[string]metricda
 func attrKey(s attribute.Set) string {
 	var parts []string
 	for _, kv := range s.ToSlice() {
-		v := kv.Value.Emit()
+		v := kv.Value.String()
 		if kv.Value.Type() != attribute.STRING {
 			v = strings.ToLower(kv.Value.Type().String()) + ":" + v
 		}
