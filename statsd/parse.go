@@ -3,9 +3,7 @@ package statsd
 import (
 	"bytes"
 	"encoding/binary"
-	"strconv"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // DefaultMaxLineLength is the longest line a zero Parser accepts, in bytes.
@@ -246,78 +244,6 @@ func scanTags(sec []byte) (end int, ok bool) {
 }
 
 var commaColon = []byte(",:")
-
-// pow10 holds the powers of ten that float64 represents exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseNumber parses a finite decimal number: an optional sign, digits, an
-// optional fraction and exponent. It refuses what strconv.ParseFloat would
-// otherwise take but StatsD does not mean: NaN, Inf, hex floats, underscores,
-// and values that overflow to ±Inf.
-func parseNumber(b []byte) (float64, bool) {
-	if f, n, ok := parseDecimal(b); ok && n == len(b) {
-		return f, true
-	}
-	return parseSlow(b)
-}
-
-// parseDecimal parses the number at the start of b, an optional sign, digits
-// and an optional fraction, and returns where it stopped. Numbers of up to 15
-// significant digits (all that Gunicorn sends but float noise such as
-// 1016.0360000000001) are converted exactly by one division, as both operands
-// are exact in a float64 (Clinger's fast path). ok is false when there are no
-// digits or too many: the caller then hands the token to parseSlow.
-func parseDecimal(b []byte) (f float64, n int, ok bool) {
-	i, neg := 0, false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		i, neg = 1, b[0] == '-'
-	}
-	start := i
-	var mant uint64
-	for ; i < len(b); i++ {
-		d := b[i] - '0'
-		if d > 9 {
-			break
-		}
-		mant = mant*10 + uint64(d)
-	}
-	digits, frac := i-start, 0
-	if i < len(b) && b[i] == '.' {
-		i++
-		fracStart := i
-		for ; i < len(b); i++ {
-			d := b[i] - '0'
-			if d > 9 {
-				break
-			}
-			mant = mant*10 + uint64(d)
-		}
-		frac = i - fracStart
-		digits += frac
-	}
-	if digits == 0 || digits > 15 {
-		return 0, i, false
-	}
-	f = float64(mant) / pow10[frac]
-	if neg {
-		f = -f
-	}
-	return f, i, true
-}
-
-func parseSlow(b []byte) (float64, bool) {
-	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-			return 0, false
-		}
-	}
-	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
-	if err != nil { // syntax error, or overflow to ±Inf
-		return 0, false
-	}
-	return f, true
-}
 
 // parseUnixSeconds parses a non-negative decimal integer that fits in int64.
 func parseUnixSeconds(b []byte) (int64, bool) {

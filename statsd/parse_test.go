@@ -3,7 +3,6 @@ package statsd
 import (
 	"bytes"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,18 +263,6 @@ func TestTypeAndReasonStrings(t *testing.T) {
 	}
 	if Reason(0).String() != "unknown" || Reason(99).String() != "unknown" {
 		t.Error("undeclared reasons must print as unknown")
-	}
-}
-
-func TestParseNumberExact(t *testing.T) {
-	// The fast path must give exactly what strconv gives.
-	for _, v := range []string{"0.55", "1.612", "1200.623", "7000.0", "0.423", "0.1", "0.3",
-		"999999999999999", "0.000000000000001", "123456.789012345", "-0.0", "00001.5"} {
-		f, ok := parseNumber([]byte(v))
-		g, _ := parseSlow([]byte(v))
-		if !ok || f != g || math.Signbit(f) != math.Signbit(g) {
-			t.Errorf("parseNumber(%q) = %v, %v; strconv gives %v", v, f, ok, g)
-		}
 	}
 }
 
