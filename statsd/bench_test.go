@@ -32,7 +32,8 @@ func benchParse(b *testing.B, datagrams [][]byte) {
 			s := &batch.Samples[j]
 			sink += s.Value / s.Rate
 			n += len(s.Name) + int(s.Type)
-			for it := s.TagIter(); it.Next(); {
+			it := s.TagIter()
+			for it.Next() {
 				n += len(it.Key()) + len(it.Value())
 			}
 		}

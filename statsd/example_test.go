@@ -40,7 +40,8 @@ func ExampleParser_ParseLine() {
 func ExampleTagIter() {
 	var p statsd.Parser
 	samples, _ := p.ParseLine(nil, []byte("gunicorn.requests:1|c|#env:prod,team,k:v:w"))
-	for it := samples[0].TagIter(); it.Next(); {
+	it := samples[0].TagIter()
+	for it.Next() {
 		fmt.Printf("%s=%q\n", it.Key(), it.Value())
 	}
 	// Output:

@@ -43,7 +43,8 @@ func FuzzParse(f *testing.F) {
 			if bytes.ContainsAny(s.Name, ":|\n") {
 				t.Fatalf("sample name %q holds a separator", s.Name)
 			}
-			for it := s.TagIter(); it.Next(); {
+			it := s.TagIter()
+			for it.Next() {
 				if len(it.Key()) == 0 {
 					t.Fatalf("sample %q: empty tag key in %q", s.Name, s.Tags)
 				}

@@ -39,7 +39,8 @@ func TestParsersAgree(t *testing.T) {
 				t.Errorf("%q: value %v vs %v", line, v, ev.Value())
 			}
 			got := map[string]string{}
-			for it := s.TagIter(); it.Next(); {
+			it := s.TagIter()
+			for it.Next() {
 				got[string(it.Key())] = string(it.Value())
 			}
 			want := ev.Labels()
