@@ -68,7 +68,10 @@ func parseDecimal(b []byte) (f float64, n int, ok bool) {
 		return 0, i, false
 	}
 	if mant <= 1<<53 {
-		f = float64(mant) / pow10[frac]
+		f = float64(mant)
+		if frac > 0 { // a division takes long: skip it for integers
+			f /= pow10[frac]
+		}
 	} else if f, ok = divExact(mant, frac); !ok {
 		return 0, i, false
 	}

@@ -114,7 +114,8 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	}
 	rest = rest[i:] // empty, or the next section's '|'
 
-	s := Sample{Name: line[:colon], Rate: 1, Type: t}
+	var tags, containerID []byte
+	rate, timestamp := 1.0, int64(0)
 	for len(rest) > 1 {
 		sec := rest[1:]
 		end := 0
@@ -124,7 +125,7 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 			if end, ok = scanTags(sec); !ok {
 				return dst, ReasonBadTag
 			}
-			s.Tags = sec[1:end]
+			tags = sec[1:end]
 		default:
 			end = 1
 			for end < len(sec) && sec[end] != '|' {
@@ -139,16 +140,16 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 				if !ok || !(r > 0 && r <= 1) {
 					return dst, ReasonBadSampleRate
 				}
-				s.Rate = r
+				rate = r
 			case 'T':
 				ts, ok := parseUnixSeconds(sec[1:end])
 				if !ok {
 					return dst, ReasonBadTimestamp
 				}
-				s.Timestamp = ts
+				timestamp = ts
 			case 'c':
 				if end > 1 && sec[1] == ':' {
-					s.ContainerID = sec[2:end]
+					containerID = sec[2:end]
 				}
 				// Extensions we do not know are skipped.
 			}
@@ -159,27 +160,38 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		return dst, ReasonInvalidUTF8
 	}
 
-	if t == Set {
-		if len(values) == 0 {
-			return dst, ReasonBadValue
-		}
-		s.Member = values
-		return append(dst, s), 0
-	}
+	// Each sample is written in place, field by field: building it in a
+	// local and appending that copies 128 bytes, whose load stalls on the
+	// stores just made to them.
 	n := len(dst)
 	for {
-		f, j, ok := parseDecimal(values)
-		if !ok || (j < len(values) && values[j] != ':') {
-			if j = bytes.IndexByte(values, ':'); j < 0 {
-				j = len(values)
-			}
-			if f, ok = parseSlow(values[:j]); !ok {
+		var f float64
+		var member []byte
+		j := len(values)
+		if t == Set {
+			if len(values) == 0 {
 				return dst[:n], ReasonBadValue
 			}
+			member = values
+		} else {
+			f, j, ok = parseDecimal(values)
+			if !ok || (j < len(values) && values[j] != ':') {
+				if j = bytes.IndexByte(values, ':'); j < 0 {
+					j = len(values)
+				}
+				if f, ok = parseSlow(values[:j]); !ok {
+					return dst[:n], ReasonBadValue
+				}
+			}
 		}
-		s.Value = f
-		s.Delta = t == Gauge && (values[0] == '+' || values[0] == '-')
-		dst = append(dst, s)
+		if len(dst) == cap(dst) {
+			dst = append(dst, Sample{})[:len(dst)]
+		}
+		dst = dst[:len(dst)+1]
+		p := &dst[len(dst)-1]
+		p.Name, p.Tags, p.ContainerID, p.Member = line[:colon], tags, containerID, member
+		p.Value, p.Rate, p.Timestamp = f, rate, timestamp
+		p.Type, p.Delta = t, t == Gauge && (values[0] == '+' || values[0] == '-')
 		if j == len(values) {
 			return dst, 0
 		}
