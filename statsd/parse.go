@@ -88,7 +88,9 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 //
 // The name is found with bytes.IndexByte (vector instructions); the short
 // tail after it is scanned with plain loops, which for a few bytes beat a
-// call. The line is checked for UTF-8 only when it is not all ASCII.
+// call. The line is checked for UTF-8 only when it is not all ASCII. Parts
+// of the line are kept as offsets, not slices, until the samples are
+// written: a third of the registers, and far fewer spills.
 func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	// The name ends at the first ':', which must come before the first '|'.
 	pipe := bytes.IndexByte(line, '|')
@@ -96,65 +98,64 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		return dst, ReasonMalformedLine
 	}
 	colon := bytes.IndexByte(line[:pipe], ':')
-	if colon < 0 {
-		return dst, ReasonMalformedLine
-	}
-	if colon == 0 {
+	if colon <= 0 {
+		if colon < 0 {
+			return dst, ReasonMalformedLine
+		}
 		return dst, ReasonEmptyName
 	}
-	values, rest := line[colon+1:pipe], line[pipe+1:]
 
-	i := 0
-	for i < len(rest) && rest[i] != '|' {
+	i := pipe + 1
+	for i < len(line) && line[i] != '|' {
 		i++
 	}
-	t, ok := parseType(rest[:i])
+	t, ok := parseType(line[pipe+1 : i])
 	if !ok {
 		return dst, ReasonBadType
 	}
-	rest = rest[i:] // empty, or the next section's '|'
 
-	var tags, containerID []byte
+	// Sections: i is at the '|' before one, or at the end of the line.
+	var tags0, tags1, cid0, cid1 int
 	rate, timestamp := 1.0, int64(0)
-	for len(rest) > 1 {
-		sec := rest[1:]
-		end := 0
-		switch sec[0] {
+	for i+1 < len(line) {
+		s := i + 1 // the section's first byte, its kind
+		switch line[s] {
 		case '|': // an empty section: skipped
+			i = s
+			continue
 		case '#':
-			if end, ok = scanTags(sec); !ok {
+			if i, ok = scanTags(line, s); !ok {
 				return dst, ReasonBadTag
 			}
-			tags = sec[1:end]
-		default:
-			end = 1
-			for end < len(sec) && sec[end] != '|' {
-				end++
-			}
-			switch sec[0] {
-			case '@':
-				if end == 4 && sec[1] == '1' && sec[2] == '.' && sec[3] == '0' {
-					break // "@1.0", which Gunicorn sends with every counter
-				}
-				r, ok := parseNumber(sec[1:end])
-				if !ok || !(r > 0 && r <= 1) {
-					return dst, ReasonBadSampleRate
-				}
-				rate = r
-			case 'T':
-				ts, ok := parseUnixSeconds(sec[1:end])
-				if !ok {
-					return dst, ReasonBadTimestamp
-				}
-				timestamp = ts
-			case 'c':
-				if end > 1 && sec[1] == ':' {
-					containerID = sec[2:end]
-				}
-				// Extensions we do not know are skipped.
-			}
+			tags0, tags1 = s+1, i
+			continue
 		}
-		rest = sec[end:]
+		i = s + 1
+		for i < len(line) && line[i] != '|' {
+			i++
+		}
+		switch line[s] {
+		case '@':
+			if i-s == 4 && line[s+1] == '1' && line[s+2] == '.' && line[s+3] == '0' {
+				break // "@1.0", which Gunicorn sends with every counter
+			}
+			r, ok := parseNumber(line[s+1 : i])
+			if !ok || !(r > 0 && r <= 1) {
+				return dst, ReasonBadSampleRate
+			}
+			rate = r
+		case 'T':
+			ts, ok := parseUnixSeconds(line[s+1 : i])
+			if !ok {
+				return dst, ReasonBadTimestamp
+			}
+			timestamp = ts
+		case 'c':
+			if i-s > 1 && line[s+1] == ':' {
+				cid0, cid1 = s+2, i
+			}
+			// Extensions we do not know are skipped.
+		}
 	}
 	if !isASCII(line) && !utf8.Valid(line) {
 		return dst, ReasonInvalidUTF8
@@ -162,40 +163,50 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 
 	// Each sample is written in place, field by field: building it in a
 	// local and appending that copies 128 bytes, whose load stalls on the
-	// stores just made to them.
+	// stores just made to them. Packed values (name:1:2|ms) give one
+	// sample each.
 	n := len(dst)
+	v := colon + 1 // the value being parsed starts here; values end at pipe
 	for {
 		var f float64
-		var member []byte
-		j := len(values)
-		if t == Set {
-			if len(values) == 0 {
-				return dst[:n], ReasonBadValue
-			}
-			member = values
-		} else {
-			f, j, ok = parseDecimal(values)
-			if !ok || (j < len(values) && values[j] != ':') {
-				if j = bytes.IndexByte(values, ':'); j < 0 {
-					j = len(values)
+		j := pipe // where this value ends
+		if t != Set {
+			var k int
+			f, k, ok = parseDecimal(line[v:pipe])
+			if j = v + k; !ok || (j < pipe && line[j] != ':') {
+				if k = bytes.IndexByte(line[v:pipe], ':'); k >= 0 {
+					j = v + k
+				} else {
+					j = pipe
 				}
-				if f, ok = parseSlow(values[:j]); !ok {
+				if f, ok = parseSlow(line[v:j]); !ok {
 					return dst[:n], ReasonBadValue
 				}
 			}
+		} else if v == pipe {
+			return dst, ReasonBadValue
 		}
 		if len(dst) == cap(dst) {
 			dst = append(dst, Sample{})[:len(dst)]
 		}
 		dst = dst[:len(dst)+1]
 		p := &dst[len(dst)-1]
-		p.Name, p.Tags, p.ContainerID, p.Member = line[:colon], tags, containerID, member
+		p.Name, p.Tags, p.ContainerID, p.Member = line[:colon], nil, nil, nil
+		if tags0 != 0 {
+			p.Tags = line[tags0:tags1]
+		}
+		if cid0 != 0 {
+			p.ContainerID = line[cid0:cid1]
+		}
+		if t == Set {
+			p.Member = line[v:pipe]
+		}
 		p.Value, p.Rate, p.Timestamp = f, rate, timestamp
-		p.Type, p.Delta = t, t == Gauge && (values[0] == '+' || values[0] == '-')
-		if j == len(values) {
+		p.Type, p.Delta = t, t == Gauge && (line[v] == '+' || line[v] == '-')
+		if j == pipe {
 			return dst, 0
 		}
-		values = values[j+1:]
+		v = j + 1
 	}
 }
 
@@ -239,16 +250,17 @@ func parseType(b []byte) (Type, bool) {
 	return 0, false
 }
 
-// scanTags scans a tag section that starts with '#' and returns where it
-// ends (at the next '|', or the end). It rejects a tag with an empty key
-// (":v"). Empty tags are tolerated (and skipped by TagIter): Gunicorn passes
-// --dogstatsd-tags through as typed, trailing comma included.
-func scanTags(sec []byte) (end int, ok bool) {
-	end = bytes.IndexByte(sec, '|')
-	if end < 0 {
-		end = len(sec)
+// scanTags scans the tag section that starts with '#' at line[s] and returns
+// where it ends (at the next '|', or the end of the line). It rejects a tag
+// with an empty key (":v"). Empty tags are tolerated (and skipped by
+// TagIter): Gunicorn passes --dogstatsd-tags through as typed, trailing comma
+// included.
+func scanTags(line []byte, s int) (end int, ok bool) {
+	end = len(line)
+	if k := bytes.IndexByte(line[s:], '|'); k >= 0 {
+		end = s + k
 	}
-	tags := sec[1:end]
+	tags := line[s+1 : end]
 	if len(tags) > 0 && tags[0] == ':' || bytes.Contains(tags, commaColon) {
 		return 0, false
 	}
