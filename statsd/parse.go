@@ -114,48 +114,13 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		return dst, ReasonBadType
 	}
 
-	// Sections: i is at the '|' before one, or at the end of the line.
-	var tags0, tags1, cid0, cid1 int
-	rate, timestamp := 1.0, int64(0)
-	for i+1 < len(line) {
-		s := i + 1 // the section's first byte, its kind
-		switch line[s] {
-		case '|': // an empty section: skipped
-			i = s
-			continue
-		case '#':
-			if i, ok = scanTags(line, s); !ok {
-				return dst, ReasonBadTag
-			}
-			tags0, tags1 = s+1, i
-			continue
+	var x sections
+	if i+1 < len(line) {
+		if reason := x.parse(line, i); reason != 0 {
+			return dst, reason
 		}
-		i = s + 1
-		for i < len(line) && line[i] != '|' {
-			i++
-		}
-		switch line[s] {
-		case '@':
-			if i-s == 4 && line[s+1] == '1' && line[s+2] == '.' && line[s+3] == '0' {
-				break // "@1.0", which Gunicorn sends with every counter
-			}
-			r, ok := parseNumber(line[s+1 : i])
-			if !ok || !(r > 0 && r <= 1) {
-				return dst, ReasonBadSampleRate
-			}
-			rate = r
-		case 'T':
-			ts, ok := parseUnixSeconds(line[s+1 : i])
-			if !ok {
-				return dst, ReasonBadTimestamp
-			}
-			timestamp = ts
-		case 'c':
-			if i-s > 1 && line[s+1] == ':' {
-				cid0, cid1 = s+2, i
-			}
-			// Extensions we do not know are skipped.
-		}
+	} else {
+		x.rate = 1
 	}
 	if !isASCII(line) && !utf8.Valid(line) {
 		return dst, ReasonInvalidUTF8
@@ -192,22 +157,80 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 		dst = dst[:len(dst)+1]
 		p := &dst[len(dst)-1]
 		p.Name, p.Tags, p.ContainerID, p.Member = line[:colon], nil, nil, nil
-		if tags0 != 0 {
-			p.Tags = line[tags0:tags1]
+		if x.tags0 != 0 {
+			p.Tags = line[x.tags0:x.tags1]
 		}
-		if cid0 != 0 {
-			p.ContainerID = line[cid0:cid1]
+		if x.cid0 != 0 {
+			p.ContainerID = line[x.cid0:x.cid1]
 		}
 		if t == Set {
 			p.Member = line[v:pipe]
 		}
-		p.Value, p.Rate, p.Timestamp = f, rate, timestamp
+		p.Value, p.Rate, p.Timestamp = f, x.rate, x.timestamp
 		p.Type, p.Delta = t, t == Gauge && (line[v] == '+' || line[v] == '-')
 		if j == pipe {
 			return dst, 0
 		}
 		v = j + 1
 	}
+}
+
+// sections holds what the sections after a line's type say: "|@rate",
+// "|#tags", "|c:container-id", "|T<timestamp>". Tags and container id are
+// offsets into the line; zero when absent.
+type sections struct {
+	rate         float64
+	timestamp    int64
+	tags0, tags1 int
+	cid0, cid1   int
+}
+
+// parse reads the sections that follow the '|' at line[i]. It is kept out of
+// appendLine so that the hot path stays small enough for the registers.
+func (x *sections) parse(line []byte, i int) Reason {
+	x.rate = 1
+	var ok bool
+	for i+1 < len(line) {
+		s := i + 1 // the section's first byte, its kind
+		switch line[s] {
+		case '|': // an empty section: skipped
+			i = s
+			continue
+		case '#':
+			if i, ok = scanTags(line, s); !ok {
+				return ReasonBadTag
+			}
+			x.tags0, x.tags1 = s+1, i
+			continue
+		}
+		i = s + 1
+		for i < len(line) && line[i] != '|' {
+			i++
+		}
+		switch line[s] {
+		case '@':
+			if i-s == 4 && line[s+1] == '1' && line[s+2] == '.' && line[s+3] == '0' {
+				break // "@1.0", which Gunicorn sends with every counter
+			}
+			r, ok := parseNumber(line[s+1 : i])
+			if !ok || !(r > 0 && r <= 1) {
+				return ReasonBadSampleRate
+			}
+			x.rate = r
+		case 'T':
+			ts, ok := parseUnixSeconds(line[s+1 : i])
+			if !ok {
+				return ReasonBadTimestamp
+			}
+			x.timestamp = ts
+		case 'c':
+			if i-s > 1 && line[s+1] == ':' {
+				x.cid0, x.cid1 = s+2, i
+			}
+			// Extensions we do not know are skipped.
+		}
+	}
+	return 0
 }
 
 // isASCII reports whether every byte of b is below 0x80, eight at a time.
