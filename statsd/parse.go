@@ -135,7 +135,11 @@ func appendLine(dst []Sample, line []byte) ([]Sample, Reason) {
 	for {
 		var f float64
 		j := pipe // where this value ends
-		if t != Set {
+		if d := line[v] - '0'; t != Set && d <= 9 && (v+1 == pipe || line[v+1] == ':') {
+			// One digit, as in nearly every counter: no call. (line[v]
+			// is the '|' when the value is empty.)
+			f, j = float64(d), v+1
+		} else if t != Set {
 			var k int
 			f, k, ok = parseDecimal(line[v:pipe])
 			if j = v + k; !ok || (j < pipe && line[j] != ':') {
