@@ -87,12 +87,10 @@ func TestParseNumberTies(t *testing.T) {
 }
 
 // FuzzParseNumber compares parseNumber with strconv.ParseFloat on whatever
-// the fuzzer makes of the seeds: where both accept a number, they agree to
-// the bit.
+// the fuzzer makes of the seed corpus in testdata/fuzz/FuzzParseNumber
+// (Gunicorn's values, float noise, and the edges of the exact paths): where
+// parseNumber accepts a number, strconv gives the same bits.
 func FuzzParseNumber(f *testing.F) {
-	for _, v := range []string{"1016.0360000000001", "0.493", "12.73", "-0.0", "1e5", "+3", "9999999999999999999", "0.0009765625000000001"} {
-		f.Add(v)
-	}
 	f.Fuzz(func(t *testing.T, v string) {
 		got, ok := parseNumber([]byte(v))
 		if !ok {
