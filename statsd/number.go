@@ -84,9 +84,11 @@ func parseDecimal(b []byte) (f float64, n int, ok bool) {
 // divExact returns mant / 10^frac correctly rounded to a float64 (to nearest,
 // ties to even), for frac <= 19. It divides in integers: q1 is the integer
 // part, q2 the next 64 bits of the fraction, and r2 what is left, which only
-// decides ties. That is exact as long as q1:q2 holds at least 55 significant
-// bits (53 for the mantissa, one to round, one more so that the bits below
-// are known); ok is false for the few values below 2^-10 that do not.
+// decides ties. That is exact as long as q1:q2 holds at least 54 significant
+// bits, 53 for the mantissa and one to round: below those only whether any
+// bit is set counts, and r2 says so. ok is false for values below 2^-11,
+// which hold fewer; no mantissa above 2^53 with at most 19 fraction digits
+// is that small, so the check guards the reasoning rather than a case.
 func divExact(mant uint64, frac int) (float64, bool) {
 	d := pow10u[frac]
 	q1, r1 := mant/d, mant%d

@@ -96,7 +96,7 @@ func (s *Sample) TagIter() TagIter { return TagIter{tags: s.Tags} }
 // Declare the iterator before the loop, as above, rather than in a
 // three-clause for statement: there, since Go 1.22, each iteration gets its
 // own copy of it, and copying the iterator just after Next wrote to it costs
-// more than the whole tag search (a stalled load of the fresh stores).
+// about as much as the tag search itself (a load stalled on fresh stores).
 type TagIter struct {
 	tags []byte
 	// The current tag is tags[k0:k1], ':', tags[v0:v1]; the next one
