@@ -228,6 +228,10 @@ func TestTagIter(t *testing.T) {
 		{"env:prod,team,k:v:w", "env=prod;team=;k=v:w;"},
 		{",,a:b,,c,", "a=b;c=;"},
 		{"k:", "k=;"},
+		{"a,b", "a=;b=;"},
+		{"a:b:,c:,", "a=b:;c=;"},
+		{":v,:", "=v;=;"}, // empty keys: the parser rejects them, NewTagIter does not
+		{"service:web", "service=web;"},
 	} {
 		var got strings.Builder
 		smp := Sample{Tags: []byte(tc.tags)}
@@ -238,9 +242,16 @@ func TestTagIter(t *testing.T) {
 		if got.String() != tc.want {
 			t.Errorf("tags %q iterate as %q; want %q", tc.tags, got.String(), tc.want)
 		}
-		if it.Next() {
-			t.Errorf("tags %q: Next after the end returned true", tc.tags)
+		if it.Next() || len(it.Key()) != 0 || len(it.Value()) != 0 {
+			t.Errorf("tags %q: Next after the end returned true, or left a tag", tc.tags)
 		}
+		if it := NewTagIter([]byte(tc.tags)); tc.want != "" && !it.Next() {
+			t.Errorf("NewTagIter(%q) yields nothing", tc.tags)
+		}
+	}
+	var zero TagIter
+	if zero.Next() || zero.Key() != nil || zero.Value() != nil {
+		t.Error("the zero TagIter must yield nothing")
 	}
 }
 
