@@ -3,64 +3,22 @@ package otelbridge
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/gunicornotel/gunicornotel/internal/otlptest"
 	"github.com/gunicornotel/gunicornotel/mapper"
 )
-
-// otlpSink is an OTLP/HTTP metrics endpoint that keeps what it receives.
-type otlpSink struct {
-	mu   sync.Mutex
-	reqs []*colmetricpb.ExportMetricsServiceRequest
-	errs []error
-}
-
-func (s *otlpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	req := new(colmetricpb.ExportMetricsServiceRequest)
-	if err == nil {
-		switch {
-		case r.URL.Path != "/v1/metrics":
-			err = fmt.Errorf("path %q", r.URL.Path)
-		case r.Header.Get("Content-Type") != "application/x-protobuf":
-			err = fmt.Errorf("content type %q", r.Header.Get("Content-Type"))
-		case r.Header.Get("Content-Encoding") != "":
-			err = fmt.Errorf("content encoding %q", r.Header.Get("Content-Encoding"))
-		default:
-			err = proto.Unmarshal(body, req)
-		}
-	}
-	s.mu.Lock()
-	if err != nil {
-		s.errs = append(s.errs, err)
-	} else {
-		s.reqs = append(s.reqs, req)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	out, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Write(out)
-}
 
 func anyString(v *commonpb.AnyValue) string {
 	switch x := v.GetValue().(type) {
@@ -90,7 +48,7 @@ func pbAttrs(kvs []*commonpb.KeyValue) string {
 // down, flushes the provider through the OTLP/HTTP exporter into an
 // in-process endpoint, and checks what arrived.
 func TestOTLP(t *testing.T) {
-	sink := new(otlpSink)
+	sink := new(otlptest.Sink)
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 
@@ -130,11 +88,9 @@ func TestOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sink.mu.Lock()
-	reqs, errs := slices.Clone(sink.reqs), slices.Clone(sink.errs)
-	sink.mu.Unlock()
-	if len(errs) > 0 || len(reqs) != 1 {
-		t.Fatalf("%d requests, errors %v", len(reqs), errs)
+	reqs := sink.Received(t)
+	if t.Failed() || len(reqs) != 1 {
+		t.Fatalf("%d requests; want 1, and no errors", len(reqs))
 	}
 	metrics := make(map[string]*metricspb.Metric)
 	for _, rm := range reqs[0].GetResourceMetrics() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
+	"github.com/gunicornotel/gunicornotel/internal/otlptest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestRealGunicorn(t *testing.T) {
 	gunicorntest.LookPath(t)
 	cleanEnv(t)
-	s := &httpSink{}
+	s := new(otlptest.Sink)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestRealGunicorn(t *testing.T) {
 		}
 	})
 
-	reqs := s.received(t)
+	reqs := s.Received(t)
 	if len(reqs) != 1 {
 		t.Fatalf("%d export requests, want 1", len(reqs))
 	}

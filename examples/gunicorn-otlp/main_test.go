@@ -1,19 +1,15 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,98 +17,11 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/gunicornotel/gunicornotel/internal/otlptest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
-
-// sink keeps the export requests an OTLP endpoint received.
-type sink struct {
-	mu   sync.Mutex
-	reqs []*colmetricpb.ExportMetricsServiceRequest
-	errs []error
-}
-
-func (s *sink) add(req *colmetricpb.ExportMetricsServiceRequest, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.errs = append(s.errs, err)
-		return
-	}
-	s.reqs = append(s.reqs, req)
-}
-
-func (s *sink) received(t *testing.T) []*colmetricpb.ExportMetricsServiceRequest {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, err := range s.errs {
-		t.Errorf("endpoint: %v", err)
-	}
-	return slices.Clone(s.reqs)
-}
-
-// httpSink is an OTLP/HTTP protobuf endpoint.
-type httpSink struct {
-	sink
-	wantEncoding string // "" or "gzip"
-}
-
-func (s *httpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, err := s.decode(r)
-	s.add(req, err)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	out, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Write(out)
-}
-
-func (s *httpSink) decode(r *http.Request) (*colmetricpb.ExportMetricsServiceRequest, error) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/metrics" {
-		return nil, fmt.Errorf("%s %s, want POST /v1/metrics", r.Method, r.URL.Path)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-protobuf" {
-		return nil, fmt.Errorf("Content-Type %q", ct)
-	}
-	enc := r.Header.Get("Content-Encoding")
-	if enc != s.wantEncoding {
-		return nil, fmt.Errorf("Content-Encoding %q, want %q", enc, s.wantEncoding)
-	}
-	var body io.Reader = r.Body
-	if enc == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		defer zr.Close()
-		body = zr
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, err
-	}
-	req := new(colmetricpb.ExportMetricsServiceRequest)
-	if err := proto.Unmarshal(data, req); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-// grpcSink is an OTLP/gRPC metrics service.
-type grpcSink struct {
-	colmetricpb.UnimplementedMetricsServiceServer
-	sink
-}
-
-func (s *grpcSink) Export(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
-	s.add(req, nil)
-	return &colmetricpb.ExportMetricsServiceResponse{}, nil
-}
 
 // cleanEnv unsets every OTEL_* variable for the test, so that the caller's
 // environment cannot change what the test sees.
@@ -322,7 +231,7 @@ func check(t *testing.T, reqs []*colmetricpb.ExportMetricsServiceRequest, servic
 
 func TestForwardHTTP(t *testing.T) {
 	cleanEnv(t)
-	s := &httpSink{wantEncoding: "gzip"}
+	s := &otlptest.Sink{WantEncoding: "gzip"}
 	srv := httptest.NewUnstartedServer(s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -340,12 +249,12 @@ func TestForwardHTTP(t *testing.T) {
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
 
 	forward(t, []string{"-statsd.listen", "udp://127.0.0.1:0"}, func(addr string) { gunicornTraffic(t, addr) })
-	check(t, s.received(t), "shop-web") // OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES
+	check(t, s.Received(t), "shop-web") // OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES
 }
 
 func TestForwardGRPC(t *testing.T) {
 	cleanEnv(t)
-	s := new(grpcSink)
+	s := new(otlptest.Sink)
 	gs := grpc.NewServer()
 	colmetricpb.RegisterMetricsServiceServer(gs, s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -363,7 +272,7 @@ func TestForwardGRPC(t *testing.T) {
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci")
 
 	forward(t, []string{"-statsd.listen", "127.0.0.1:0", "-export.interval", "1h"}, func(addr string) { gunicornTraffic(t, addr) })
-	check(t, s.received(t), "shop-web-grpc")
+	check(t, s.Received(t), "shop-web-grpc")
 }
 
 func TestProtocol(t *testing.T) {
