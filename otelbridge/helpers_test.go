@@ -114,6 +114,15 @@ func attrKey(s attribute.Set) string {
 	return strings.Join(parts, ",")
 }
 
+// byAttrs returns the values of points by their attributes (attrKey).
+func byAttrs[N int64 | float64](dps []metricdata.DataPoint[N]) map[string]N {
+	out := make(map[string]N, len(dps))
+	for _, dp := range dps {
+		out[attrKey(dp.Attributes)] = dp.Value
+	}
+	return out
+}
+
 // sumValues returns a Sum[float64]'s points by attributes, checking it is a
 // cumulative sum with the given monotonicity.
 func sumValues(t testing.TB, m metricdata.Metrics, monotonic bool) map[string]float64 {
@@ -125,11 +134,7 @@ func sumValues(t testing.TB, m metricdata.Metrics, monotonic bool) map[string]fl
 	if sum.IsMonotonic != monotonic || sum.Temporality != metricdata.CumulativeTemporality {
 		t.Fatalf("%s: monotonic=%v temporality=%v", m.Name, sum.IsMonotonic, sum.Temporality)
 	}
-	out := make(map[string]float64)
-	for _, dp := range sum.DataPoints {
-		out[attrKey(dp.Attributes)] = dp.Value
-	}
-	return out
+	return byAttrs(sum.DataPoints)
 }
 
 func intSumValues(t testing.TB, m metricdata.Metrics) map[string]int64 {
@@ -138,11 +143,7 @@ func intSumValues(t testing.TB, m metricdata.Metrics) map[string]int64 {
 	if !ok {
 		t.Fatalf("%s: data is %T, want Sum[int64]", m.Name, m.Data)
 	}
-	out := make(map[string]int64)
-	for _, dp := range sum.DataPoints {
-		out[attrKey(dp.Attributes)] = dp.Value
-	}
-	return out
+	return byAttrs(sum.DataPoints)
 }
 
 func gaugeValues(t testing.TB, m metricdata.Metrics) map[string]float64 {
@@ -151,11 +152,7 @@ func gaugeValues(t testing.TB, m metricdata.Metrics) map[string]float64 {
 	if !ok {
 		t.Fatalf("%s: data is %T, want Gauge[float64]", m.Name, m.Data)
 	}
-	out := make(map[string]float64)
-	for _, dp := range g.DataPoints {
-		out[attrKey(dp.Attributes)] = dp.Value
-	}
-	return out
+	return byAttrs(g.DataPoints)
 }
 
 func histPoints(t testing.TB, m metricdata.Metrics) map[string]metricdata.HistogramDataPoint[float64] {
