@@ -479,6 +479,22 @@ func TestMaxConns(t *testing.T) {
 }
 
 // waitFor polls cond for up to 5 s.
+// startUDP starts srv on a loopback UDP port and returns a connection to it,
+// closed when the test ends.
+func startUDP(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	for i := 0; i < 500; i++ {
@@ -618,15 +634,7 @@ func TestShutdownContextDone(t *testing.T) {
 	release := make(chan struct{})
 	srv := &Server{ErrorLog: quietLog, Handler: HandlerFunc(func(*Batch) { <-release })}
 	defer close(release)
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startUDP(t, srv)
 	c.Write([]byte("a:1|c"))
 	waitFor(t, func() bool { return srv.Stats().Datagrams == 1 }) // the handler is blocked
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -684,15 +692,7 @@ func TestSplitAddr(t *testing.T) {
 func TestTruncatedDatagram(t *testing.T) {
 	rec := &recording{}
 	srv := &Server{Handler: rec, ErrorLog: quietLog, MaxDatagramSize: 16}
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startUDP(t, srv)
 	c.Write([]byte("a.very.long.name:1|c"))
 	c.Write([]byte("ok:1|c"))
 	shutdown(t, srv)
