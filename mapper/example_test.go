@@ -63,7 +63,7 @@ func ExampleMapper_Map() {
 // A statsd_exporter mapping file loads unchanged. Its rules come first; the
 // Gunicorn profile maps what they do not match.
 func ExampleLoadRules() {
-	rules, err := mapper.LoadRules("../../shared/testdata/mapping/gunicorn-monitoring.yml")
+	rules, err := mapper.LoadRules("../testdata/mapping/gunicorn-monitoring.yml")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,20 +1,17 @@
 package mapper
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
 	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
-
-const capturesDir = "../../shared/testdata/gunicorn"
 
 // parseOne parses one StatsD line into a sample; it fails the test on error.
 func parseOne(t testing.TB, line string) *statsd.Sample {
@@ -53,23 +50,14 @@ func attrTypes(s attribute.Set) string {
 // prefix and the tags removed: the Gunicorn metric as sent, after its prefix.
 func captureBases(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(capturesDir, "*.statsd"))
-	if err != nil || len(files) < 2 {
-		t.Fatalf("captures not found in %s: %v", capturesDir, err)
-	}
 	var bases []string
-	for _, f := range files {
-		fh, err := os.Open(f)
+	for _, f := range fixture.Captures(t) {
+		dgrams, err := statsdtest.ReadCapture(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			line := sc.Text()
-			if line == "" {
-				continue
-			}
-			line = strings.TrimPrefix(line, "shop.web.")
+		for _, d := range dgrams {
+			line := strings.TrimPrefix(string(d), "shop.web.")
 			if i := strings.Index(line, "|#"); i >= 0 {
 				if line[i+2:] != "env:prod,team:web" {
 					t.Fatalf("unexpected tags in capture line %q", line)
@@ -83,7 +71,6 @@ func captureBases(t *testing.T) []string {
 				bases = append(bases, line)
 			}
 		}
-		fh.Close()
 	}
 	return bases
 }

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
 )
 
-const demoRules = "../../shared/testdata/mapping/gunicorn-monitoring.yml"
+var demoRules = fixture.MappingPath(fixture.DemoMapping)
 
 func mustRules(t testing.TB, yml string) *Rules {
 	t.Helper()

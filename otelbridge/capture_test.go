@@ -2,21 +2,19 @@ package otelbridge
 
 import (
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-const capturesDir = "../../shared/testdata/gunicorn"
-
 func readCapture(t testing.TB, name string) [][]byte {
 	t.Helper()
-	dgs, err := statsdtest.ReadCapture(filepath.Join(capturesDir, name))
+	dgs, err := statsdtest.ReadCapture(fixture.CapturePath(name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package statsd
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -274,35 +272,6 @@ func TestTypeAndReasonStrings(t *testing.T) {
 	}
 	if Reason(0).String() != "unknown" || Reason(99).String() != "unknown" {
 		t.Error("undeclared reasons must print as unknown")
-	}
-}
-
-// TestCaptures parses every datagram of the real Gunicorn captures.
-func TestCaptures(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/testdata/gunicorn/*.statsd")
-	if len(files) == 0 {
-		t.Fatal("no captures found in ../../shared/testdata/gunicorn")
-	}
-	wantSamples := map[string]int{"gunicorn-20.1-plain.statsd": 10, "gunicorn-20.1-prefix-tags.statsd": 21}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p Parser
-		var b Batch
-		for _, d := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-			p.Parse(&b, d)
-		}
-		name := filepath.Base(f)
-		if len(b.Errors) != 0 || len(b.Samples) != wantSamples[name] || b.Datagrams != wantSamples[name] {
-			t.Errorf("%s: %d samples, %d datagrams, errors %v; want %d, %d, none", name, len(b.Samples), b.Datagrams, b.Errors, wantSamples[name], wantSamples[name])
-		}
-		for _, smp := range b.Samples {
-			if strings.HasPrefix(name, "gunicorn-20.1-prefix-tags") && (string(smp.Tags) != "env:prod,team:web" || !bytes.HasPrefix(smp.Name, []byte("shop.web.gunicorn."))) {
-				t.Errorf("%s: sample %s has tags %q", name, smp.Name, smp.Tags)
-			}
-		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/grpc"
 
-	"github.com/gunicornotel/gunicornotel/internal/otlptest"
+	"github.com/gunicornotel/gunicornotel/examples/internal/otlptest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )

@@ -44,9 +44,9 @@ OUT=${OUT:-$tmp/runs.txt}
 : >"$OUT"
 
 echo "building into $tmp" >&2
-go build -o "$tmp/statsdload" ./examples/statsdload
-go build -o "$tmp/floor" ./examples/statsdload/floor
-go build -o "$tmp/gunicorn-prometheus" ./examples/gunicorn-prometheus
+go -C examples build -o "$tmp/statsdload" ./statsdload
+go -C examples build -o "$tmp/floor" ./statsdload/floor
+go -C examples build -o "$tmp/gunicorn-prometheus" ./gunicorn-prometheus
 
 targets=(floor ours)
 if [ -n "$STATSD_EXPORTER" ]; then targets+=(statsd_exporter); fi

@@ -3,7 +3,7 @@
 // target's Prometheus endpoint and reports what was lost and, given the
 // target's pid, what receiving it cost in CPU time.
 //
-//	go run ./examples/statsdload -target udp://127.0.0.1:9125 -rate 200000 -count 600000 -senders 2 \
+//	go -C examples run ./statsdload -target udp://127.0.0.1:9125 -rate 200000 -count 600000 -senders 2 \
 //		-metrics-url http://127.0.0.1:9102/metrics -pid $pid
 //
 // Each simulated request is the three datagrams Gunicorn sends for it

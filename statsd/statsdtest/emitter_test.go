@@ -2,21 +2,18 @@ package statsdtest
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// The shared captures, relative to this package (/work/main/statsd/statsdtest
-// with /work/shared beside /work/main).
-var captureDir = filepath.Join("..", "..", "..", "shared", "testdata", "gunicorn")
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
+)
 
 const us = time.Microsecond
 
 func readCapture(t *testing.T, name string) [][]byte {
 	t.Helper()
-	got, err := ReadCapture(filepath.Join(captureDir, name))
+	got, err := ReadCapture(fixture.CapturePath(name))
 	if err != nil {
 		t.Fatalf("ReadCapture: %v", err)
 	}
@@ -75,7 +72,7 @@ func TestReadCaptureCounts(t *testing.T) {
 	if n := len(readCapture(t, "gunicorn-20.1-prefix-tags.statsd")); n != 21 {
 		t.Errorf("prefix-tags: %d datagrams, want 21", n)
 	}
-	if _, err := ReadCapture(filepath.Join(captureDir, "missing.statsd")); err == nil {
+	if _, err := ReadCapture(fixture.CapturePath("missing.statsd")); err == nil {
 		t.Error("ReadCapture of a missing file: no error")
 	}
 }

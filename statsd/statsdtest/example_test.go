@@ -94,7 +94,7 @@ func ExampleFormatDuration() {
 
 // Replay a capture into any Sink; here a Recorder.
 func ExampleReadCapture() {
-	dgrams, err := statsdtest.ReadCapture("../../../shared/testdata/gunicorn/gunicorn-20.1-plain.statsd")
+	dgrams, err := statsdtest.ReadCapture("../../testdata/gunicorn/gunicorn-20.1-plain.statsd")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,53 +1,29 @@
-package otelbridge
+package main
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
-	"github.com/gunicornotel/gunicornotel/internal/otlptest"
+	"github.com/gunicornotel/gunicornotel/examples/internal/otlptest"
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
 	"github.com/gunicornotel/gunicornotel/mapper"
+	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-func anyString(v *commonpb.AnyValue) string {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_IntValue:
-		return fmt.Sprintf("int64:%d", x.IntValue)
-	case *commonpb.AnyValue_BoolValue:
-		return fmt.Sprintf("bool:%v", x.BoolValue)
-	case *commonpb.AnyValue_DoubleValue:
-		return fmt.Sprintf("float64:%v", x.DoubleValue)
-	}
-	return fmt.Sprintf("%v", v)
-}
-
-// pbAttrs renders OTLP attributes as attrKey renders an attribute.Set.
-func pbAttrs(kvs []*commonpb.KeyValue) string {
-	var parts []string
-	for _, kv := range kvs {
-		parts = append(parts, kv.GetKey()+"="+anyString(kv.GetValue()))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-// TestOTLP sends the tagged capture over loopback UDP to a Receiver, shuts it
-// down, flushes the provider through the OTLP/HTTP exporter into an
-// in-process endpoint, and checks what arrived.
-func TestOTLP(t *testing.T) {
+// TestOTLPCapture sends a real Gunicorn capture through a Bridge made by
+// otelbridge.Listen and the SDK's OTLP/HTTP exporter, and checks the one
+// export: names, units, temporality, attributes, histogram bounds.
+func TestOTLPCapture(t *testing.T) {
 	sink := new(otlptest.Sink)
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
@@ -65,7 +41,7 @@ func TestOTLP(t *testing.T) {
 		sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
 	defer mp.Shutdown(ctx)
 
-	r, err := Listen("127.0.0.1:0", mp)
+	r, err := otelbridge.Listen("127.0.0.1:0", mp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +50,10 @@ func TestOTLP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dgs := readCapture(t, "gunicorn-20.1-prefix-tags.statsd")
+	dgs, err := statsdtest.ReadCapture(fixture.CapturePath(fixture.PrefixTagsCapture))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range dgs {
 		if _, err := conn.Write(d); err != nil {
 			t.Fatal(err)
@@ -95,7 +74,7 @@ func TestOTLP(t *testing.T) {
 	metrics := make(map[string]*metricspb.Metric)
 	for _, rm := range reqs[0].GetResourceMetrics() {
 		for _, sm := range rm.GetScopeMetrics() {
-			if sm.GetScope().GetName() != ScopeName {
+			if sm.GetScope().GetName() != otelbridge.ScopeName {
 				t.Errorf("scope %q", sm.GetScope().GetName())
 			}
 			for _, m := range sm.GetMetrics() {
@@ -122,7 +101,7 @@ func TestOTLP(t *testing.T) {
 		}
 		out := make(map[string]float64)
 		for _, dp := range s.GetDataPoints() {
-			out[pbAttrs(dp.GetAttributes())] = dp.GetAsDouble()
+			out[attrs(dp.GetAttributes())] = dp.GetAsDouble()
 		}
 		return out
 	}
@@ -130,10 +109,10 @@ func TestOTLP(t *testing.T) {
 	const tagged = "app=shop.web,env=prod,team=web"
 	equalMaps(t, "requests", sums(get(mapper.NameRequests, "{request}")), map[string]float64{tagged: 5})
 	equalMaps(t, "responses", sums(get(mapper.NameResponses, "{response}")), map[string]float64{
-		"app=shop.web,env=prod,http.response.status_code=int64:200,team=web": 2,
-		"app=shop.web,env=prod,http.response.status_code=int64:201,team=web": 1,
-		"app=shop.web,env=prod,http.response.status_code=int64:404,team=web": 1,
-		"app=shop.web,env=prod,http.response.status_code=int64:500,team=web": 1,
+		"app=shop.web,env=prod,http.response.status_code=int:200,team=web": 2,
+		"app=shop.web,env=prod,http.response.status_code=int:201,team=web": 1,
+		"app=shop.web,env=prod,http.response.status_code=int:404,team=web": 1,
+		"app=shop.web,env=prod,http.response.status_code=int:500,team=web": 1,
 	})
 	equalMaps(t, "log", sums(get(mapper.NameLogMessages, "{message}")), map[string]float64{
 		"app=shop.web,env=prod,level=critical,team=web":  1,
@@ -143,7 +122,7 @@ func TestOTLP(t *testing.T) {
 
 	g := get(mapper.NameWorkers, "{worker}").GetGauge()
 	if g == nil || len(g.GetDataPoints()) != 1 || g.GetDataPoints()[0].GetAsDouble() != 2 ||
-		pbAttrs(g.GetDataPoints()[0].GetAttributes()) != tagged {
+		attrs(g.GetDataPoints()[0].GetAttributes()) != tagged {
 		t.Errorf("workers: %v", g)
 	}
 
@@ -155,15 +134,22 @@ func TestOTLP(t *testing.T) {
 	wantCounts := make([]uint64, len(mapper.HTTPServerDurationBuckets)+1)
 	wantCounts[0] = 5
 	if dp.GetCount() != 5 || !slices.Equal(dp.GetExplicitBounds(), mapper.HTTPServerDurationBuckets) ||
-		!slices.Equal(dp.GetBucketCounts(), wantCounts) || pbAttrs(dp.GetAttributes()) != tagged ||
+		!slices.Equal(dp.GetBucketCounts(), wantCounts) || attrs(dp.GetAttributes()) != tagged ||
 		dp.GetMin() != 0.000241 || dp.GetMax() != 0.001739 {
 		t.Errorf("duration point: %v", dp)
 	}
 
-	if got := metrics[MetricDatagrams].GetSum().GetDataPoints(); len(got) != 1 || got[0].GetAsInt() != int64(len(dgs)) {
-		t.Errorf("%s: %v", MetricDatagrams, got)
+	if got := metrics[otelbridge.MetricDatagrams].GetSum().GetDataPoints(); len(got) != 1 || got[0].GetAsInt() != int64(len(dgs)) {
+		t.Errorf("%s: %v", otelbridge.MetricDatagrams, got)
 	}
-	if got := metrics[MetricServerBytes].GetSum().GetDataPoints(); len(got) != 1 || got[0].GetAsInt() == 0 {
-		t.Errorf("%s: %v", MetricServerBytes, got)
+	if got := metrics[otelbridge.MetricServerBytes].GetSum().GetDataPoints(); len(got) != 1 || got[0].GetAsInt() == 0 {
+		t.Errorf("%s: %v", otelbridge.MetricServerBytes, got)
+	}
+}
+
+func equalMaps(t *testing.T, what string, got, want map[string]float64) {
+	t.Helper()
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: got %v, want %v", what, got, want)
 	}
 }
