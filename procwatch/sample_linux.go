@@ -81,6 +81,7 @@ type procRead struct {
 	fdErr     error
 	heartbeat string // path of the fd of the worker's heartbeat file
 	conns     int64
+	notWorker bool // a child with readable fds and no heartbeat file
 }
 
 // candidate is a worker's socket that may be an accepted connection.
@@ -201,6 +202,12 @@ func (w *Watcher) pass() error {
 				continue // exited since its stat was read; counted next pass
 			}
 			fail(errFDAccess, p.fdErr)
+		} else if i > 0 && p.heartbeat == "" {
+			// Every worker holds its heartbeat file from birth (made by
+			// the master before the fork); a child without one is a new
+			// master started by USR2 (exec closed the files) or another
+			// helper process.
+			p.notWorker = true
 		}
 	}
 	if err := w.readSockets(); err != nil {
@@ -699,11 +706,16 @@ func (w *Watcher) build(now time.Time) snapshot {
 		if s.procs[i].fdErr != nil {
 			fdsKnown = false
 		}
+		if i > 0 && !s.procs[i].notWorker {
+			snap.workers++
+		}
 	}
-	snap.workers = int64(len(s.procs) - 1)
 	snap.stateKnown = s.sync && fdsKnown
 	for i := range s.procs {
 		p := &s.procs[i]
+		if p.notWorker {
+			continue
+		}
 		role := "worker"
 		if i == 0 {
 			role = "master"
@@ -799,14 +811,14 @@ func (w *Watcher) countRestarts(now time.Time) int64 {
 	var restarts int64
 	newOnes := 0
 	for _, p := range s.procs[1:] {
-		if start, ok := s.workers[p.id.pid]; !ok || start != p.id.start {
+		if start, ok := s.workers[p.id.pid]; !p.notWorker && (!ok || start != p.id.start) {
 			newOnes++
 		}
 	}
 	for pid, start := range s.workers {
 		found := false
 		for _, p := range s.procs[1:] {
-			if p.id.pid == pid && p.id.start == start {
+			if !p.notWorker && p.id.pid == pid && p.id.start == start {
 				found = true
 				break
 			}
@@ -834,7 +846,9 @@ func (w *Watcher) countRestarts(now time.Time) int64 {
 	}
 	clear(s.workers)
 	for _, p := range s.procs[1:] {
-		s.workers[p.id.pid] = p.id.start
+		if !p.notWorker {
+			s.workers[p.id.pid] = p.id.start
+		}
 	}
 	return restarts
 }
