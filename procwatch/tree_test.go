@@ -229,8 +229,8 @@ func gthreadUnixTree() fakeTree {
 		unixRow(0, 1, 3, 8101, "/run/gunicorn.sock"),
 		unixRow(0, 1, 3, 8102, "/run/gunicorn.sock"),
 		unixRow(0, 1, 3, 8103, "/run/gunicorn.sock"),
-		unixRow(0, 1, 3, 8104, ""),                  // its own client connection
-		unixRow(0, 2, 1, 8105, ""),                  // a datagram socket
+		unixRow(0, 1, 3, 8104, ""),                   // its own client connection
+		unixRow(0, 2, 1, 8105, ""),                   // a datagram socket
 		unixRow(0, 1, 3, 8200, "/run/gunicorn.sock"), // not yet accepted (nobody holds it)
 		unixRow(0x10000, 1, 1, 8300, "/run/with a space.sock"),
 	}
