@@ -146,11 +146,12 @@ func writeTree(dir string, t fakeTree) error {
 				rows         []string
 			}{{"tcp", tcpHeader, t.tcp}, {"tcp6", tcpHeader, t.tcp6}, {"unix", unixHeader, t.unix}}
 			for _, tb := range tables {
-				data := tb.header + "\n"
+				var data strings.Builder
+				data.WriteString(tb.header + "\n")
 				for _, r := range tb.rows {
-					data += r + "\n"
+					data.WriteString(r + "\n")
 				}
-				if err := w(filepath.Join(pd, "net", tb.name), data); err != nil {
+				if err := w(filepath.Join(pd, "net", tb.name), data.String()); err != nil {
 					return err
 				}
 			}
