@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 )
 
@@ -102,7 +104,7 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			const timeout = 4 // seconds: half is 2
+			const timeout = 8 // seconds: half is 4
 			g := gunicorntest.Start(t, gunicorntest.Options{
 				Workers: 4, Timeout: timeout, Unix: unix,
 				Args: []string{"--backlog", strconv.Itoa(backlog)},
@@ -110,16 +112,17 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 			w, r := newTestWatcher(t, WithPID(g.Pid()), WithAttributes(attrApp))
 			waitUntil(t, w, r, bootWait, "4 idle workers", stateIs(0, 4))
 
-			// 3 requests of 3 s: longer than half the timeout, shorter than it.
-			f := send(g, 3, 3, 10*time.Second)
+			// 3 requests of 5.5 s: longer than half the timeout, shorter than it.
+			f := send(g, 3, 5.5, 20*time.Second)
 			v := waitUntil(t, w, r, changeWait, "3 busy, 1 idle", stateIs(3, 1))
 			if up := v.val("gunicorn.up", "app=shop.web"); up != 1 {
 				t.Errorf("gunicorn.up = %v, want 1", up)
 			}
-			// Busy time over a second of samples.
-			start := time.Now()
-			b0 := w.Stats().BusyTime
-			for time.Since(start) < time.Second {
+			// Busy time over two seconds of samples, timed from just after
+			// the first pass to just after the last.
+			_ = w.Sample(context.Background())
+			b0, start := w.Stats().BusyTime, time.Now()
+			for time.Since(start) < 2*time.Second {
 				time.Sleep(50 * time.Millisecond)
 				_ = w.Sample(context.Background())
 			}
@@ -128,10 +131,10 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 			if busy := v.val("gunicorn.worker.count", "gunicorn.worker.state=busy"); busy == 3 {
 				rate := (w.Stats().BusyTime - b0) / elapsed
 				if rate < 2.7 || rate > 3.3 {
-					t.Errorf("busy time grew by %.2f worker-s/s with 3 busy workers, want about 3", rate)
+					t.Errorf("busy time grew by %.2f worker-s/s with 3 busy workers, want about 3 (%.3f in %.3f s)", rate, w.Stats().BusyTime-b0, elapsed)
 				}
 			} else {
-				t.Errorf("busy = %v after a second, want 3: %s", busy, v.summary())
+				t.Errorf("busy = %v after two seconds, want 3: %s", busy, v.summary())
 			}
 			v = waitUntil(t, w, r, changeWait, "request age past half the timeout", func(v view) bool {
 				return v.val("gunicorn.worker.request.age.max") >= timeout/2.0
@@ -188,7 +191,7 @@ func TestGunicornRestarts(t *testing.T) {
 	workers := func(n float64) func(v view) bool {
 		return func(v view) bool { return v.val("gunicorn.worker.count", "gunicorn.worker.state=idle") == n }
 	}
-	v := waitUntil(t, w, r, bootWait, "2 workers", workers(2))
+	v := settle(t, w, r, 2, bootWait)
 	if pid := v.val("gunicorn.process.memory.usage", "gunicorn.process.role=master"); pid <= 0 {
 		t.Errorf("master memory %v, want > 0", pid)
 	}
@@ -217,10 +220,15 @@ func TestGunicornRestarts(t *testing.T) {
 		}
 	}
 
+	// Each signal only once Gunicorn has settled: a SIGTERM while its
+	// arbiter still adjusts the worker count can leave a worker it spawns
+	// afterwards without the TERM, and the stop then takes
+	// --graceful-timeout (Gunicorn 20.1).
+	settle(t, w, r, 2, changeWait)
 	g.Signal(syscall.SIGTTIN)
-	waitUntil(t, w, r, changeWait, "3 workers", workers(3))
+	settle(t, w, r, 3, changeWait)
 	g.Signal(syscall.SIGTTOU)
-	v = waitUntil(t, w, r, changeWait, "2 workers", workers(2))
+	v = settle(t, w, r, 2, changeWait)
 	if n := v.val("gunicorn.worker.restarts"); n != 1 {
 		t.Errorf("restarts = %v after TTIN and TTOU, want 1", n)
 	}
@@ -231,5 +239,41 @@ func TestGunicornRestarts(t *testing.T) {
 	}
 	if n := v.val("gunicorn.worker.restarts"); n != 1 {
 		t.Errorf("restarts = %v after stop, want 1 (a counter keeps its total)", n)
+	}
+}
+
+// settle waits until the same n workers, all idle, have been seen for
+// 1.5 s (longer than a turn of Gunicorn's arbiter loop), failing the test
+// after timeout.
+func settle(t *testing.T, w *Watcher, r *sdkmetric.ManualReader, n int, timeout time.Duration) view {
+	t.Helper()
+	const stable = 1500 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	var since time.Time
+	var last string
+	for {
+		_ = w.Sample(context.Background())
+		v := collect(t, r)
+		var pids []string
+		for _, p := range v.points("gunicorn.process.uptime") {
+			if strings.Contains(p.attrs, "role=worker") {
+				pids = append(pids, p.attrs)
+			}
+		}
+		set := strings.Join(pids, ";")
+		ok := len(pids) == n && v.val("gunicorn.worker.count", "gunicorn.worker.state=idle") == float64(n)
+		switch {
+		case !ok:
+			since = time.Time{}
+		case set != last || since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= stable:
+			return v
+		}
+		last = set
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %d workers not settled: %s", timeout, n, v.summary())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
