@@ -1,0 +1,90 @@
+package procwatch
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// FuzzParseTCPLine: the quick and the full parse of a /proc/net/tcp line
+// never panic, and agree on the inode and state of what the full parse
+// accepts. Seeds are in testdata/fuzz/FuzzParseTCPLine.
+func FuzzParseTCPLine(f *testing.F) {
+	f.Add([]byte("   1: 00000000:1F40 00000000:0000 0A 00000000:00000007 00:00000000 00000000  1000        0 5000 1 0000000000000000 100 0 0 10 0"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := parseTCPLine(line)
+		ino, st, ok := tcpQuick(line)
+		if err == nil && (!ok || ino != e.inode || st != e.state) {
+			t.Errorf("full parse %+v, quick %d %d %v", e, ino, st, ok)
+		}
+	})
+}
+
+// FuzzParseUnixLine: likewise for /proc/net/unix.
+func FuzzParseUnixLine(f *testing.F) {
+	f.Add([]byte("0000000000000000: 00000002 00000000 00010000 0001 01 8000 /run/with a space.sock"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := parseUnixLine(line)
+		ino, ok := unixQuick(line)
+		if err == nil && (!ok || ino != e.inode) {
+			t.Errorf("full parse %+v, quick %d %v", e, ino, ok)
+		}
+	})
+}
+
+// FuzzParseDiag: a sock_diag answer never panics the parser, and each socket
+// it reports is of a family asked for.
+func FuzzParseDiag(f *testing.F) {
+	f.Add(diagAnswer(inetMsg(afInet, 5000, 7, 100), unixMsg(8000, 2, 128)))
+	f.Add(diagAnswer())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = parseDiag(b, func(e diagEntry) {
+			if e.family != afInet && e.family != afInet6 && e.family != afUnix {
+				t.Errorf("family %d", e.family)
+			}
+		})
+	})
+}
+
+// nlMsg is a netlink message of type typ with body.
+func nlMsg(typ uint16, body []byte) []byte {
+	n := nlmsgHdrLen + len(body)
+	b := make([]byte, (n+3)&^3)
+	binary.NativeEndian.PutUint32(b[0:4], uint32(n))
+	binary.NativeEndian.PutUint16(b[4:6], typ)
+	copy(b[nlmsgHdrLen:], body)
+	return b
+}
+
+// inetMsg is an inet_diag_msg of a listener.
+func inetMsg(family uint8, inode, rq, wq uint32) []byte {
+	b := make([]byte, inetDiagMsgLen)
+	b[0], b[1] = family, tcpListen
+	binary.NativeEndian.PutUint32(b[56:60], rq)
+	binary.NativeEndian.PutUint32(b[60:64], wq)
+	binary.NativeEndian.PutUint32(b[68:72], inode)
+	return nlMsg(sockDiagByFamily, b)
+}
+
+// unixMsg is a unix_diag_msg of a listener with UNIX_DIAG_RQLEN, after a
+// UNIX_DIAG_NAME attribute of odd length (padded).
+func unixMsg(inode, rq, wq uint32) []byte {
+	b := make([]byte, unixDiagMsgLen)
+	b[0], b[1], b[2] = afUnix, 1, tcpListen
+	binary.NativeEndian.PutUint32(b[4:8], inode)
+	name := []byte{9, 0, 0, 0, '/', 'r', 'u', 'n', '/', 0, 0, 0} // len 9, type 0 (UNIX_DIAG_NAME)
+	rql := make([]byte, 12)
+	binary.NativeEndian.PutUint16(rql[0:2], 12)
+	binary.NativeEndian.PutUint16(rql[2:4], unixDiagRQLen)
+	binary.NativeEndian.PutUint32(rql[4:8], rq)
+	binary.NativeEndian.PutUint32(rql[8:12], wq)
+	return nlMsg(sockDiagByFamily, append(append(b, name...), rql...))
+}
+
+// diagAnswer is one datagram with msgs then NLMSG_DONE.
+func diagAnswer(msgs ...[]byte) []byte {
+	var b []byte
+	for _, m := range msgs {
+		b = append(b, m...)
+	}
+	return append(b, nlMsg(nlmsgDone, make([]byte, 4))...)
+}

@@ -1,0 +1,101 @@
+package procwatch
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func TestParseTCPLine(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want tcpEntry
+		err  bool
+	}{
+		{"   1: 0100007F:1F40 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000        0 5000 1 0000000000000000 100 0 0 10 0",
+			tcpEntry{inode: 5000, state: tcpListen, local: netip.MustParseAddrPort("127.0.0.1:8000"), rxQueue: 5}, false},
+		{"   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0",
+			tcpEntry{inode: 77, state: tcpListen, local: netip.MustParseAddrPort("[::1]:8080")}, false},
+		{"   0: 0000000000000000FFFF00000500000A:1F90 00000000000000000000000000000000:0000 01 00000000:00000000 00:00000000 00000000     0        0 78 1 0",
+			tcpEntry{inode: 78, state: tcpEstablished, local: netip.MustParseAddrPort("[::ffff:10.0.0.5]:8080")}, false},
+		{"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", tcpEntry{}, true},
+		{"   1: 0100007F 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000 0 5000", tcpEntry{}, true},
+		{"   1: 0100007F:1F40 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000 0 x", tcpEntry{}, true},
+	} {
+		got, err := parseTCPLine([]byte(c.line))
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("parseTCPLine(%q) = %+v, %v; want %+v, error %v", c.line, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestParseUnixLine(t *testing.T) {
+	got, err := parseUnixLine([]byte("0000000000000000: 00000002 00000000 00010000 0001 01 8000 /run/with a space.sock"))
+	want := unixEntry{inode: 8000, flags: unixAcceptCon, typ: unixStream, state: 1, path: []byte("/run/with a space.sock")}
+	if err != nil || !reflect.DeepEqual(got, want) || !got.listening() {
+		t.Errorf("parseUnixLine = %+v, %v; want %+v", got, err, want)
+	}
+	got, err = parseUnixLine([]byte("0000000000000000: 00000002 00000000 00000000 0002 01 8105"))
+	if err != nil || got.inode != 8105 || got.path != nil || got.connectedStream() {
+		t.Errorf("datagram: %+v, %v", got, err)
+	}
+	if _, err := parseUnixLine([]byte("Num       RefCount Protocol Flags    Type St Inode Path")); err == nil {
+		t.Error("header parsed")
+	}
+}
+
+func TestParseDiag(t *testing.T) {
+	var got []diagEntry
+	done, err := parseDiag(diagAnswer(inetMsg(afInet6, 5000, 7, 100), unixMsg(8000, 2, 128)), func(e diagEntry) { got = append(got, e) })
+	want := []diagEntry{
+		{family: afInet6, inode: 5000, rqueue: 7, wqueue: 100, hasQueue: true},
+		{family: afUnix, inode: 8000, rqueue: 2, wqueue: 128, hasQueue: true},
+	}
+	if err != nil || !done || !reflect.DeepEqual(got, want) {
+		t.Errorf("parseDiag = %+v, %v, %v; want %+v", got, done, err, want)
+	}
+	e := make([]byte, 4)
+	binary.NativeEndian.PutUint32(e, uint32(0xffffffff&^0)) // -1: EPERM
+	if _, err := parseDiag(nlMsg(nlmsgError, e), func(diagEntry) {}); err == nil {
+		t.Error("NLMSG_ERROR not returned")
+	}
+	if _, err := parseDiag(inetMsg(afInet, 1, 2, 3)[:40], func(diagEntry) {}); err == nil {
+		t.Error("truncated message accepted")
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	var a gunicornArgs
+	a.parse([]string{"/usr/bin/gunicorn", "-kgthread", "--threads=4", "--backlog", "64", "-b", "unix:/run/g.sock", "--bind=0.0.0.0:80", "--timeout", "5", "app:app"})
+	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}}
+	if !reflect.DeepEqual(a, want) {
+		t.Errorf("parse = %+v, want %+v", a, want)
+	}
+	for _, c := range []struct {
+		class   string
+		threads int
+		want    bool
+	}{{"", 0, true}, {"sync", 1, true}, {"sync", 2, false}, {"gthread", 0, false}, {"gevent", 0, false}, {"gunicorn.workers.sync.SyncWorker", 0, true}} {
+		if got := isSyncClass(c.class, c.threads); got != c.want {
+			t.Errorf("isSyncClass(%q, %d) = %v", c.class, c.threads, got)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"/usr/bin/python3", "/usr/bin/gunicorn", "app:app"}, true},
+		{[]string{"python3", "-u", "-m", "gunicorn", "app:app"}, true},
+		{[]string{"/venv/bin/gunicorn", "-w", "4"}, true},
+		{[]string{"gunicorn: master [shop]"}, true},
+		{[]string{"gunicorn: worker [shop]"}, false},
+		{[]string{"vim", "gunicorn"}, false},
+		{[]string{"python3", "manage.py", "gunicorn"}, false},
+		{nil, false},
+	} {
+		if got := isGunicornCmdline(c.args); got != c.want {
+			t.Errorf("isGunicornCmdline(%q) = %v", c.args, got)
+		}
+	}
+}

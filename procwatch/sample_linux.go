@@ -1,0 +1,908 @@
+//go:build linux
+
+package procwatch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// userHZ is the unit of CPU times and start times in /proc/PID/stat: 100 on
+// every Linux (the kernel's USER_HZ; procfs assumes the same).
+const userHZ = 100
+
+// discoverEvery is how often WithDiscover looks for a master while none runs.
+const discoverEvery = time.Second
+
+// restartWindow is how long after a worker exits a new worker counts as its
+// replacement (Gunicorn's arbiter replaces a worker within its loop, at most
+// a second later, plus the new worker's start).
+const restartWindow = 5 * time.Second
+
+// osState is what passes keep from one to the next.
+type osState struct {
+	fs       procfs.FS
+	diag     bool   // use sock_diag (the root is /proc itself)
+	selfNet  uint64 // inode of our network namespace, for the diag
+	bootTime float64
+	bootErr  error
+
+	master       procID
+	args         gunicornArgs
+	sync         bool
+	lastDiscover time.Time
+
+	prevAt   time.Time
+	prevUp   bool
+	workers  map[int]uint64 // pid → start time at the previous pass
+	pending  []time.Time    // exits not yet matched with a new worker
+	children map[procID]bool
+	pidOpts  map[procID]*pidOpts
+	listens  map[listenKey]metric.MeasurementOption
+
+	// Buffers reused from pass to pass.
+	procs    []procRead
+	inodes   map[uint64]int // socket inode → index in procs
+	cands    []candidate
+	listenrs []listener
+	diagQ    map[uint64]diagEntry
+	file     []byte
+	diagBuf  []byte
+	kids     []int
+	spare    snapshot
+}
+
+// procID tells a process apart from a later one with the same pid.
+type procID struct {
+	pid   int
+	start uint64
+}
+
+// procRead is what a pass read of one process (procs[0] is the master).
+type procRead struct {
+	id        procID
+	utime     uint64
+	stime     uint64
+	rss       int64
+	fdErr     error
+	heartbeat string // path of the fd of the worker's heartbeat file
+	conns     int64
+	notWorker bool // a child with readable fds and no heartbeat file
+}
+
+// candidate is a worker's socket that may be an accepted connection.
+type candidate struct {
+	owner int
+	unix  bool
+	local netip.AddrPort // tcp
+	path  string         // unix
+}
+
+type listenKey struct {
+	unix bool
+	addr netip.AddrPort
+	path string
+}
+
+// listener is a listening socket of the master.
+type listener struct {
+	key        listenKey
+	inode      uint64
+	queue      int64
+	queueKnown bool
+}
+
+func (w *Watcher) initOS() error {
+	f, err := procfs.NewFS(w.cfg.procRoot)
+	if err != nil {
+		return fmt.Errorf("procwatch: proc file system at %s: %w", w.cfg.procRoot, err)
+	}
+	s := &w.os
+	s.fs = f
+	s.diag = filepath.Clean(w.cfg.procRoot) == DefaultProcRoot
+	if s.diag {
+		s.selfNet, _ = nsInode("/proc/self/ns/net")
+	}
+	s.workers = map[int]uint64{}
+	s.children = map[procID]bool{}
+	s.pidOpts = map[procID]*pidOpts{}
+	s.listens = map[listenKey]metric.MeasurementOption{}
+	s.inodes = map[uint64]int{}
+	s.diagQ = map[uint64]diagEntry{}
+	s.diagBuf = make([]byte, 32<<10)
+	return nil
+}
+
+func nsInode(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+func (w *Watcher) path(elem ...string) string {
+	return filepath.Join(append([]string{w.cfg.procRoot}, elem...)...)
+}
+
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+}
+
+// pass is one sampling pass. Call with passMu held.
+func (w *Watcher) pass() error {
+	s := &w.os
+	now := w.now()
+	var errs []error
+	fail := func(r int, err error) { errs = append(errs, w.fail(r, err)) }
+
+	master, st, err := w.findMaster(now)
+	if err != nil {
+		fail(errPIDFile, err)
+	}
+	if master.pid == 0 {
+		w.down()
+		return errors.Join(errs...)
+	}
+	if master != s.master {
+		w.newMaster(master)
+	}
+	if s.bootTime == 0 && s.bootErr == nil {
+		s.bootTime, s.bootErr = w.readBootTime()
+		if s.bootErr != nil {
+			fail(errProcRead, s.bootErr)
+		}
+	}
+
+	// The master and its workers.
+	s.procs = append(s.procs[:0], procRead{id: master, utime: uint64(st.UTime), stime: uint64(st.STime), rss: int64(st.ResidentMemory())})
+	kids, err := w.children(master.pid)
+	if err != nil {
+		fail(errProcRead, err)
+	}
+	for _, pid := range kids {
+		cst, err := w.stat(pid)
+		if err != nil {
+			if !gone(err) {
+				fail(errProcRead, err)
+			}
+			continue
+		}
+		if cst.PPID != master.pid || cst.State == "Z" || cst.State == "X" {
+			continue
+		}
+		id := procID{pid, cst.Starttime}
+		if !w.isWorker(id) {
+			continue
+		}
+		s.procs = append(s.procs, procRead{id: id, utime: uint64(cst.UTime), stime: uint64(cst.STime), rss: int64(cst.ResidentMemory())})
+	}
+
+	// Their sockets.
+	clear(s.inodes)
+	for i := range s.procs {
+		p := &s.procs[i]
+		p.fdErr = w.readFDs(p, i)
+		if p.fdErr != nil {
+			if gone(p.fdErr) && i > 0 {
+				continue // exited since its stat was read; counted next pass
+			}
+			fail(errFDAccess, p.fdErr)
+		} else if i > 0 && p.heartbeat == "" {
+			// Every worker holds its heartbeat file from birth (made by
+			// the master before the fork); a child without one is a new
+			// master started by USR2 (exec closed the files) or another
+			// helper process.
+			p.notWorker = true
+		}
+	}
+	if err := w.readSockets(); err != nil {
+		fail(errNetRead, err)
+	}
+	if err := w.readDiag(master.pid); err != nil {
+		fail(errSockDiag, err)
+	}
+
+	snap := w.build(now)
+
+	// Restarts: workers gone since the last pass, matched with new ones.
+	restarts := w.countRestarts(now)
+
+	w.mu.Lock()
+	if s.prevUp && !s.prevAt.IsZero() && snap.stateKnown {
+		w.busyTime += float64(snap.busy) * now.Sub(s.prevAt).Seconds()
+	}
+	w.restarts += restarts
+	w.passes++
+	s.spare, w.snap = w.snap, snap
+	w.mu.Unlock()
+	s.prevAt, s.prevUp = now, true
+	w.prune()
+	return errors.Join(errs...)
+}
+
+// down records a pass that found no master.
+func (w *Watcher) down() {
+	s := &w.os
+	w.mu.Lock()
+	if w.snap.up {
+		w.cfg.logger.Info("procwatch: the Gunicorn master is gone", "pid", w.snap.masterPID)
+	}
+	s.spare, w.snap = w.snap, snapshot{procs: s.spare.procs[:0], listeners: s.spare.listeners[:0]}
+	w.passes++
+	w.mu.Unlock()
+	s.master = procID{}
+	s.procs = s.procs[:0]
+	s.prevUp = false
+	clear(s.workers)
+	s.pending = s.pending[:0]
+	w.prune()
+}
+
+// newMaster resets what belongs to the previous master and reads the new
+// one's arguments. Workers of another master are not counted as restarts.
+func (w *Watcher) newMaster(m procID) {
+	s := &w.os
+	s.master = m
+	s.prevUp = false
+	clear(s.workers)
+	s.pending = s.pending[:0]
+	s.args = gunicornArgs{}
+	if p, err := s.fs.Proc(m.pid); err == nil {
+		if env, err := p.Environ(); err == nil {
+			for _, kv := range env {
+				if v, ok := strings.CutPrefix(kv, "GUNICORN_CMD_ARGS="); ok {
+					s.args.parse(strings.Fields(v))
+				}
+			}
+		}
+		if args, err := p.CmdLine(); err == nil {
+			s.args.parse(args)
+		}
+	}
+	class := s.args.workerClass
+	if w.cfg.workerClass != "" {
+		class = w.cfg.workerClass
+	}
+	s.sync = isSyncClass(class, s.args.threads)
+	if class == "" {
+		class = "sync (Gunicorn's default)"
+	}
+	w.cfg.logger.Info("procwatch: watching the Gunicorn master", "pid", m.pid, "worker_class", class, "sync", s.sync)
+}
+
+// findMaster returns the master to watch now (pid 0 when none runs) and its
+// stat. The error is about the pid file.
+func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
+	s := &w.os
+	var pid int
+	var err error
+	switch {
+	case w.cfg.pid != 0:
+		pid = w.cfg.pid
+	case w.cfg.pidFile != "":
+		pid, err = readPIDFile(w.cfg.pidFile)
+	default:
+		pid = s.master.pid
+	}
+	var st procfs.ProcStat
+	if pid != 0 {
+		var serr error
+		st, serr = w.stat(pid)
+		if serr != nil || st.State == "Z" || st.State == "X" ||
+			(w.cfg.discover && uint64(st.Starttime) != s.master.start) {
+			pid = 0
+		}
+	}
+	if pid == 0 && w.cfg.discover && (s.lastDiscover.IsZero() || now.Sub(s.lastDiscover) >= discoverEvery) {
+		s.lastDiscover = now
+		pid = w.discover()
+		if pid != 0 {
+			var serr error
+			if st, serr = w.stat(pid); serr != nil {
+				pid = 0
+			}
+		}
+	}
+	if pid == 0 {
+		return procID{}, st, err
+	}
+	return procID{pid, st.Starttime}, st, err
+}
+
+// readPIDFile reads Gunicorn's pid file. A missing file is no error: the
+// master is down.
+func readPIDFile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("pid file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return 0, nil // being written
+	}
+	pid, err := strconv.Atoi(t)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: %q is not a pid", path, t)
+	}
+	return pid, nil
+}
+
+// discover looks through the proc root for Gunicorn masters and returns the
+// oldest, or 0.
+func (w *Watcher) discover() int {
+	procs, err := w.os.fs.AllProcs()
+	if err != nil {
+		return 0
+	}
+	self := 0
+	if w.os.diag {
+		self = os.Getpid()
+	}
+	type cand struct {
+		pid, ppid int
+		start     uint64
+	}
+	var cands []cand
+	isCand := map[int]bool{}
+	for _, p := range procs {
+		if p.PID == self {
+			continue
+		}
+		args, err := p.CmdLine()
+		if err != nil || !isGunicornCmdline(args) {
+			continue
+		}
+		st, err := p.Stat()
+		if err != nil || st.State == "Z" || st.State == "X" {
+			continue
+		}
+		cands = append(cands, cand{p.PID, st.PPID, st.Starttime})
+		isCand[p.PID] = true
+	}
+	best, n := cand{}, 0
+	for _, c := range cands {
+		if isCand[c.ppid] {
+			continue // a worker, or a new master during a USR2 upgrade
+		}
+		n++
+		if best.pid == 0 || c.start < best.start || (c.start == best.start && c.pid < best.pid) {
+			best = c
+		}
+	}
+	if n > 1 {
+		w.cfg.logger.Warn("procwatch: found several Gunicorn masters; watching the oldest", "masters", n, "pid", best.pid)
+	}
+	return best.pid
+}
+
+func (w *Watcher) stat(pid int) (procfs.ProcStat, error) {
+	p, err := w.os.fs.Proc(pid)
+	if err != nil {
+		return procfs.ProcStat{}, fmt.Errorf("process %d: %w", pid, err)
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return procfs.ProcStat{}, fmt.Errorf("process %d: stat: %w", pid, err)
+	}
+	return st, nil
+}
+
+// children returns the pids of the master's children, from
+// /proc/PID/task/TID/children, or when the kernel has no such file, by
+// looking at every process's parent.
+func (w *Watcher) children(pid int) ([]int, error) {
+	s := &w.os
+	s.kids = s.kids[:0]
+	dir := w.path(strconv.Itoa(pid), "task")
+	tasks, err := readDirNames(dir)
+	if err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("tasks of process %d: %w", pid, err)
+	}
+	for _, t := range tasks {
+		b, err := w.readFile(filepath.Join(dir, t, "children"))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if _, serr := os.Stat(filepath.Join(dir, t)); serr == nil {
+					return w.childrenByScan(pid)
+				}
+				continue // the thread is gone
+			}
+			return nil, fmt.Errorf("children of process %d: %w", pid, err)
+		}
+		for _, f := range bytes.Fields(b) {
+			if c, ok := decUint(f); ok && c <= math.MaxInt32 {
+				s.kids = append(s.kids, int(c))
+			}
+		}
+	}
+	return s.kids, nil
+}
+
+func (w *Watcher) childrenByScan(pid int) ([]int, error) {
+	s := &w.os
+	s.kids = s.kids[:0]
+	procs, err := s.fs.AllProcs()
+	if err != nil {
+		return nil, fmt.Errorf("listing processes in %s: %w", w.cfg.procRoot, err)
+	}
+	for _, p := range procs {
+		if st, err := p.Stat(); err == nil && st.PPID == pid {
+			s.kids = append(s.kids, p.PID)
+		}
+	}
+	return s.kids, nil
+}
+
+// isWorker says whether a child of the master is an HTTP worker (not Gunicorn
+// 26's dirty arbiter), reading its command line once.
+func (w *Watcher) isWorker(id procID) bool {
+	s := &w.os
+	if v, ok := s.children[id]; ok {
+		return v
+	}
+	v := true
+	if p, err := s.fs.Proc(id.pid); err == nil {
+		if args, err := p.CmdLine(); err == nil && isDirtyProcess(args) {
+			v = false
+		}
+	}
+	s.children[id] = v
+	return v
+}
+
+// readFile reads a whole file into the pass's buffer (valid until the next
+// call). It uses the system calls directly: os.Open would add an fcntl and
+// an *os.File per file, for files read ten times a second.
+func (w *Watcher) readFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	b := w.os.file[:0]
+	if cap(b) < 4096 {
+		b = make([]byte, 0, 4096)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := syscall.Read(fd, b[len(b):cap(b)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			w.os.file = b
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
+	}
+	w.os.file = b
+	return b, nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// readFDs reads the process's file descriptors: its sockets go into the
+// inode table, and a worker's heartbeat file is noted.
+func (w *Watcher) readFDs(p *procRead, idx int) error {
+	dir := w.path(strconv.Itoa(p.id.pid), "fd")
+	names, err := readDirNames(dir)
+	if err != nil {
+		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
+	}
+	var buf [256]byte
+	for _, n := range names {
+		path := dir + "/" + n
+		k, err := syscall.Readlink(path, buf[:])
+		if err != nil {
+			continue // closed since the listing
+		}
+		t := buf[:k]
+		if ino, ok := bytes.CutPrefix(t, []byte("socket:[")); ok {
+			if v, ok := decUint(bytes.TrimSuffix(ino, []byte("]"))); ok {
+				if _, seen := w.os.inodes[v]; !seen { // the master's own (listeners) stay the master's
+					w.os.inodes[v] = idx
+				}
+			}
+			continue
+		}
+		if idx > 0 && bytes.HasPrefix(t[bytes.LastIndexByte(t, '/')+1:], []byte("wgunicorn-")) {
+			p.heartbeat = path
+		}
+	}
+	return nil
+}
+
+// readSockets scans the master's socket tables for the sockets of the master
+// and its workers: the master's listeners, and the workers' sockets that may
+// be accepted connections.
+func (w *Watcher) readSockets() error {
+	s := &w.os
+	s.listenrs = s.listenrs[:0]
+	s.cands = s.cands[:0]
+	masterFDs := s.procs[0].fdErr == nil
+	if len(s.inodes) == 0 && masterFDs {
+		return nil
+	}
+	pid := strconv.Itoa(s.procs[0].id.pid)
+	var errs []error
+	for _, name := range []string{"tcp", "tcp6"} {
+		path := w.path(pid, "net", name)
+		data, err := w.readFile(path)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) { // no IPv6
+				errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
+			}
+			continue
+		}
+		bad := 0
+		lines(data, func(line []byte) {
+			ino, state, ok := tcpQuick(line)
+			if !ok {
+				return
+			}
+			owner, mine := s.inodes[ino]
+			if !mine && (masterFDs || state != tcpListen) {
+				return
+			}
+			e, err := parseTCPLine(line)
+			if err != nil {
+				bad++
+				return
+			}
+			switch {
+			case state == tcpListen && (mine && owner == 0 || !masterFDs && w.boundByArgs(e.local, "")):
+				s.listenrs = append(s.listenrs, listener{key: listenKey{addr: e.local}, inode: ino, queue: int64(e.rxQueue), queueKnown: true})
+			case mine && owner > 0 && state != tcpListen:
+				s.cands = append(s.cands, candidate{owner: owner, local: e.local})
+			}
+		})
+		if bad > 0 {
+			errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
+		}
+	}
+	path := w.path(pid, "net", "unix")
+	data, err := w.readFile(path)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
+		return errors.Join(errs...)
+	}
+	bad := 0
+	lines(data, func(line []byte) {
+		ino, ok := unixQuick(line)
+		if !ok {
+			return
+		}
+		owner, mine := s.inodes[ino]
+		if !mine && masterFDs {
+			return
+		}
+		e, err := parseUnixLine(line)
+		if err != nil {
+			bad++
+			return
+		}
+		switch {
+		case e.listening() && len(e.path) > 0 && (mine && owner == 0 || !masterFDs && w.boundByArgs(netip.AddrPort{}, string(e.path))):
+			s.listenrs = append(s.listenrs, listener{key: listenKey{unix: true, path: string(e.path)}, inode: ino})
+		case mine && owner > 0 && e.connectedStream() && len(e.path) > 0:
+			s.cands = append(s.cands, candidate{owner: owner, unix: true, path: string(e.path)})
+		}
+	})
+	if bad > 0 {
+		errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
+	}
+	return errors.Join(errs...)
+}
+
+// boundByArgs says whether a listening socket is one of the master's binds as
+// its arguments give them (default 127.0.0.1:8000), for when the master's
+// file descriptors cannot be read.
+func (w *Watcher) boundByArgs(local netip.AddrPort, path string) bool {
+	binds := w.os.args.binds
+	if len(binds) == 0 {
+		binds = []string{gunicornDefaultBind}
+	}
+	for _, b := range binds {
+		if p, ok := strings.CutPrefix(b, "unix:"); ok {
+			if path != "" && filepath.Clean(p) == path {
+				return true
+			}
+			continue
+		}
+		if path != "" {
+			continue
+		}
+		b = strings.TrimPrefix(b, "tcp://")
+		host, port, err := splitHostPort(b)
+		if err != nil || port != local.Port() {
+			continue
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			return true
+		}
+		if a, err := netip.ParseAddr(host); err == nil && a.Unmap() == local.Addr().Unmap() {
+			return true
+		}
+		if host == "localhost" && local.Addr().IsLoopback() {
+			return true
+		}
+	}
+	return false
+}
+
+func splitHostPort(b string) (string, uint16, error) {
+	i := strings.LastIndexByte(b, ':')
+	if i < 0 {
+		return "", 0, errors.New("no port")
+	}
+	host := strings.Trim(b[:i], "[]")
+	p, err := strconv.ParseUint(b[i+1:], 10, 16)
+	return host, uint16(p), err
+}
+
+// readDiag asks sock_diag for the listeners' queues and limits, when the
+// master is in our network namespace.
+func (w *Watcher) readDiag(pid int) error {
+	s := &w.os
+	clear(s.diagQ)
+	if !s.diag || len(s.listenrs) == 0 {
+		return nil
+	}
+	if ns, err := nsInode(w.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != s.selfNet {
+		return nil // another namespace (or unknown): fall back to the arguments
+	}
+	return dumpListeners(s.diagBuf, func(e diagEntry) { s.diagQ[e.inode] = e })
+}
+
+// build turns what the pass read into a snapshot.
+func (w *Watcher) build(now time.Time) snapshot {
+	s := &w.os
+	snap := snapshot{up: true, masterPID: s.master.pid,
+		procs: s.spare.procs[:0], listeners: s.spare.listeners[:0]}
+
+	// Accepted connections per worker.
+	for _, c := range s.cands {
+		for _, l := range s.listenrs {
+			if c.unix != l.key.unix {
+				continue
+			}
+			if c.unix && c.path == l.key.path ||
+				!c.unix && c.local.Port() == l.key.addr.Port() &&
+					(l.key.addr.Addr().IsUnspecified() || l.key.addr.Addr().Unmap() == c.local.Addr().Unmap()) {
+				s.procs[c.owner].conns++
+				break
+			}
+		}
+	}
+
+	fdsKnown := true
+	for i := range s.procs {
+		if s.procs[i].fdErr != nil {
+			fdsKnown = false
+		}
+		if i > 0 && !s.procs[i].notWorker {
+			snap.workers++
+		}
+	}
+	snap.stateKnown = s.sync && fdsKnown
+	for i := range s.procs {
+		p := &s.procs[i]
+		if p.notWorker {
+			continue
+		}
+		role := "worker"
+		if i == 0 {
+			role = "master"
+		}
+		opts := s.pidOpts[p.id]
+		if opts == nil {
+			opts = w.newPIDOpts(role, p.id.pid)
+			s.pidOpts[p.id] = opts
+		}
+		pt := procPoint{opts: opts, user: float64(p.utime) / userHZ, sys: float64(p.stime) / userHZ, rss: p.rss}
+		if s.bootErr == nil {
+			pt.uptime = max(0, float64(now.UnixNano())/1e9-(s.bootTime+float64(p.id.start)/userHZ))
+		}
+		if i > 0 {
+			if !s.sync && p.fdErr == nil {
+				pt.conns, pt.connsKnown = p.conns, true
+			}
+			if snap.stateKnown {
+				if p.conns > 0 {
+					snap.busy++
+					if age, ok := heartbeatAge(p.heartbeat, now); ok {
+						snap.ageKnown = true
+						snap.ageMax = max(snap.ageMax, age)
+					}
+				} else {
+					snap.idle++
+				}
+			}
+		}
+		snap.procs = append(snap.procs, pt)
+	}
+	if snap.stateKnown && snap.busy == 0 {
+		snap.ageKnown = true // no request in flight
+	}
+
+	// Listeners.
+	limit, limitKnown := w.fallbackLimit()
+	for _, l := range s.listenrs {
+		opt, ok := s.listens[l.key]
+		if !ok {
+			opt = w.listenOpt(l.key)
+			s.listens[l.key] = opt
+		}
+		lp := listenPoint{opt: opt, queue: l.queue, queueKnown: l.queueKnown, limit: limit, limitKnown: limitKnown}
+		if d, ok := s.diagQ[l.inode]; ok && d.hasQueue {
+			lp.queue, lp.queueKnown = int64(d.rqueue), true
+			lp.limit, lp.limitKnown = int64(d.wqueue), true
+		}
+		snap.listeners = append(snap.listeners, lp)
+	}
+	return snap
+}
+
+// fallbackLimit is the accept-queue limit as Gunicorn asks for it (--backlog,
+// default 2048) capped by net.core.somaxconn, for when sock_diag cannot say.
+func (w *Watcher) fallbackLimit() (int64, bool) {
+	b := w.os.args.backlog
+	if b == 0 {
+		b = gunicornDefaultBacklog
+	}
+	data, err := w.readFile(w.path("sys", "net", "core", "somaxconn"))
+	if err != nil {
+		return int64(b), true
+	}
+	if m, ok := decUint(bytes.TrimSpace(data)); ok && int(m) < b {
+		return int64(m), true
+	}
+	return int64(b), true
+}
+
+// heartbeatAge is the time since the worker last touched its heartbeat file
+// (the fd at path): its change time, which both of Gunicorn's ways to touch
+// it move (fchmod before 22.0, os.utime since, which sets the modification
+// time to a monotonic clock reading, not a wall-clock time).
+func heartbeatAge(path string, now time.Time) (float64, bool) {
+	if path == "" {
+		return 0, false
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	ctime := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	return max(0, now.Sub(ctime).Seconds()), true
+}
+
+// countRestarts compares the workers of this pass with the previous pass's:
+// a worker that exited and a new one that appeared within restartWindow of
+// it make one restart. Workers added by TTIN or removed by TTOU are not
+// matched (unless one of each happens within the window).
+func (w *Watcher) countRestarts(now time.Time) int64 {
+	s := &w.os
+	var restarts int64
+	newOnes := 0
+	for _, p := range s.procs[1:] {
+		if start, ok := s.workers[p.id.pid]; !p.notWorker && (!ok || start != p.id.start) {
+			newOnes++
+		}
+	}
+	for pid, start := range s.workers {
+		found := false
+		for _, p := range s.procs[1:] {
+			if !p.notWorker && p.id.pid == pid && p.id.start == start {
+				found = true
+				break
+			}
+		}
+		if !found {
+			s.pending = append(s.pending, now)
+		}
+	}
+	if !s.prevUp {
+		newOnes = 0 // the first pass of a master: its workers are not new
+	}
+	// Expire exits with no replacement in time.
+	k := 0
+	for _, t := range s.pending {
+		if now.Sub(t) <= restartWindow {
+			s.pending[k] = t
+			k++
+		}
+	}
+	s.pending = s.pending[:k]
+	for newOnes > 0 && len(s.pending) > 0 {
+		restarts++
+		newOnes--
+		s.pending = s.pending[1:]
+	}
+	clear(s.workers)
+	for _, p := range s.procs[1:] {
+		if !p.notWorker {
+			s.workers[p.id.pid] = p.id.start
+		}
+	}
+	return restarts
+}
+
+// prune forgets the attribute options of processes no longer seen.
+func (w *Watcher) prune() {
+	s := &w.os
+	for id := range s.pidOpts {
+		seen := false
+		for _, p := range s.procs {
+			if p.id == id {
+				seen = true
+				break
+			}
+		}
+		if !seen || !w.snap.up {
+			delete(s.pidOpts, id)
+		}
+	}
+	for id := range s.children {
+		if _, ok := s.workers[id.pid]; !ok {
+			delete(s.children, id)
+		}
+	}
+}
+
+func (w *Watcher) readBootTime() (float64, error) {
+	path := w.path("stat")
+	data, err := w.readFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("boot time: %w", err)
+	}
+	for l := range bytes.SplitSeq(data, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(l, []byte("btime ")); ok {
+			if t, ok := decUint(bytes.TrimSpace(v)); ok {
+				return float64(t), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("boot time: no btime line in %s", path)
+}
+
+// listenOpt makes the measurement option of a listener: tcp with its address
+// and port, or unix with its path.
+func (w *Watcher) listenOpt(k listenKey) metric.MeasurementOption {
+	if k.unix {
+		return metric.WithAttributeSet(w.attrSet(keyTransport.String("unix"), keyAddress.String(k.path)))
+	}
+	return metric.WithAttributeSet(w.attrSet(keyTransport.String("tcp"),
+		keyAddress.String(k.addr.Addr().String()), keyPort.Int(int(k.addr.Port()))))
+}
