@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,4 +100,62 @@ func receiveBuffer(t *testing.T, srv *Server) int {
 		})
 	}
 	return least
+}
+
+// BenchmarkMmsgReader measures the batch read path alone: one op is one
+// datagram of a batch of 64 queued with one sendmmsg, then read with one
+// recvmmsg, parsed and handed to a Handler.
+func BenchmarkMmsgReader(b *testing.B) {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps, err := newPacketSock(conn, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ps.close()
+	samples := 0
+	srv := &Server{Handler: HandlerFunc(func(bt *Batch) { samples += len(bt.Samples) })}
+	cfg := srv.config()
+	r := newMmsgReader(srv, ps, &cfg)
+
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(s)
+	ua := conn.LocalAddr().(*net.UDPAddr)
+	if err := unix.Connect(s, &unix.SockaddrInet4{Port: ua.Port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		b.Fatal(err)
+	}
+	msg := []byte("shop.web.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,team:web")
+	const batch = 64
+	iovs := make([]unix.Iovec, batch)
+	hdrs := make([]unix.Mmsghdr, batch)
+	for i := range hdrs {
+		iovs[i].Base = &msg[0]
+		iovs[i].SetLen(len(msg))
+		hdrs[i].Hdr.Iov = &iovs[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s), uintptr(unsafe.Pointer(&hdrs[0])), batch, 0, 0, 0)
+		if e != 0 || n != batch {
+			b.Fatalf("sendmmsg: %d, %v", n, e)
+		}
+		for got := 0; got < batch; got += r.n {
+			if err := ps.rc.Read(r.recvFn); err != nil || r.errno != 0 {
+				b.Fatalf("read: %v, %v", err, r.errno)
+			}
+			r.handle()
+		}
+	}
+	b.StopTimer()
+	if samples == 0 {
+		b.Fatal("nothing handled")
+	}
 }
