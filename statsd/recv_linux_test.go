@@ -3,8 +3,11 @@
 package statsd
 
 import (
+	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -12,19 +15,19 @@ import (
 )
 
 // The batch read path (recvmmsg, parse, Handle) allocates nothing per read
-// once the reader exists.
+// once the reader exists, with the kernel's drop count in every read.
 func TestMmsgReaderAllocatesNothing(t *testing.T) {
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := newPacketSock(conn, "", nil)
+	samples := 0
+	srv := &Server{ErrorLog: quietLog, Handler: HandlerFunc(func(b *Batch) { samples += len(b.Samples) })}
+	ps, err := srv.newPacketSock(conn, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ps.close()
-	samples := 0
-	srv := &Server{Handler: HandlerFunc(func(b *Batch) { samples += len(b.Samples) })}
 	cfg := srv.config()
 	r := newMmsgReader(srv, ps, &cfg)
 
@@ -33,6 +36,31 @@ func TestMmsgReaderAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// Overflow a small buffer once: from then on each datagram carries the
+	// socket's drop count.
+	udp := conn.(*net.UDPConn)
+	udp.SetReadBuffer(4096)
+	for range 200 {
+		c.Write([]byte("x:1|c"))
+	}
+	for r.nonblock = true; ; {
+		if err := ps.rc.Read(r.recvFn); err != nil || r.errno != 0 || r.n == 0 {
+			break
+		}
+		r.handle()
+	}
+	r.nonblock = false
+	udp.SetReadBuffer(1 << 20)
+	c.Write([]byte("x:1|c"))
+	if err := ps.rc.Read(r.recvFn); err != nil || r.n != 1 {
+		t.Fatalf("read: %v, %d datagrams", err, r.n)
+	}
+	r.handle()
+	drops := srv.Stats().KernelDrops
+	if drops == 0 {
+		t.Fatal("no drops to report")
+	}
+	samples = 0
 	msgs := [][]byte{
 		[]byte("shop.web.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,team:web"),
 		[]byte("shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web"),
@@ -61,11 +89,14 @@ func TestMmsgReaderAllocatesNothing(t *testing.T) {
 	if want := (rounds + 1) * 8; samples != want {
 		t.Errorf("handled %d samples, want %d", samples, want)
 	}
+	if got := srv.Stats().KernelDrops; got != drops {
+		t.Errorf("kernel drops %d, want still %d", got, drops)
+	}
 }
 
 // The stream path allocates nothing per read either, too long lines included.
 func TestStreamConnAllocatesNothing(t *testing.T) {
-	srv := &Server{Handler: HandlerFunc(func(b *Batch) {})}
+	srv := &Server{Handler: HandlerFunc(func(b *Batch) {}), ErrorLog: quietLog}
 	cfg := srv.config()
 	cfg.maxLineLength = 64
 	sc := &streamConn{s: srv, conn: nil, max: cfg.maxLineLength,
@@ -110,7 +141,7 @@ func BenchmarkMmsgReader(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ps, err := newPacketSock(conn, "", nil)
+	ps, err := (&Server{}).newPacketSock(conn, "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,5 +188,108 @@ func BenchmarkMmsgReader(b *testing.B) {
 	b.StopTimer()
 	if samples == 0 {
 		b.Fatal("nothing handled")
+	}
+}
+
+// A flood that a blocked Handler leaves to overflow a small receive buffer:
+// the kernel's drops are counted exactly, sent = read + dropped.
+func TestKernelDrops(t *testing.T) {
+	release := make(chan struct{})
+	var handled atomic.Int64
+	logs := &logRecords{}
+	srv := &Server{
+		ReadBufferSize: 4096,
+		ErrorLog:       slog.New(logs),
+		Handler: HandlerFunc(func(b *Batch) {
+			if handled.Add(int64(b.Datagrams)) == int64(b.Datagrams) {
+				<-release // the first batch holds the reader
+			}
+		}),
+	}
+	c := startUDP(t, srv)
+	msg := []byte("flood:1|c")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return handled.Load() == 1 }) // the reader is held
+	const flood = 3000
+	for i := range flood {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	close(release)
+	// The kernel reports a socket's drops with the next datagram it queues:
+	// one more, once the queue is read, carries the final count.
+	waitFor(t, func() bool { return settled(srv) }) // room for one more
+	if _, err := c.Write([]byte("last:1|c")); err != nil {
+		t.Fatal(err)
+	}
+	sent := uint64(1 + flood + 1)
+	waitFor(t, func() bool {
+		st := srv.Stats()
+		return st.Datagrams+st.KernelDrops == sent
+	})
+	shutdown(t, srv)
+	st := srv.Stats()
+	if st.KernelDrops == 0 || st.Datagrams+st.KernelDrops != sent {
+		t.Fatalf("sent %d, read %d, kernel drops %d: want drops > 0 and sent = read + drops", sent, st.Datagrams, st.KernelDrops)
+	}
+	t.Logf("sent %d, read %d, dropped %d", sent, st.Datagrams, st.KernelDrops)
+	recs := logs.matching("kernel dropped datagrams")
+	if len(recs) != 1 || recs[0].attrs["kernel_drops_total"] == "" {
+		t.Errorf("log records: %+v, want one", recs)
+	}
+}
+
+// settled reports whether the server's packet sockets have nothing queued.
+func settled(srv *Server) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	empty := true
+	for ps := range srv.packets {
+		ps.rc.Control(func(fd uintptr) {
+			if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err != nil || n != 0 {
+				empty = false
+			}
+		})
+	}
+	return empty
+}
+
+// dropCount finds the drop count among other control messages, and
+// nothing in a truncated or malformed buffer.
+func TestDropCount(t *testing.T) {
+	msg := func(level, typ int32, data []byte) []byte {
+		b := make([]byte, unix.CmsgSpace(len(data)))
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(unix.CmsgLen(len(data)))
+		copy(b[unix.CmsgLen(0):], data)
+		return b
+	}
+	ts := msg(unix.SOL_SOCKET, unix.SO_TIMESTAMP, make([]byte, 16))
+	drops := msg(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, []byte{0x2a, 1, 0, 0})
+	for _, tc := range []struct {
+		name string
+		oob  []byte
+		want uint32
+		ok   bool
+	}{
+		{"none", nil, 0, false},
+		{"alone", drops, 0x12a, true},
+		{"after a timestamp", append(slices.Clone(ts), drops...), 0x12a, true},
+		{"timestamp only", ts, 0, false},
+		{"truncated", drops[:unix.CmsgLen(2)], 0, false},
+		{"bad length", func() []byte {
+			b := slices.Clone(drops)
+			(*unix.Cmsghdr)(unsafe.Pointer(&b[0])).SetLen(1 << 20)
+			return b
+		}(), 0, false},
+		{"zero length", make([]byte, 64), 0, false},
+	} {
+		if got, ok := dropCount(tc.oob); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: dropCount = %d, %v; want %d, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
 	}
 }
