@@ -148,7 +148,7 @@ func (s *Server) listenUDP(addr, network, hostport string, cfg *config) ([]*pack
 // permissions cfg.socketMode asks for before it is served.
 func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, error) {
 	abstract := strings.HasPrefix(path, "@")
-	perm, err := socketPerm(s.SocketMode, path, abstract)
+	perm, err := socketPerm(cfg.socketMode, path, abstract)
 	if err != nil {
 		return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
 	}
@@ -184,8 +184,9 @@ func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, er
 	return ps, nil
 }
 
-// socketPerm returns the permissions Server.SocketMode asks for the socket
-// file at path, or why they cannot be given.
+// socketPerm returns the permissions Server.SocketMode (mode) asks for the
+// socket file at path, DefaultSocketMode for zero, or why they cannot be
+// given.
 func socketPerm(mode os.FileMode, path string, abstract bool) (os.FileMode, error) {
 	if abstract {
 		if mode != 0 {

@@ -158,7 +158,7 @@ type config struct {
 	maxLineLength   int
 	maxConns        int
 	idleTimeout     time.Duration // 0: none
-	socketMode      os.FileMode
+	socketMode      os.FileMode // as set: see socketPerm
 }
 
 func (s *Server) config() config {
@@ -194,9 +194,6 @@ func (s *Server) config() config {
 		c.idleTimeout = DefaultIdleTimeout
 	} else if c.idleTimeout < 0 {
 		c.idleTimeout = 0
-	}
-	if c.socketMode == 0 {
-		c.socketMode = DefaultSocketMode
 	}
 	return c
 }
@@ -384,10 +381,12 @@ func (s *Server) track(n int) bool {
 	return true
 }
 
+// addPacket registers ps, unless the Server is closed. Its caller must be
+// counted in s.wg: during Shutdown, ps is then drained.
 func (s *Server) addPacket(ps *packetSock) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != stateRunning {
+	if s.state == stateClosed {
 		ps.close()
 		return false
 	}
@@ -395,6 +394,11 @@ func (s *Server) addPacket(ps *packetSock) bool {
 		s.packets = make(map[*packetSock]struct{})
 	}
 	s.packets[ps] = struct{}{}
+	if s.state == stateShutdown {
+		// Bound while Shutdown began: what senders queued in it already is
+		// read, as Shutdown promises, then it closes.
+		ps.conn.SetReadDeadline(aLongTimeAgo)
+	}
 	return true
 }
 

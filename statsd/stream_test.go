@@ -1,6 +1,7 @@
 package statsd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -265,4 +266,59 @@ func TestShutdownDrainsWithIdleTimeout(t *testing.T) {
 			t.Fatalf("handled %d lines of 51", len(samples))
 		}
 	}
+}
+
+// FuzzStreamFraming feeds a stream connection's line framing input cut into
+// reads of any sizes. Whatever the cuts, it must give what the input's lines
+// give one by one: blank lines skipped, a line over the limit rejected as
+// too_long with its first max bytes, the unfinished last line parsed at the
+// end.
+func FuzzStreamFraming(f *testing.F) {
+	f.Add([]byte("a:1|c\r\n\nbad\nlong.name:99999999999999|c\nx:1|g"), []byte{3, 1, 40})
+	f.Add([]byte("0123456789abcdef\r\n0123456789abcdefg\r\nz:1|c"), []byte{17, 1, 1, 18})
+	f.Add([]byte(strings.Repeat("y", 40)+"\n:1|c"), []byte{20, 20, 20})
+	const limit = 16
+	f.Fuzz(func(t *testing.T, input, cuts []byte) {
+		want := &recording{}
+		for _, line := range bytes.Split(input, []byte("\n")) {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			var b Batch
+			switch {
+			case len(line) == 0:
+				continue
+			case len(line) > limit:
+				rejectTooLong(&b, line[:limit])
+			default:
+				(&Parser{MaxLineLength: limit}).Parse(&b, line)
+			}
+			want.Handle(&b)
+		}
+
+		got := &recording{}
+		srv := &Server{Handler: got, ErrorLog: quietLog}
+		c := &streamConn{s: srv, max: limit, buf: make([]byte, streamBufferMin), parser: Parser{MaxLineLength: limit}}
+		for i := 0; len(input) > 0; i++ {
+			n := 1
+			if len(cuts) > 0 {
+				n = max(1, int(cuts[i%len(cuts)]))
+			}
+			n = min(n, len(input), len(c.buf)-c.w)
+			if n == 0 {
+				t.Fatalf("buffer full: %d bytes unparsed", c.w)
+			}
+			c.w += copy(c.buf[c.w:], input[:n])
+			input = input[n:]
+			c.process(n, false)
+			if c.w > limit+1 {
+				t.Fatalf("%d bytes left unparsed after a pass, more than max+1", c.w)
+			}
+		}
+		c.process(0, true)
+
+		ws, we, wd := want.snapshot()
+		gs, ge, gd := got.snapshot()
+		if !slices.Equal(gs, ws) || !slices.Equal(ge, we) || gd != wd {
+			t.Fatalf("cut into reads:\n samples %q\n errors %q\n lines %d\nline by line:\n samples %q\n errors %q\n lines %d", gs, ge, gd, ws, we, wd)
+		}
+	})
 }
