@@ -158,7 +158,7 @@ type config struct {
 	maxLineLength   int
 	maxConns        int
 	idleTimeout     time.Duration // 0: none
-	socketMode      os.FileMode // as set: see socketPerm
+	socketMode      os.FileMode   // as set: see socketPerm
 }
 
 func (s *Server) config() config {
