@@ -120,12 +120,13 @@ type Server struct {
 	// a mode for an abstract socket ("@name", which has no file and no
 	// permissions) are errors from ListenAndServe or Start.
 	SocketMode os.FileMode
-	// ErrorLog receives failed reads and accepts, warnings about socket
-	// settings, and a record, at most once a minute each, when a limit drops
-	// data: datagrams the kernel dropped for a full receive buffer, lines
-	// over MaxLineLength or datagrams over MaxDatagramSize, connections
-	// closed by MaxConns or IdleTimeout. Never one record per bad line (see
-	// Stats.Errors). Nil means slog.Default().
+	// ErrorLog receives warnings about socket settings, and a record, at
+	// most once a minute each, with the count since the last: of failed
+	// reads and accepts, and of each limit that drops data (datagrams the
+	// kernel dropped for a full receive buffer, lines over MaxLineLength or
+	// datagrams over MaxDatagramSize, connections closed by MaxConns or
+	// IdleTimeout). Never one record per bad line (see Stats.Errors). Nil
+	// means slog.Default().
 	ErrorLog *slog.Logger
 
 	mu        sync.Mutex
@@ -554,10 +555,19 @@ func (s *Server) readError(ps *packetSock, err error, delay *time.Duration) (sto
 	if errors.Is(err, net.ErrClosed) {
 		return true, fmt.Errorf("statsd: read %s: %w", ps.conn.LocalAddr(), err)
 	}
-	s.stats.readErrors.Add(1)
-	s.logger().Error("statsd: read failed", "addr", ps.conn.LocalAddr().String(), "err", err)
+	s.readFailed("statsd: read failed", ps.conn.LocalAddr(), err)
 	backoff(delay)
 	return false, nil
+}
+
+// readFailed counts a failed read or accept, and logs it, at most once a
+// minute: a failure that lasts (such as running out of file descriptors)
+// would otherwise log once a second, the longest backoff.
+func (s *Server) readFailed(msg string, addr net.Addr, err error) {
+	total := s.stats.readErrors.Add(1)
+	if since, ok := s.logs.readErrors.due(total); ok {
+		s.logger().Error(msg, "addr", addr.String(), "err", err, "failures", since, "read_errors_total", total)
+	}
 }
 
 // backoff sleeps after a failed read or accept: 5 ms, doubling up to 1 s.

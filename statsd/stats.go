@@ -166,4 +166,5 @@ type limitLogs struct {
 	tooLong     limitLog // Server.MaxLineLength and MaxDatagramSize
 	evicted     limitLog // Server.MaxConns
 	idleClosed  limitLog // Server.IdleTimeout
+	readErrors  limitLog // failed reads and accepts (file descriptors run out, ...)
 }

@@ -31,8 +31,7 @@ func (s *Server) serveListener(tl *trackedListener) error {
 				err = fmt.Errorf("statsd: accept %s: %w", tl.Addr(), aerr)
 				break
 			}
-			s.stats.readErrors.Add(1)
-			s.logger().Error("statsd: accept failed", "addr", tl.Addr().String(), "err", aerr)
+			s.readFailed("statsd: accept failed", tl.Addr(), aerr)
 			backoff(&delay)
 			continue
 		}

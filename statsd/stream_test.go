@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -321,4 +322,46 @@ func FuzzStreamFraming(f *testing.F) {
 			t.Fatalf("cut into reads:\n samples %q\n errors %q\n lines %d\nline by line:\n samples %q\n errors %q\n lines %d", gs, ge, gd, ws, we, wd)
 		}
 	})
+}
+
+// failingListener fails its first fails Accepts, then waits for Close.
+type failingListener struct {
+	fails  int
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, syscall.EMFILE
+	}
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *failingListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *failingListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+// Failed accepts are counted each, and logged once a minute at most, with
+// their count.
+func TestAcceptFailuresLoggedOnce(t *testing.T) {
+	logs := &logRecords{}
+	srv := &Server{ErrorLog: slog.New(logs)}
+	l := &failingListener{fails: 3, closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(l) }()
+	waitFor(t, func() bool { return srv.Stats().ReadErrors == 3 })
+	shutdown(t, srv)
+	if err := <-done; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("ServeListener: %v", err)
+	}
+	recs := logs.matching("accept failed")
+	if len(recs) != 1 || recs[0].attrs["read_errors_total"] != "1" || !strings.Contains(recs[0].attrs["err"], "too many open files") {
+		t.Errorf("log records: %+v, want one", recs)
+	}
 }
