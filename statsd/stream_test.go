@@ -78,7 +78,8 @@ func TestMaxConnsEvictsIdlest(t *testing.T) {
 		t.Fatal("the older connection that had sent a line was closed, not the silent one")
 	}
 	send(c, "c:1|c\n")
-	// a partial line from a, then d: a's last data (a:1) is older than c's.
+	// An unfinished line from a, then a line from c: a's last data is now
+	// older than c's, and d's arrival closes a.
 	if _, err := io.WriteString(a, "a:2|c"); err != nil {
 		t.Fatal(err)
 	}
