@@ -15,12 +15,13 @@ import (
 // Names of the server instruments a Receiver registers (scope ScopeName), read
 // from statsd.Server.Stats at collection time.
 const (
-	MetricServerBytes               = "gunicornotel.server.bytes"                // counter By
-	MetricServerReads               = "gunicornotel.server.reads"                // counter {read}
-	MetricServerReadErrors          = "gunicornotel.server.read_errors"          // counter {error}
-	MetricServerConnections         = "gunicornotel.server.connections"          // counter {connection}
-	MetricServerConnectionsRejected = "gunicornotel.server.connections.rejected" // counter {connection}
-	MetricServerConnectionsOpen     = "gunicornotel.server.connections.open"     // up-down counter {connection}
+	MetricServerBytes              = "gunicornotel.server.bytes"               // counter By
+	MetricServerReads              = "gunicornotel.server.reads"               // counter {read}
+	MetricServerReadErrors         = "gunicornotel.server.read_errors"         // counter {error}
+	MetricServerKernelDrops        = "gunicornotel.server.kernel_drops"        // counter {datagram}
+	MetricServerConnections        = "gunicornotel.server.connections"         // counter {connection}
+	MetricServerConnectionsEvicted = "gunicornotel.server.connections.evicted" // counter {connection}
+	MetricServerConnectionsOpen    = "gunicornotel.server.connections.open"    // up-down counter {connection}
 )
 
 // A Receiver is the common case wired in one call: a statsd.Server listening
@@ -114,8 +115,9 @@ func registerServerTelemetry(m metric.Meter, srv *statsd.Server) (metric.Registr
 	bytes := counter(MetricServerBytes, "By", "Payload bytes the StatsD server read.")
 	reads := counter(MetricServerReads, "{read}", "Reads that returned data (each one batch for the bridge).")
 	readErrs := counter(MetricServerReadErrors, "{error}", "Failed reads and accepts.")
+	drops := counter(MetricServerKernelDrops, "{datagram}", "Datagrams the kernel dropped, a socket's receive buffer being full (Linux).")
 	conns := counter(MetricServerConnections, "{connection}", "Stream connections accepted.")
-	rejected := counter(MetricServerConnectionsRejected, "{connection}", "Stream connections closed at once over the connection limit.")
+	evicted := counter(MetricServerConnectionsEvicted, "{connection}", "Stream connections idle longest, closed to admit new ones over the connection limit.")
 	open := obs.updown(MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
 	if err := obs.err(); err != nil {
 		return nil, err
@@ -125,9 +127,10 @@ func registerServerTelemetry(m metric.Meter, srv *statsd.Server) (metric.Registr
 		o.ObserveInt64(bytes, clampInt64(st.Bytes))
 		o.ObserveInt64(reads, clampInt64(st.Reads))
 		o.ObserveInt64(readErrs, clampInt64(st.ReadErrors))
+		o.ObserveInt64(drops, clampInt64(st.KernelDrops))
 		o.ObserveInt64(conns, clampInt64(st.TCPConnections))
-		o.ObserveInt64(rejected, clampInt64(st.TCPConnectionsRejected))
+		o.ObserveInt64(evicted, clampInt64(st.TCPConnectionsEvicted))
 		o.ObserveInt64(open, clampInt64(st.TCPConnectionsOpen))
 		return nil
-	}, bytes, reads, readErrs, conns, rejected, open)
+	}, bytes, reads, readErrs, drops, conns, evicted, open)
 }

@@ -75,6 +75,9 @@ func checkReceived(t *testing.T, r *Receiver, reader *sdkmetric.ManualReader, n 
 	if got := intSumValues(t, ms[MetricServerBytes])[""]; got != int64(r.Server().Stats().Bytes) || got == 0 {
 		t.Errorf("%s = %d, server says %d", MetricServerBytes, got, r.Server().Stats().Bytes)
 	}
+	if got, ok := intSumValues(t, ms[MetricServerKernelDrops])[""]; !ok || got != int64(r.Server().Stats().KernelDrops) {
+		t.Errorf("%s = %d (reported: %v), server says %d", MetricServerKernelDrops, got, ok, r.Server().Stats().KernelDrops)
+	}
 	if st := r.Bridge().Stats(); st.Datagrams != uint64(3*n) || st.Recorded != uint64(3*n) || st.Rejected != 0 {
 		t.Errorf("bridge stats %+v", st)
 	}

@@ -129,7 +129,7 @@ func (s *Server) listenUDP(addr, network, hostport string, cfg *config) ([]*pack
 			return fail(err)
 		}
 		afterListen(conn, cfg, s.logger())
-		ps, err := newPacketSock(conn, "", nil)
+		ps, err := s.newPacketSock(conn, "", nil)
 		if err != nil {
 			conn.Close()
 			return fail(err)
@@ -144,9 +144,14 @@ func (s *Server) listenUDP(addr, network, hostport string, cfg *config) ([]*pack
 }
 
 // listenUnixgram binds a Unix datagram socket at path, replacing a stale
-// socket file that nobody answers on, and gives it cfg.socketMode.
+// socket file that nobody answers on, and gives its file exactly the
+// permissions cfg.socketMode asks for before it is served.
 func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, error) {
 	abstract := strings.HasPrefix(path, "@")
+	perm, err := socketPerm(cfg.socketMode, path, abstract)
+	if err != nil {
+		return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
+	}
 	if !abstract {
 		if err := removeStaleSocket(path); err != nil {
 			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
@@ -159,20 +164,16 @@ func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, er
 	}
 	afterListen(conn, cfg, s.logger())
 	var fi os.FileInfo
-	if !abstract {
-		if err := os.Chmod(path, cfg.socketMode); err != nil {
-			conn.Close()
-			os.Remove(path)
-			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
-		}
-		if fi, err = os.Lstat(path); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
-		}
-	} else {
+	if abstract {
 		path = ""
+	} else if fi, err = chmodSocket(path, perm); err != nil {
+		conn.Close()
+		if fi != nil {
+			os.Remove(path)
+		}
+		return nil, fmt.Errorf("statsd: listen %q: %w", addr, err)
 	}
-	ps, err := newPacketSock(conn, path, fi)
+	ps, err := s.newPacketSock(conn, path, fi)
 	if err != nil {
 		conn.Close()
 		if path != "" {
@@ -181,6 +182,52 @@ func (s *Server) listenUnixgram(addr, path string, cfg *config) (*packetSock, er
 		return nil, err
 	}
 	return ps, nil
+}
+
+// socketPerm returns the permissions Server.SocketMode (mode) asks for the
+// socket file at path, DefaultSocketMode for zero, or why they cannot be
+// given.
+func socketPerm(mode os.FileMode, path string, abstract bool) (os.FileMode, error) {
+	if abstract {
+		if mode != 0 {
+			return 0, fmt.Errorf("socket mode %#o for %s: an abstract socket has no file and no permissions (anyone may send to it): leave SocketMode zero", mode.Perm(), path)
+		}
+		return 0, nil
+	}
+	if mode == 0 {
+		return DefaultSocketMode, nil
+	}
+	if extra := mode &^ (os.ModePerm | os.ModeSocket); extra != 0 {
+		return 0, fmt.Errorf("socket mode %v for %s: only permission bits (0o777) may be set, not %v", mode, path, extra)
+	}
+	return mode.Perm(), nil
+}
+
+// chmodSocket gives the socket file at path, just bound, the permissions
+// perm, whatever the umask made them, and checks that it has them. It
+// returns the file's FileInfo, nil if there is no socket file at path.
+func chmodSocket(path string, perm os.FileMode) (os.FileInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("%s is not the socket just bound (%s)", path, fi.Mode().Type())
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		return fi, fmt.Errorf("socket mode %#o: %w", perm, err)
+	}
+	after, err := os.Lstat(path)
+	if err != nil {
+		return fi, err
+	}
+	if !os.SameFile(fi, after) {
+		return nil, fmt.Errorf("%s was replaced while its mode was set", path)
+	}
+	if after.Mode() != os.ModeSocket|perm {
+		return fi, fmt.Errorf("socket mode %#o for %s: the file has %v", perm, path, after.Mode())
+	}
+	return after, nil
 }
 
 // removeStaleSocket removes the socket file at path if nobody is bound to

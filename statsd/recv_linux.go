@@ -26,13 +26,22 @@ import (
 const reusePortSupported = true
 
 // listenConfig sets SO_REUSEPORT (when asked) and the receive buffer before
-// the socket is bound.
+// the socket is bound. A Unix socket's permissions are set to none before
+// bind, which creates its file with them (less the umask): the file is then
+// never more open than asked between bind and the chmod that gives it
+// Server.SocketMode.
 func (s *Server) listenConfig(cfg *config, reuse bool) net.ListenConfig {
 	size := cfg.readBufferSize
 	log := s.logger()
 	return net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
 		var opErr error
 		err := c.Control(func(fd uintptr) {
+			if network == "unixgram" {
+				if err := unix.Fchmod(int(fd), 0); err != nil {
+					opErr = os.NewSyscallError("fchmod", err)
+					return
+				}
+			}
 			if reuse {
 				if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 					opErr = os.NewSyscallError("setsockopt SO_REUSEPORT", err)
@@ -72,6 +81,25 @@ func setReadBuffer(fd, size int, network, address string, log *slog.Logger) {
 // afterListen does nothing on Linux: listenConfig did it all.
 func afterListen(conn net.PacketConn, cfg *config, log *slog.Logger) {}
 
+// reportDrops sets SO_RXQ_OVFL: the kernel then gives, with each datagram
+// read, the number of datagrams the socket has dropped so far (for want of
+// room in its receive buffer) in a control message.
+func reportDrops(rc syscall.RawConn) error {
+	var opErr error
+	err := rc.Control(func(fd uintptr) {
+		opErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return os.NewSyscallError("setsockopt SO_RXQ_OVFL", opErr)
+}
+
+// oobSize is the control message room of each datagram read: the drop
+// count's takes 24 bytes, the rest leaves room for control messages
+// enabled by whoever opened a socket given to Serve.
+const oobSize = 64
+
 // An mmsgReader reads a packet socket in batches with recvmmsg. Everything
 // it reads into is allocated once, in newMmsgReader.
 type mmsgReader struct {
@@ -80,6 +108,7 @@ type mmsgReader struct {
 	hdrs   []unix.Mmsghdr
 	iovs   []unix.Iovec
 	bufs   []byte // len(hdrs) slots of size bytes
+	oob    []byte // len(hdrs) slots of oobSize bytes, for control messages
 	size   int
 	batch  Batch
 	parser Parser
@@ -101,6 +130,7 @@ func newMmsgReader(s *Server, ps *packetSock, cfg *config) *mmsgReader {
 		hdrs:   make([]unix.Mmsghdr, n),
 		iovs:   make([]unix.Iovec, n),
 		bufs:   make([]byte, n*size),
+		oob:    make([]byte, n*oobSize),
 		size:   size,
 		parser: Parser{MaxLineLength: cfg.maxLineLength},
 	}
@@ -108,8 +138,11 @@ func newMmsgReader(s *Server, ps *packetSock, cfg *config) *mmsgReader {
 	for i := range r.hdrs {
 		r.iovs[i].Base = &r.bufs[i*size]
 		r.iovs[i].SetLen(size)
-		r.hdrs[i].Hdr.Iov = &r.iovs[i]
-		r.hdrs[i].Hdr.SetIovlen(1)
+		h := &r.hdrs[i].Hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &r.oob[i*oobSize]
+		h.SetControllen(oobSize)
 	}
 	r.recvFn = r.recv
 	r.drainFn = func(fd uintptr) { r.recv(fd) }
@@ -186,21 +219,44 @@ func (r *mmsgReader) handle() {
 	b := &r.batch
 	b.Reset()
 	nbytes := 0
+	var drops uint32
+	seen := false
 	for i := 0; i < r.n; i++ {
 		h := &r.hdrs[i]
-		l := int(h.Len)
-		if l > r.size {
-			l = r.size
+		if v, ok := dropCount(r.oob[i*oobSize:][:min(int(h.Hdr.Controllen), oobSize)]); ok {
+			drops, seen = v, true // the later datagram's count is the larger
 		}
+		h.Hdr.SetControllen(oobSize) // the kernel wrote the length it used
+		l := min(int(h.Len), r.size)
 		d := r.bufs[i*r.size : i*r.size+l]
 		nbytes += l
 		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
-			b.Datagrams++
-			b.Errors = append(b.Errors, ParseError{Reason: ReasonTooLong, Line: d})
+			rejectTooLong(b, d)
 			continue
 		}
 		r.parser.Parse(b, d)
 	}
-	r.s.stats.addBatch(b, nbytes)
+	if seen {
+		r.s.noteDrops(r.ps, drops)
+	}
+	r.s.count(b, nbytes)
 	r.s.handle(b)
+}
+
+// dropCount finds the SO_RXQ_OVFL control message among the control
+// messages of one datagram, and returns the count it holds. The kernel
+// sends none while the socket has dropped nothing.
+func dropCount(oob []byte) (uint32, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4) {
+			return *(*uint32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])), true
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(oob)):]
+	}
+	return 0, false
 }

@@ -5,6 +5,7 @@ package statsd
 import (
 	"log/slog"
 	"net"
+	"syscall"
 )
 
 // reusePortSupported reports whether UDP readers get a socket each.
@@ -32,3 +33,6 @@ func afterListen(conn net.PacketConn, cfg *config, log *slog.Logger) {
 func (s *Server) readPackets(ps *packetSock, cfg *config) error {
 	return s.readPacketsSimple(ps, cfg)
 }
+
+// reportDrops does nothing: SO_RXQ_OVFL is Linux's. Stats.KernelDrops stays 0.
+func reportDrops(rc syscall.RawConn) error { return nil }

@@ -38,6 +38,13 @@ const (
 	DefaultReaders = 1
 	// DefaultMaxConns bounds the open stream connections of a Server.
 	DefaultMaxConns = 1024
+	// DefaultIdleTimeout is how long a stream connection may send nothing
+	// before the Server closes it. StatsD clients keep one connection and
+	// write to it when they flush, every 10 s to 60 s for most; ten times
+	// the longest of those leaves quiet senders alone, while a full
+	// connection table never waits for it (see Server.MaxConns), and TCP
+	// keep-alive finds the peers that are gone.
+	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultSocketMode is the permission of a Unix datagram socket file the
 	// Server creates: anyone on the host may write, as anyone may send to a
 	// UDP port on 127.0.0.1. Use 0o660 and a shared group to restrict it.
@@ -92,16 +99,34 @@ type Server struct {
 	// connection's buffer. Zero (or negative) means DefaultMaxLineLength.
 	MaxLineLength int
 	// MaxConns bounds the stream connections open at once, over all
-	// listeners; a connection over the limit is closed at once and counted
-	// in Stats.TCPConnectionsRejected. Zero means DefaultMaxConns; negative
+	// listeners. A new connection is always admitted: when MaxConns are
+	// open, the Server closes the one that has been idle longest to make
+	// room (a connection that has sent nothing yet goes before one that
+	// has), so idle peers cannot lock a sender out. Such closes are counted
+	// in Stats.TCPConnectionsEvicted. Zero means DefaultMaxConns; negative
 	// means no limit.
 	MaxConns int
-	// SocketMode is the permission given to a Unix datagram socket file the
-	// Server creates. Zero means DefaultSocketMode.
+	// IdleTimeout is how long a stream connection may send nothing before
+	// the Server closes it (counted in Stats.TCPConnectionsIdleClosed). Zero
+	// means DefaultIdleTimeout; negative means no timeout.
+	IdleTimeout time.Duration
+	// SocketMode is the mode of a Unix datagram socket file the Server
+	// creates: the file gets exactly these permission bits, whatever the
+	// process's umask, before the Server reads from it. Zero means
+	// DefaultSocketMode, so no permission at all (0o000: only a privileged
+	// sender may write) is asked for as os.ModeSocket, the type bit Lstat
+	// reports for the file, alone; os.ModeSocket|0o600 is 0o600. Other bits
+	// (setuid, sticky, ...), a file system that does not keep the mode, and
+	// a mode for an abstract socket ("@name", which has no file and no
+	// permissions) are errors from ListenAndServe or Start.
 	SocketMode os.FileMode
-	// ErrorLog receives failed reads and accepts, and warnings about socket
-	// settings; never one record per bad line (see Stats.Errors). Nil means
-	// slog.Default().
+	// ErrorLog receives warnings about socket settings, and a record, at
+	// most once a minute each, with the count since the last: of failed
+	// reads and accepts, and of each limit that drops data (datagrams the
+	// kernel dropped for a full receive buffer, lines over MaxLineLength or
+	// datagrams over MaxDatagramSize, connections closed by MaxConns or
+	// IdleTimeout). Never one record per bad line (see Stats.Errors). Nil
+	// means slog.Default().
 	ErrorLog *slog.Logger
 
 	mu        sync.Mutex
@@ -113,6 +138,7 @@ type Server struct {
 
 	inShutdown atomic.Bool // state != stateRunning, readable without mu
 	stats      counters
+	logs       limitLogs
 }
 
 const (
@@ -132,7 +158,8 @@ type config struct {
 	readers         int
 	maxLineLength   int
 	maxConns        int
-	socketMode      os.FileMode
+	idleTimeout     time.Duration // 0: none
+	socketMode      os.FileMode   // as set: see socketPerm
 }
 
 func (s *Server) config() config {
@@ -143,6 +170,7 @@ func (s *Server) config() config {
 		readers:         s.Readers,
 		maxLineLength:   s.MaxLineLength,
 		maxConns:        s.MaxConns,
+		idleTimeout:     s.IdleTimeout,
 		socketMode:      s.SocketMode,
 	}
 	if c.readBufferSize == 0 {
@@ -163,8 +191,10 @@ func (s *Server) config() config {
 	if c.maxConns == 0 {
 		c.maxConns = DefaultMaxConns
 	}
-	if c.socketMode == 0 {
-		c.socketMode = DefaultSocketMode
+	if c.idleTimeout == 0 {
+		c.idleTimeout = DefaultIdleTimeout
+	} else if c.idleTimeout < 0 {
+		c.idleTimeout = 0
 	}
 	return c
 }
@@ -241,14 +271,15 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 // Serve reads datagrams from conn, a UDP or Unix datagram socket the caller
 // opened, with Readers goroutines, until Shutdown or Close (when it returns
 // ErrServerClosed) or a read error it cannot go on after. It closes conn
-// before returning. Its socket options are left as they are.
+// before returning. Its socket options are left as they are, but for
+// SO_RXQ_OVFL on Linux, which Stats.KernelDrops needs.
 func (s *Server) Serve(conn net.PacketConn) error {
 	if !s.track(1) {
 		conn.Close()
 		return ErrServerClosed
 	}
 	defer s.wg.Done()
-	ps, err := newPacketSock(conn, "", nil)
+	ps, err := s.newPacketSock(conn, "", nil)
 	if err != nil {
 		conn.Close()
 		return err
@@ -351,10 +382,12 @@ func (s *Server) track(n int) bool {
 	return true
 }
 
+// addPacket registers ps, unless the Server is closed. Its caller must be
+// counted in s.wg: during Shutdown, ps is then drained.
 func (s *Server) addPacket(ps *packetSock) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != stateRunning {
+	if s.state == stateClosed {
 		ps.close()
 		return false
 	}
@@ -362,6 +395,11 @@ func (s *Server) addPacket(ps *packetSock) bool {
 		s.packets = make(map[*packetSock]struct{})
 	}
 	s.packets[ps] = struct{}{}
+	if s.state == stateShutdown {
+		// Bound while Shutdown began: what senders queued in it already is
+		// read, as Shutdown promises, then it closes.
+		ps.conn.SetReadDeadline(aLongTimeAgo)
+	}
 	return true
 }
 
@@ -401,9 +439,16 @@ type packetSock struct {
 	path  string          // socket file to remove on close; "" for none
 	file  os.FileInfo     // the socket file as created, to remove only it
 	close func()          // closes conn once, then removes path
+
+	// drops is the socket's own count of datagrams the kernel dropped, as
+	// last reported with a datagram read (SO_RXQ_OVFL): it only grows,
+	// modulo 2³², and its growth is added to Stats.KernelDrops.
+	drops atomic.Uint32
 }
 
-func newPacketSock(conn net.PacketConn, path string, file os.FileInfo) (*packetSock, error) {
+// newPacketSock wraps conn for serving, and asks the kernel to report the
+// socket's drops with each datagram read, where it can.
+func (s *Server) newPacketSock(conn net.PacketConn, path string, file os.FileInfo) (*packetSock, error) {
 	ps := &packetSock{conn: conn, path: path, file: file}
 	if sc, ok := conn.(syscall.Conn); ok {
 		rc, err := sc.SyscallConn()
@@ -411,6 +456,10 @@ func newPacketSock(conn net.PacketConn, path string, file os.FileInfo) (*packetS
 			return nil, fmt.Errorf("statsd: serve %s: %w", conn.LocalAddr(), err)
 		}
 		ps.rc = rc
+		if err := reportDrops(rc); err != nil {
+			s.logger().Warn("statsd: the kernel's drops on this socket cannot be counted",
+				"addr", conn.LocalAddr().String(), "err", err)
+		}
 	}
 	ps.rd, _ = conn.(io.Reader)
 	ps.close = sync.OnceFunc(func() {
@@ -476,6 +525,27 @@ func (s *Server) servePackets(socks []*packetSock, readersPer int) error {
 	return first
 }
 
+// noteDrops takes the socket's drop count v, as the kernel reported it with
+// a datagram, and adds what it grew by to Stats.KernelDrops (readers sharing
+// the socket may report counts out of order: only growth counts).
+func (s *Server) noteDrops(ps *packetSock, v uint32) {
+	for {
+		old := ps.drops.Load()
+		d := v - old
+		if int32(d) <= 0 {
+			return
+		}
+		if ps.drops.CompareAndSwap(old, v) {
+			total := s.stats.kernelDrops.Add(uint64(d))
+			if since, ok := s.logs.kernelDrops.due(total); ok {
+				s.logger().Warn("statsd: the kernel dropped datagrams, the socket's receive buffer being full: raise ReadBufferSize (and net.core.rmem_max) or Readers",
+					"addr", ps.conn.LocalAddr().String(), "dropped", since, "kernel_drops_total", total)
+			}
+			return
+		}
+	}
+}
+
 // readError decides what a failed read means: stop (returning the error,
 // nil when the Server is closing) or retry after a pause.
 func (s *Server) readError(ps *packetSock, err error, delay *time.Duration) (stop bool, ret error) {
@@ -485,10 +555,19 @@ func (s *Server) readError(ps *packetSock, err error, delay *time.Duration) (sto
 	if errors.Is(err, net.ErrClosed) {
 		return true, fmt.Errorf("statsd: read %s: %w", ps.conn.LocalAddr(), err)
 	}
-	s.stats.readErrors.Add(1)
-	s.logger().Error("statsd: read failed", "addr", ps.conn.LocalAddr().String(), "err", err)
+	s.readFailed("statsd: read failed", ps.conn.LocalAddr(), err)
 	backoff(delay)
 	return false, nil
+}
+
+// readFailed counts a failed read or accept, and logs it, at most once a
+// minute: a failure that lasts (such as running out of file descriptors)
+// would otherwise log once a second, the longest backoff.
+func (s *Server) readFailed(msg string, addr net.Addr, err error) {
+	total := s.stats.readErrors.Add(1)
+	if since, ok := s.logs.readErrors.due(total); ok {
+		s.logger().Error(msg, "addr", addr.String(), "err", err, "failures", since, "read_errors_total", total)
+	}
 }
 
 // backoff sleeps after a failed read or accept: 5 ms, doubling up to 1 s.

@@ -1,6 +1,9 @@
 package statsd
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats is a snapshot of a Server's counters, as returned by Server.Stats.
 // Every field but TCPConnectionsOpen only grows while the Server lives.
@@ -20,60 +23,55 @@ type Stats struct {
 	// Linux, up to Server.BatchSize datagrams); from a stream, a read that
 	// completes no line calls no Handler.
 	Reads uint64
-	// Errors counts the rejected lines by reason, indexed by Reason (index 0
-	// is unused). A datagram longer than Server.MaxDatagramSize and a TCP
-	// line longer than Server.MaxLineLength count as ReasonTooLong.
+	// Errors counts the rejected lines by reason: Errors[ReasonBadValue] is
+	// the number of lines rejected as "bad_value" (index 0 is unused). A
+	// datagram longer than Server.MaxDatagramSize and a line longer than
+	// Server.MaxLineLength count as ReasonTooLong. The sum of the table is
+	// the number of rejected lines.
 	Errors [NumReasons]uint64
+	// KernelDrops is the number of datagrams the kernel dropped before the
+	// Server could read them, because a packet socket's receive buffer was
+	// full (Server.ReadBufferSize): a Handler too slow for the traffic, or a
+	// burst larger than the buffer. Linux reports it (SO_RXQ_OVFL) with the
+	// next datagram a socket queues, so drops show once traffic goes on
+	// after them; elsewhere it stays 0. A Unix datagram socket never drops:
+	// its senders wait for room (or fail) instead.
+	KernelDrops uint64
 	// ReadErrors counts failed reads and accepts other than those caused by
 	// Shutdown or Close (for TCP, also a connection reset by its peer).
 	ReadErrors uint64
 	// TCPConnections is the number of TCP (stream) connections accepted and
 	// served.
 	TCPConnections uint64
-	// TCPConnectionsRejected is the number of connections closed at once
-	// because Server.MaxConns were already open.
-	TCPConnectionsRejected uint64
+	// TCPConnectionsEvicted is the number of connections closed to admit a
+	// new one while Server.MaxConns were open: each the one idle longest.
+	TCPConnectionsEvicted uint64
+	// TCPConnectionsIdleClosed is the number of connections closed after
+	// sending nothing for Server.IdleTimeout.
+	TCPConnectionsIdleClosed uint64
 	// TCPConnectionsOpen is the number of stream connections open now.
 	TCPConnectionsOpen uint64
 }
 
-// ErrorsTotal returns the number of rejected lines, all reasons together.
-func (s *Stats) ErrorsTotal() uint64 {
-	var n uint64
-	for _, v := range s.Errors {
-		n += v
-	}
-	return n
-}
-
-// ErrorsByReason returns the non-zero error counters keyed by the reason's
-// stable name ("bad_value", "too_long", ...).
-func (s *Stats) ErrorsByReason() map[string]uint64 {
-	m := make(map[string]uint64)
-	for r, v := range s.Errors {
-		if v != 0 {
-			m[Reason(r).String()] = v
-		}
-	}
-	return m
-}
-
 // counters are the live, atomically updated form of Stats.
 type counters struct {
-	datagrams     atomic.Uint64
-	samples       atomic.Uint64
-	bytes         atomic.Uint64
-	reads         atomic.Uint64
-	errors        [NumReasons]atomic.Uint64
-	readErrors    atomic.Uint64
-	conns         atomic.Uint64
-	connsRejected atomic.Uint64
-	connsOpen     atomic.Int64
+	datagrams   atomic.Uint64
+	samples     atomic.Uint64
+	bytes       atomic.Uint64
+	reads       atomic.Uint64
+	errors      [NumReasons]atomic.Uint64
+	kernelDrops atomic.Uint64
+	readErrors  atomic.Uint64
+	conns       atomic.Uint64
+	evicted     atomic.Uint64
+	idleClosed  atomic.Uint64
+	connsOpen   atomic.Int64
 }
 
 // addBatch counts one read batch: a few atomic adds per batch, plus one per
-// distinct reason among its rejected lines.
-func (c *counters) addBatch(b *Batch, nbytes int) {
+// distinct reason among its rejected lines. It returns the number of lines
+// rejected as too long.
+func (c *counters) addBatch(b *Batch, nbytes int) (tooLong uint64) {
 	c.reads.Add(1)
 	c.datagrams.Add(uint64(b.Datagrams))
 	c.bytes.Add(uint64(nbytes))
@@ -92,18 +90,22 @@ func (c *counters) addBatch(b *Batch, nbytes int) {
 				c.errors[r].Add(n)
 			}
 		}
+		return byReason[ReasonTooLong]
 	}
+	return 0
 }
 
 func (c *counters) snapshot() Stats {
 	s := Stats{
-		Datagrams:              c.datagrams.Load(),
-		Samples:                c.samples.Load(),
-		Bytes:                  c.bytes.Load(),
-		Reads:                  c.reads.Load(),
-		ReadErrors:             c.readErrors.Load(),
-		TCPConnections:         c.conns.Load(),
-		TCPConnectionsRejected: c.connsRejected.Load(),
+		Datagrams:                c.datagrams.Load(),
+		Samples:                  c.samples.Load(),
+		Bytes:                    c.bytes.Load(),
+		Reads:                    c.reads.Load(),
+		KernelDrops:              c.kernelDrops.Load(),
+		ReadErrors:               c.readErrors.Load(),
+		TCPConnections:           c.conns.Load(),
+		TCPConnectionsEvicted:    c.evicted.Load(),
+		TCPConnectionsIdleClosed: c.idleClosed.Load(),
 	}
 	if n := c.connsOpen.Load(); n > 0 {
 		s.TCPConnectionsOpen = uint64(n)
@@ -112,4 +114,57 @@ func (c *counters) snapshot() Stats {
 		s.Errors[r] = c.errors[r].Load()
 	}
 	return s
+}
+
+// count counts one read batch of nbytes bytes, and says in the log (at most
+// once a minute) that a length limit rejected lines, if it did.
+func (s *Server) count(b *Batch, nbytes int) {
+	tooLong := s.stats.addBatch(b, nbytes)
+	if tooLong == 0 {
+		return
+	}
+	total := s.stats.errors[ReasonTooLong].Load()
+	if since, ok := s.logs.tooLong.due(total); ok {
+		var start []byte
+		for i := range b.Errors {
+			if b.Errors[i].Reason == ReasonTooLong {
+				start = b.Errors[i].Line[:min(len(b.Errors[i].Line), 64)]
+				break
+			}
+		}
+		cfg := s.config()
+		s.logger().Warn("statsd: lines over the length limit rejected as too_long",
+			"max_line_length", cfg.maxLineLength, "max_datagram_size", cfg.maxDatagramSize,
+			"rejected", since, "too_long_total", total, "line_start", string(start))
+	}
+}
+
+// limitLogEvery is the least time between two log records about one limit.
+const limitLogEvery = time.Minute
+
+// A limitLog lets a limit that drops data say so in the log, at most once
+// every limitLogEvery, and how much it dropped since it last did.
+type limitLog struct {
+	next   atomic.Int64  // Unix nanoseconds before which nothing is logged
+	logged atomic.Uint64 // the limit's counter at the last record
+}
+
+// due reports whether a record is due now, given the limit's counter total,
+// and if so how much the counter grew since the last record.
+func (l *limitLog) due(total uint64) (since uint64, ok bool) {
+	now := time.Now().UnixNano()
+	next := l.next.Load()
+	if now < next || !l.next.CompareAndSwap(next, now+int64(limitLogEvery)) {
+		return 0, false
+	}
+	return total - l.logged.Swap(total), true
+}
+
+// limitLogs are the Server's limits that drop data, each with its log.
+type limitLogs struct {
+	kernelDrops limitLog // the receive buffer (Server.ReadBufferSize)
+	tooLong     limitLog // Server.MaxLineLength and MaxDatagramSize
+	evicted     limitLog // Server.MaxConns
+	idleClosed  limitLog // Server.IdleTimeout
+	readErrors  limitLog // failed reads and accepts (file descriptors run out, ...)
 }

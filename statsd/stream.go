@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,8 +31,7 @@ func (s *Server) serveListener(tl *trackedListener) error {
 				err = fmt.Errorf("statsd: accept %s: %w", tl.Addr(), aerr)
 				break
 			}
-			s.stats.readErrors.Add(1)
-			s.logger().Error("statsd: accept failed", "addr", tl.Addr().String(), "err", aerr)
+			s.readFailed("statsd: accept failed", tl.Addr(), aerr)
 			backoff(&delay)
 			continue
 		}
@@ -43,29 +43,35 @@ func (s *Server) serveListener(tl *trackedListener) error {
 	return err
 }
 
-// startConn serves c in a new goroutine, or closes it when MaxConns are
-// open already. It runs in the accept loop, which the Server's WaitGroup
-// counts, so adding to it is safe even during Shutdown.
+// startConn serves c in a new goroutine; when MaxConns are open, it first
+// closes the connection idle longest. It runs in the accept loop, which the
+// Server's WaitGroup counts, so adding to it is safe even during Shutdown.
 func (s *Server) startConn(tl *trackedListener, c net.Conn, cfg *config) {
+	sc := &streamConn{
+		s:        s,
+		tl:       tl,
+		conn:     c,
+		max:      cfg.maxLineLength,
+		idle:     cfg.idleTimeout,
+		accepted: time.Now().UnixNano(),
+		buf:      make([]byte, max(cfg.maxLineLength+2, streamBufferMin)),
+		parser:   Parser{MaxLineLength: cfg.maxLineLength},
+	}
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
 		c.Close()
 		return
 	}
+	var evicted *streamConn
 	if cfg.maxConns > 0 && len(s.conns) >= cfg.maxConns {
-		s.mu.Unlock()
-		c.Close()
-		s.stats.connsRejected.Add(1)
-		return
-	}
-	sc := &streamConn{
-		s:      s,
-		tl:     tl,
-		conn:   c,
-		max:    cfg.maxLineLength,
-		buf:    make([]byte, max(cfg.maxLineLength+2, streamBufferMin)),
-		parser: Parser{MaxLineLength: cfg.maxLineLength},
+		evicted = s.idlest()
+		delete(s.conns, evicted)
+		evicted.evicted.Store(true)
+		// Its goroutine parses what it holds of an unfinished line, and
+		// ends. Closing (rather than waking it) frees the descriptor now,
+		// even while its Handler call lasts.
+		evicted.conn.Close()
 	}
 	if s.conns == nil {
 		s.conns = make(map[*streamConn]struct{})
@@ -79,7 +85,35 @@ func (s *Server) startConn(tl *trackedListener, c net.Conn, cfg *config) {
 	s.mu.Unlock()
 	s.stats.conns.Add(1)
 	s.stats.connsOpen.Add(1)
+	if evicted != nil {
+		total := s.stats.evicted.Add(1)
+		if since, ok := s.logs.evicted.due(total); ok {
+			s.logger().Warn("statsd: connection limit reached: closed the connection idle longest to admit a new one (raise MaxConns if these are real senders)",
+				"max_conns", cfg.maxConns, "remote", evicted.conn.RemoteAddr().String(),
+				"evicted", since, "evicted_total", total)
+		}
+	}
 	go sc.serve()
+}
+
+// idlest returns the open connection that has been idle longest: of those
+// that have sent nothing yet, the oldest; else the one whose last data is
+// oldest. s.mu is held, and s.conns is not empty.
+func (s *Server) idlest() *streamConn {
+	var victim *streamConn
+	var vSent bool
+	var vTime int64
+	for c := range s.conns {
+		last := c.lastRead.Load()
+		sent, t := last != 0, last
+		if !sent {
+			t = c.accepted
+		}
+		if victim == nil || (vSent && !sent) || (sent == vSent && t < vTime) {
+			victim, vSent, vTime = c, sent, t
+		}
+	}
+	return victim
 }
 
 // A streamConn reads newline-framed lines from one connection into a
@@ -91,11 +125,16 @@ type streamConn struct {
 	tl         *trackedListener
 	conn       net.Conn
 	max        int
+	idle       time.Duration // 0: no idle timeout
 	buf        []byte
 	r, w       int
 	discarding bool // skipping the rest of a too long line
 	batch      Batch
 	parser     Parser
+
+	accepted int64        // Unix nanoseconds
+	lastRead atomic.Int64 // Unix nanoseconds of the last read of data; 0: none yet
+	evicted  atomic.Bool  // closed to admit a new connection
 }
 
 func (c *streamConn) serve() {
@@ -109,27 +148,36 @@ func (c *streamConn) serve() {
 		c.tl.conns.Done()
 		s.wg.Done()
 	}()
-	draining := false
+	d := drainer{s: s}
 	for {
-		if draining {
-			c.conn.SetReadDeadline(time.Now().Add(drainWait))
-		}
+		d.arm(c.conn, c.idle)
 		n, err := c.conn.Read(c.buf[c.w:])
 		if n > 0 {
+			c.lastRead.Store(time.Now().UnixNano())
 			c.w += n
 			c.process(n, false)
 		}
 		if err == nil {
 			continue
 		}
-		switch {
-		case isTimeout(err) && s.inShutdown.Load():
-			if !draining {
-				// Shutdown: read on, without waiting long, what is queued.
-				draining = true
-				continue
+		if shutdown, done := d.timedOut(err); shutdown {
+			if !done {
+				continue // Shutdown: read on, without waiting long, what is queued
 			}
 			c.process(0, true)
+			return
+		}
+		switch {
+		case c.evicted.Load():
+			c.process(0, true)
+		case isTimeout(err):
+			c.process(0, true)
+			total := s.stats.idleClosed.Add(1)
+			if since, ok := s.logs.idleClosed.due(total); ok {
+				s.logger().Info("statsd: closed connections idle for longer than IdleTimeout",
+					"idle_timeout", c.idle, "remote", c.conn.RemoteAddr().String(),
+					"closed", since, "idle_closed_total", total)
+			}
 		case err == io.EOF:
 			c.process(0, true)
 		case s.inShutdown.Load() || errors.Is(err, net.ErrClosed):
@@ -142,62 +190,47 @@ func (c *streamConn) serve() {
 }
 
 // process parses the complete lines in buf[r:w], and when final, the
-// incomplete last one too (the sender closed, or Shutdown ends the
+// unfinished last one too (the sender closed, or Shutdown ends the
 // connection); then hands them to the Handler in one batch. nbytes is the
-// number of bytes just read.
+// number of bytes just read. A line over the limit is rejected as soon as
+// it is, ended or not, with its first max bytes, and the rest of it skipped.
 func (c *streamConn) process(nbytes int, final bool) {
 	b := &c.batch
 	b.Reset()
 	for c.r < c.w {
 		data := c.buf[c.r:c.w]
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
+		line, ended := data, false
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, ended = data[:i], true
+			c.r += i + 1
+		} else if final || c.discarding || len(data) > c.max+1 { // over max even without a '\r'
+			c.r = c.w
+		} else {
+			break // wait for the rest of the line
 		}
-		c.r += i + 1
 		if c.discarding {
-			c.discarding = false
+			c.discarding = !ended
 			continue
 		}
-		c.line(data[:i])
-	}
-	rest := c.buf[c.r:c.w]
-	tooLong := !c.discarding && len(rest) > c.max+1 // over max even without a '\r'
-	if tooLong {
-		b.Datagrams++
-		b.Errors = append(b.Errors, ParseError{Reason: ReasonTooLong, Line: rest[:c.max]})
-		c.discarding = true
-	} else if final && !c.discarding && len(rest) > 0 {
-		c.line(rest)
-		c.r = c.w
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		switch {
+		case len(line) == 0: // blank lines are not counted
+		case len(line) > c.max:
+			rejectTooLong(b, line[:c.max])
+			c.discarding = !ended
+		default:
+			c.parser.Parse(b, line)
+		}
 	}
 	if b.Datagrams > 0 || nbytes > 0 {
-		c.s.stats.addBatch(b, nbytes)
+		c.s.count(b, nbytes)
 	}
 	if b.Datagrams > 0 {
 		c.s.handle(b)
 	}
 	// Only now may the buffer move: the batch pointed into it.
-	if c.discarding {
-		c.r = c.w
-	}
 	c.w = copy(c.buf, c.buf[c.r:c.w])
 	c.r = 0
-}
-
-// line parses one line, without its '\n', into the batch.
-func (c *streamConn) line(l []byte) {
-	content := l
-	if n := len(content); n > 0 && content[n-1] == '\r' {
-		content = content[:n-1]
-	}
-	switch {
-	case len(content) == 0:
-		return // blank lines are not counted
-	case len(content) > c.max:
-		c.batch.Datagrams++
-		c.batch.Errors = append(c.batch.Errors, ParseError{Reason: ReasonTooLong, Line: content[:c.max]})
-	default:
-		c.parser.Parse(&c.batch, content)
-	}
 }
