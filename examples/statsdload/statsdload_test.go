@@ -341,6 +341,14 @@ func TestFlags(t *testing.T) {
 			t.Errorf("parseFlags(%q) did not fail", args)
 		}
 	}
+	for args, want := range map[[2]string]string{
+		{"-prefix", "café"}:   `-prefix "café": not ASCII at byte 3`,
+		{"-tags", "env:prød"}: `-tags "env:prød": not ASCII at byte 6`,
+	} {
+		if _, err := parseFlags(args[:], new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseFlags(%q) = %v, want %s", args, err, want)
+		}
+	}
 }
 
 // TestSendParallel checks that senders share a run exactly: together they
