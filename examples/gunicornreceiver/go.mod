@@ -1,4 +1,4 @@
-module github.com/gunicornotel/gunicornotel/examples/otelcol
+module github.com/gunicornotel/gunicornotel/examples/gunicornreceiver
 
 go 1.26.0
 
