@@ -26,7 +26,7 @@ func parseAll(b *testing.B, lines []string) []statsd.Sample {
 // tags included) with the built-in profile (the steady state: every series is cached).
 func BenchmarkMapGunicorn(b *testing.B) {
 	var lines []string
-	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: "env:prod,service:web"}) {
+	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "myapp", Tags: "env:prod,service:web"}) {
 		lines = append(lines, string(d))
 	}
 	ss := parseAll(b, lines)

@@ -19,7 +19,7 @@ import (
 // statsdtest.GunicornMix); tags is a tag section such as
 // "|#env:prod,service:web", or "".
 func gunicornMix(tags string) [][]byte {
-	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: strings.TrimPrefix(tags, "|#")})
+	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "myapp", Tags: strings.TrimPrefix(tags, "|#")})
 }
 
 func newBenchBridge(b *testing.B) *Bridge {

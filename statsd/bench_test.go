@@ -10,7 +10,7 @@ import (
 // mix is the datagram mix of every benchmark of the project: see
 // statsdtest.GunicornMix. tags is the --dogstatsd-tags value, or "".
 func mix(tags string) [][]byte {
-	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp", Tags: tags})
+	return statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "myapp", Tags: tags})
 }
 
 // benchParse parses one datagram per op, rotating over the mix, and reads

@@ -13,7 +13,7 @@ import (
 // over it, one datagram per op.
 var gunicornMix = func() []string {
 	var out []string
-	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.Gunicorn20_1, Prefix: "myapp"}) {
+	for _, d := range statsdtest.GunicornMix(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "myapp"}) {
 		out = append(out, string(d))
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -110,6 +111,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.count < 1 && c.duration <= 0 && c.soak <= 0 {
 		errs = append(errs, errors.New("nothing to send: -count, -duration or -soak"))
+	}
+	for _, f := range []struct{ name, value string }{{"prefix", c.prefix}, {"tags", c.tags}} {
+		if i := strings.IndexFunc(f.value, func(r rune) bool { return r >= 0x80 }); i >= 0 {
+			errs = append(errs, fmt.Errorf("-%s %q: not ASCII at byte %d (Gunicorn would send nothing)", f.name, f.value, i))
+		}
 	}
 	switch c.counts {
 	case countsRequests, countsDatagrams:

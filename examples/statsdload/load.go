@@ -130,13 +130,12 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 			return nil, fmt.Errorf("reading %s before sending: %w", cfg.metricsURL, err)
 		}
 	}
-	ticks := clockTicks()
-	var cpu0 procStat
+	var cpu0 time.Duration
 	if cfg.pid != 0 {
 		// Let the scrape's own work finish before the CPU time is taken.
 		waitCPUQuiet(ctx, cfg.pid, 100*time.Millisecond, 2*time.Second)
 		var err error
-		if cpu0, err = readProcStat(cfg.pid); err != nil {
+		if cpu0, err = procCPU(cfg.pid); err != nil {
 			return nil, fmt.Errorf("-pid %d: %w", cfg.pid, err)
 		}
 	}
@@ -188,11 +187,11 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		rep.add("send_rate", float64(res.Datagrams)/secs)
 	}
 
-	var cpu1 procStat
+	var cpu1 time.Duration
 	if cfg.pid != 0 {
 		// The target is done when its CPU time stops rising.
 		waitCPUQuiet(ctx, cfg.pid, 300*time.Millisecond, cfg.deadline)
-		if cpu1, err = readProcStat(cfg.pid); err != nil {
+		if cpu1, err = procCPU(cfg.pid); err != nil {
 			return rep, fmt.Errorf("-pid %d: %w", cfg.pid, err)
 		}
 	}
@@ -231,13 +230,12 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		}
 	}
 	if cfg.pid != 0 {
-		cpu := cpu1.cpuTime(ticks) - cpu0.cpuTime(ticks)
-		rep.add("clk_tck", ticks)
+		cpu := cpu1 - cpu0
 		rep.add("cpu_s", cpu.Seconds())
 		if res.Datagrams > 0 {
 			rep.add("cpu_ns_per_datagram", float64(cpu.Nanoseconds())/float64(res.Datagrams))
 		}
-		if m, err := readProcStatus(cfg.pid); err == nil {
+		if m, err := procMemory(cfg.pid); err == nil {
 			rep.add("rss_bytes", m.RSS)
 			rep.add("rss_peak_bytes", m.HWM)
 			rep.add("threads", m.Threads)
@@ -267,19 +265,19 @@ func waitCounter(ctx context.Context, sc *scraper, metric string, wait time.Dura
 // or for at most deadline.
 func waitCPUQuiet(ctx context.Context, pid int, quiet, deadline time.Duration) {
 	end := time.Now().Add(deadline)
-	last, err := readProcStat(pid)
+	last, err := procCPU(pid)
 	if err != nil {
 		return
 	}
 	since := time.Now()
 	for time.Since(since) < quiet && time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
-		st, err := readProcStat(pid)
+		cpu, err := procCPU(pid)
 		if err != nil {
 			return
 		}
-		if st.UTime+st.STime != last.UTime+last.STime {
-			last, since = st, time.Now()
+		if cpu != last {
+			last, since = cpu, time.Now()
 		}
 	}
 }
@@ -314,7 +312,7 @@ func sampleLoop(ctx context.Context, cfg *config, sc *scraper, progress *atomic.
 // its thread count when the exposition has no go_goroutines.
 func takeSample(ctx context.Context, cfg *config, sc *scraper, at time.Duration) (soakSample, error) {
 	s := soakSample{At: at}
-	m, err := readProcStatus(cfg.pid)
+	m, err := procMemory(cfg.pid)
 	if err != nil {
 		return s, err
 	}

@@ -31,7 +31,7 @@
 //	counted_datagrams                    counted_requests times the datagrams per request
 //	loss_pct                             100 * (1 - counted/offered) in the metric's unit
 //	cpu_s, cpu_ns_per_datagram           the target's user+system CPU time during the run
-//	                                     (/proc/<pid>/stat, in AT_CLKTCK ticks)
+//	                                     (/proc/<pid>/stat, read with prometheus/procfs)
 //	rss_bytes, rss_peak_bytes            the target's VmRSS and VmHWM after the run
 //
 // The memory modes follow every request with one more datagram:

@@ -1,131 +1,60 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"math"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
-// procStat is what the load tool reads of a process in /proc/<pid>/stat.
-type procStat struct {
-	Comm    string // the command name, between the parentheses
-	UTime   uint64 // user CPU time, in clock ticks
-	STime   uint64 // system CPU time, in clock ticks
-	Threads int64
-}
+// procRoot is where procfs is mounted; tests point it at a fake tree.
+var procRoot = procfs.DefaultMountPoint
 
-// parseProcStat parses the contents of /proc/<pid>/stat (proc(5)). The
-// command name (field 2) is in parentheses and may itself hold spaces and
-// parentheses, so the fields after it are found after the last ')'.
-func parseProcStat(data []byte) (procStat, error) {
-	var st procStat
-	open := bytes.IndexByte(data, '(')
-	end := bytes.LastIndexByte(data, ')')
-	if open < 0 || end < open {
-		return st, fmt.Errorf("/proc stat: no (comm) in %q", truncate(data))
-	}
-	st.Comm = string(data[open+1 : end])
-	// Fields from 3 (state) on; proc(5) numbers them from 1.
-	f := strings.Fields(string(data[end+1:]))
-	const (
-		first      = 3
-		utime      = 14
-		stime      = 15
-		numThreads = 20
-	)
-	if len(f) < numThreads-first+1 {
-		return st, fmt.Errorf("/proc stat: %d fields after (comm), want at least %d", len(f), numThreads-first+1)
-	}
-	var err error
-	if st.UTime, err = strconv.ParseUint(f[utime-first], 10, 64); err != nil {
-		return st, fmt.Errorf("/proc stat: utime: %w", err)
-	}
-	if st.STime, err = strconv.ParseUint(f[stime-first], 10, 64); err != nil {
-		return st, fmt.Errorf("/proc stat: stime: %w", err)
-	}
-	if st.Threads, err = strconv.ParseInt(f[numThreads-first], 10, 64); err != nil {
-		return st, fmt.Errorf("/proc stat: num_threads: %w", err)
-	}
-	return st, nil
-}
-
-func truncate(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
-}
-
-// cpuTime converts utime+stime to a duration with ticks clock ticks a
-// second.
-func (st procStat) cpuTime(ticks int64) time.Duration {
-	return time.Duration(int64(st.UTime+st.STime) * int64(time.Second) / ticks)
-}
-
-// readProcStat reads /proc/<pid>/stat.
-func readProcStat(pid int) (procStat, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// openProc returns process pid in procRoot.
+func openProc(pid int) (procfs.Proc, error) {
+	fs, err := procfs.NewFS(procRoot)
 	if err != nil {
-		return procStat{}, err
+		return procfs.Proc{}, err
 	}
-	return parseProcStat(data)
+	return fs.Proc(pid)
 }
 
-// procMem is what the load tool reads of a process in /proc/<pid>/status.
+// procCPU returns the CPU time, user and system, process pid has used
+// (/proc/<pid>/stat, counted by the kernel in USER_HZ ticks, which procfs
+// takes as 100 a second, as it is on every platform Go supports).
+func procCPU(pid int) (time.Duration, error) {
+	p, err := openProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(math.Round(st.CPUTime() * float64(time.Second))), nil
+}
+
+// procMem is what the load tool reads of a process's memory and threads.
 type procMem struct {
 	RSS     int64 // VmRSS, bytes
 	HWM     int64 // VmHWM (peak RSS), bytes
 	Threads int64
 }
 
-// parseProcStatus parses the VmRSS, VmHWM and Threads lines of
-// /proc/<pid>/status.
-func parseProcStatus(data []byte) (procMem, error) {
-	var m procMem
-	found := 0
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "VmRSS", "VmHWM":
-			n, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
-			if err != nil {
-				return m, fmt.Errorf("/proc status: %s %q: %w", k, v, err)
-			}
-			if k == "VmRSS" {
-				m.RSS = n << 10
-			} else {
-				m.HWM = n << 10
-			}
-			found++
-		case "Threads":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return m, fmt.Errorf("/proc status: Threads %q: %w", v, err)
-			}
-			m.Threads = n
-			found++
-		}
-	}
-	if found < 3 {
-		return m, fmt.Errorf("/proc status: VmRSS, VmHWM or Threads missing")
-	}
-	return m, nil
-}
-
-// readProcStatus reads /proc/<pid>/status.
-func readProcStatus(pid int) (procMem, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procMemory reads the memory and thread count of process pid
+// (/proc/<pid>/status and /proc/<pid>/stat).
+func procMemory(pid int) (procMem, error) {
+	p, err := openProc(pid)
 	if err != nil {
 		return procMem{}, err
 	}
-	return parseProcStatus(data)
+	status, err := p.NewStatus()
+	if err != nil {
+		return procMem{}, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return procMem{}, err
+	}
+	return procMem{RSS: int64(status.VmRSS), HWM: int64(status.VmHWM), Threads: int64(st.NumThreads)}, nil
 }

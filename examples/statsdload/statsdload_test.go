@@ -277,50 +277,52 @@ func TestReadsExposition(t *testing.T) {
 	}
 }
 
-func TestParseProcStat(t *testing.T) {
-	// A command name with spaces and parentheses, even a ") " inside.
-	line := "4242 (gunicorn (prom) x) S y) R 1 4242 4242 0 -1 4194560 2000 0 3 0 1234 567 8 9 20 0 12 0 " +
-		"100 123456789 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
-	st, err := parseProcStat([]byte(line))
-	if err != nil {
+// TestProc reads a fake /proc tree whose command name holds spaces and
+// parentheses, even ") ", then this process's own entries.
+func TestProc(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "4242")
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if st.Comm != "gunicorn (prom) x) S y" || st.UTime != 1234 || st.STime != 567 || st.Threads != 12 {
-		t.Errorf("parsed %+v", st)
-	}
-	if got, want := st.cpuTime(100), 18010*time.Millisecond; got != want {
-		t.Errorf("cpuTime(100) = %v, want %v", got, want)
-	}
-	if got, want := st.cpuTime(1000), 1801*time.Millisecond; got != want {
-		t.Errorf("cpuTime(1000) = %v, want %v", got, want)
-	}
-	for _, bad := range []string{"", "4242 gunicorn S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 2000 0 3 0 zz 567 8 9 20 0 12 0"} {
-		if _, err := parseProcStat([]byte(bad)); err == nil {
-			t.Errorf("parseProcStat(%q) did not fail", bad)
+	stat := "4242 (gunicorn (prom) x) S y) R 1 4242 4242 0 -1 4194560 2000 0 3 0 1234 567 8 9 20 0 12 0 " +
+		"100 123456789 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	status := "Name:\tx\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nThreads:\t12\n"
+	for name, data := range map[string]string{"stat": stat, "status": status} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
+	old := procRoot
+	procRoot = root
+	t.Cleanup(func() { procRoot = old })
 
-	status := "Name:\tx\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nThreads:\t7\n"
-	m, err := parseProcStatus([]byte(status))
-	if err != nil || m.RSS != 10<<20 || m.HWM != 20<<20 || m.Threads != 7 {
-		t.Errorf("parseProcStatus = %+v, %v", m, err)
+	// utime 1234 + stime 567 ticks of 10 ms; the children's 8 + 9 do not count.
+	if cpu, err := procCPU(4242); err != nil || cpu != 18010*time.Millisecond {
+		t.Errorf("procCPU = %v, %v; want 18.01s", cpu, err)
+	}
+	if m, err := procMemory(4242); err != nil || m != (procMem{RSS: 10 << 20, HWM: 20 << 20, Threads: 12}) {
+		t.Errorf("procMemory = %+v, %v", m, err)
+	}
+	if _, err := procCPU(4243); err == nil {
+		t.Error("procCPU of a missing process: no error")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stat"), []byte("4242 gunicorn S 1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := procCPU(4242); err == nil {
+		t.Error("procCPU of a stat without (comm): no error")
 	}
 
 	if runtime.GOOS != "linux" {
 		return
 	}
-	if tk := clockTicks(); tk != 100 {
-		t.Logf("clock ticks: %d a second (not the usual 100)", tk)
-	}
-	own, err := readProcStat(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if own.Threads < 1 || own.Comm == "" {
-		t.Errorf("own stat %+v", own)
-	}
-	if _, err := readProcStatus(os.Getpid()); err != nil {
+	procRoot = old
+	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Error(err)
+	}
+	if m, err := procMemory(os.Getpid()); err != nil || m.RSS <= 0 || m.HWM < m.RSS || m.Threads < 1 {
+		t.Errorf("own memory %+v, %v", m, err)
 	}
 }
 
@@ -339,6 +341,14 @@ func TestFlags(t *testing.T) {
 	} {
 		if _, err := parseFlags(args, new(bytes.Buffer)); err == nil {
 			t.Errorf("parseFlags(%q) did not fail", args)
+		}
+	}
+	for args, want := range map[[2]string]string{
+		{"-prefix", "café"}:   `-prefix "café": not ASCII at byte 3`,
+		{"-tags", "env:prød"}: `-tags "env:prød": not ASCII at byte 6`,
+	} {
+		if _, err := parseFlags(args[:], new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseFlags(%q) = %v, want %s", args, err, want)
 		}
 	}
 }

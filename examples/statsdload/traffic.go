@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -43,9 +44,11 @@ type traffic struct {
 
 // newTraffic returns the traffic for Gunicorn started with --statsd-prefix
 // prefix and --dogstatsd-tags tags. extra and distinct select a memory mode.
+// prefix and tags must be ASCII (parseFlags checks): Gunicorn sends nothing
+// otherwise.
 func newTraffic(prefix, tags string, extra int, distinct int64) *traffic {
 	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: prefix, Tags: tags}, nil)
-	t := &traffic{unit: requestDatagrams, extra: extra, distinct: distinct, prefix: e.Prefix(), tags: e.Tags()}
+	t := &traffic{unit: requestDatagrams, extra: extra, distinct: distinct, tags: tags}
 	if extra != extraNone {
 		t.unit += distinctUnitExtra
 	}
@@ -57,6 +60,10 @@ func newTraffic(prefix, tags string, extra int, distinct int64) *traffic {
 			t.pool = append(t.pool, append([]byte(nil), d...))
 		}
 	}
+	// The prefix as Gunicorn normalises it ("app" becomes "app.") is what
+	// the Emitter put before gunicorn.requests.
+	req := t.pool[requestsDatagram]
+	t.prefix = string(req[:bytes.Index(req, []byte("gunicorn.requests:"))])
 	return t
 }
 

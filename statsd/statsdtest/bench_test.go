@@ -10,7 +10,7 @@ import (
 // BenchmarkAppendRequest measures producing one request's three datagrams
 // with a prefix and tags, reusing the slice: the path load tools take.
 func BenchmarkAppendRequest(b *testing.B) {
-	e := NewEmitter(Config{Version: Gunicorn20_1, Prefix: "shop.web", Tags: "env:prod,team:web"}, nil)
+	e := NewEmitter(Config{Version: gunicorn20_1, Prefix: "shop.web", Tags: "env:prod,team:web"}, nil)
 	var dst [][]byte
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -7,20 +7,22 @@ import (
 
 // ReadCapture reads a capture file: one datagram per line, each followed by
 // a newline (a datagram never holds one), as the files in the project's
-// shared testdata/gunicorn. It returns the datagrams without their newlines,
-// in file order; empty lines are skipped. A "\r" before a newline is kept,
-// as it would be part of the datagram.
+// testdata/gunicorn. It returns the datagrams without their newlines, in
+// file order; empty lines are skipped. A "\r" before a newline is kept, as
+// it would be part of the datagram. To replay them, give each one to a
+// [Sink].
 func ReadCapture(path string) ([][]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return SplitCapture(data), nil
+	return splitCapture(data), nil
 }
 
-// SplitCapture splits the contents of a capture file into its datagrams, as
-// ReadCapture does. The datagrams point into data.
-func SplitCapture(data []byte) [][]byte {
+// splitCapture splits the contents of a capture file into its datagrams, as
+// ReadCapture does. The datagrams point into data; each one's capacity ends
+// with it.
+func splitCapture(data []byte) [][]byte {
 	var out [][]byte
 	for len(data) > 0 {
 		line := data
@@ -34,15 +36,4 @@ func SplitCapture(data []byte) [][]byte {
 		}
 	}
 	return out
-}
-
-// Replay writes each datagram to sink, in order, and returns the first
-// error.
-func Replay(sink Sink, datagrams [][]byte) error {
-	for _, d := range datagrams {
-		if err := sink.WriteDatagram(d); err != nil {
-			return err
-		}
-	}
-	return nil
 }

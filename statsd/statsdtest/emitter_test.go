@@ -1,7 +1,9 @@
 package statsdtest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,20 @@ import (
 )
 
 const us = time.Microsecond
+
+// Releases the tests name that the package does not.
+var (
+	gunicorn20_1 = V(20, 1, 0) // the release of the captures in testdata
+	gunicorn21   = V(21, 0, 0)
+)
+
+// sliceSink returns a Sink that appends a copy of each datagram to *dst.
+func sliceSink(dst *[][]byte) Sink {
+	return SinkFunc(func(p []byte) error {
+		*dst = append(*dst, bytes.Clone(p))
+		return nil
+	})
+}
 
 func readCapture(t *testing.T, name string) [][]byte {
 	t.Helper()
@@ -36,7 +52,7 @@ func equalDatagrams(t *testing.T, got, want [][]byte) {
 // 200, 404 and a 1.2 s request.
 func TestCapturePlain(t *testing.T) {
 	var got [][]byte
-	e := NewEmitter(Config{Version: Gunicorn20_1}, SliceSink(&got))
+	e := NewEmitter(Config{Version: gunicorn20_1}, sliceSink(&got))
 	must(t, e.Workers(1))
 	must(t, e.Request(200, 550*us))
 	must(t, e.Request(404, 1612*us))
@@ -50,7 +66,7 @@ func TestCapturePlain(t *testing.T) {
 // back to 2 (log.warning).
 func TestCapturePrefixTags(t *testing.T) {
 	var got [][]byte
-	e := NewEmitter(Config{Version: Gunicorn20_1, Prefix: "shop.web", Tags: "env:prod,team:web"}, SliceSink(&got))
+	e := NewEmitter(Config{Version: gunicorn20_1, Prefix: "shop.web", Tags: "env:prod,team:web"}, sliceSink(&got))
 	must(t, e.Workers(2))
 	must(t, e.Request(200, 493*us))
 	must(t, e.Request(404, 908*us))
@@ -78,7 +94,7 @@ func TestReadCaptureCounts(t *testing.T) {
 }
 
 func TestSplitCapture(t *testing.T) {
-	got := SplitCapture([]byte("a:1|c\n\nb:2|g\r\nc:3|ms"))
+	got := splitCapture([]byte("a:1|c\n\nb:2|g\r\nc:3|ms"))
 	want := []string{"a:1|c", "b:2|g\r", "c:3|ms"}
 	if len(got) != len(want) {
 		t.Fatalf("got %q", got)
@@ -115,7 +131,7 @@ func TestVersions(t *testing.T) {
 		v    Version
 		want map[string][]string
 	}{
-		{Gunicorn19_1_1, map[string][]string{
+		{gunicorn19_1_1, map[string][]string{
 			"workers0":   nil,
 			"workers3":   {"gunicorn.workers:3|g"},
 			"backlog0":   nil,
@@ -132,7 +148,7 @@ func TestVersions(t *testing.T) {
 			"unknown":    nil,
 			"tags":       {"gunicorn.requests:1|c|@1.0"},
 		}},
-		{Gunicorn20, map[string][]string{
+		{gunicorn20, map[string][]string{
 			"workers0":   nil,
 			"workers3":   {"gunicorn.workers:3|g"},
 			"backlog0":   nil,
@@ -149,7 +165,7 @@ func TestVersions(t *testing.T) {
 			"unknown":    nil,
 			"tags":       {"gunicorn.requests:1|c|@1.0|#a:b,c"},
 		}},
-		{Gunicorn24_1, map[string][]string{
+		{gunicorn24_1, map[string][]string{
 			"workers0":   nil,
 			"workers3":   {"gunicorn.workers:3|g"},
 			"backlog0":   nil,
@@ -166,7 +182,7 @@ func TestVersions(t *testing.T) {
 			"unknown":    nil,
 			"tags":       {"gunicorn.requests:1|c|@1.0|#a:b,c"},
 		}},
-		{Gunicorn26_1, map[string][]string{
+		{gunicorn26_1, map[string][]string{
 			"workers0":   {"gunicorn.workers:0|g"},
 			"workers3":   {"gunicorn.workers:3|g"},
 			"backlog0":   {"gunicorn.backlog:0|h"},
@@ -189,20 +205,20 @@ func TestVersions(t *testing.T) {
 			ep := NewEmitter(Config{Version: tt.v, Prefix: "app"}, nil)
 			et := NewEmitter(Config{Version: tt.v, Tags: "a:b,c"}, nil)
 			got := map[string][][]byte{
-				"workers0":   e.AppendWorkers(nil, 0),
-				"workers3":   e.AppendWorkers(nil, 3),
-				"backlog0":   e.AppendBacklog(nil, 0),
-				"backlog5":   e.AppendBacklog(nil, 5),
-				"histogram":  ep.AppendMetric(nil, "h", MetricHistogram, Float(2.5)),
-				"histogram0": ep.AppendMetric(nil, "h", MetricHistogram, Int(0)),
-				"timer":      ep.AppendMetric(nil, "t", MetricTimer, Int(12)),
-				"counter":    ep.AppendMetric(nil, "c", MetricCounter, Int(3)),
-				"counter0":   ep.AppendMetric(nil, "c", MetricCounter, Int(0)),
-				"gauge":      ep.AppendMetric(nil, "g", MetricGauge, Int(7)),
-				"gaugeStr0":  ep.AppendMetric(nil, "g", MetricGauge, Str("0")),
-				"gaugeEmpty": ep.AppendMetric(nil, "g", MetricGauge, Str("")),
-				"gaugeF0":    ep.AppendMetric(nil, "g", MetricGauge, Float(0)),
-				"unknown":    ep.AppendMetric(nil, "u", MetricType("meter"), Int(1)),
+				"workers0":   e.appendWorkers(nil, 0),
+				"workers3":   e.appendWorkers(nil, 3),
+				"backlog0":   e.appendBacklog(nil, 0),
+				"backlog5":   e.appendBacklog(nil, 5),
+				"histogram":  ep.appendMetric(nil, "h", "histogram", 2.5),
+				"histogram0": ep.appendMetric(nil, "h", "histogram", 0),
+				"timer":      ep.appendMetric(nil, "t", "timer", 12),
+				"counter":    ep.appendMetric(nil, "c", "counter", 3),
+				"counter0":   ep.appendMetric(nil, "c", "counter", 0),
+				"gauge":      ep.appendMetric(nil, "g", "gauge", 7),
+				"gaugeStr0":  ep.appendMetric(nil, "g", "gauge", "0"),
+				"gaugeEmpty": ep.appendMetric(nil, "g", "gauge", ""),
+				"gaugeF0":    ep.appendMetric(nil, "g", "gauge", 0.0),
+				"unknown":    ep.appendMetric(nil, "u", "meter", 1),
 				"tags":       et.AppendRequest(nil, 200, time.Millisecond)[1:2],
 			}
 			for k, want := range tt.want {
@@ -214,13 +230,13 @@ func TestVersions(t *testing.T) {
 
 func TestMetricNeverSent(t *testing.T) {
 	e := NewEmitter(Config{}, nil)
-	if got := e.AppendMetric(nil, "", MetricGauge, Int(1)); len(got) != 0 {
+	if got := e.appendMetric(nil, "", "gauge", 1); len(got) != 0 {
 		t.Errorf("empty name: %q", got)
 	}
-	if got := e.AppendMetric(nil, "x", "", Int(1)); len(got) != 0 {
+	if got := e.appendMetric(nil, "x", "", 1); len(got) != 0 {
 		t.Errorf("empty mtype: %q", got)
 	}
-	if got := e.AppendBacklog(nil, -1); len(got) != 0 {
+	if got := e.appendBacklog(nil, -1); len(got) != 0 {
 		t.Errorf("negative backlog: %q", got)
 	}
 }
@@ -233,7 +249,7 @@ func TestRequestAndLogs(t *testing.T) {
 		"agunicorn.request.status.599:1|c|@1.0")
 	var logs [][]byte
 	for _, l := range []LogLevel{LogCritical, LogError, LogWarning, LogException} {
-		logs = e.AppendLog(logs, l)
+		logs = e.appendLog(logs, l)
 	}
 	expect(t, "logs", logs,
 		"agunicorn.log.critical:1|c|@1.0",
@@ -251,37 +267,76 @@ func TestNonASCIIIsNotSent(t *testing.T) {
 		t.Errorf("non-ASCII prefix: %q", got)
 	}
 	e = NewEmitter(Config{Tags: "env:pröd"}, nil)
-	if got := e.AppendWorkers(nil, 2); len(got) != 0 {
+	if got := e.appendWorkers(nil, 2); len(got) != 0 {
 		t.Errorf("non-ASCII tags: %q", got)
 	}
 	e = NewEmitter(Config{}, nil)
-	got := e.AppendMetric(nil, "naïve", MetricGauge, Int(1))
-	got = e.AppendMetric(got, "ok", MetricGauge, Int(1))
+	got := e.appendMetric(nil, "naïve", "gauge", 1)
+	got = e.appendMetric(got, "ok", "gauge", 1)
 	expect(t, "mixed", got, "ok:1|g")
 }
 
-func TestEmitterAccessors(t *testing.T) {
-	e := NewEmitter(Config{Prefix: "app...", Tags: "t"}, nil)
-	if e.Version() != Latest || e.Prefix() != "app." || e.Tags() != "t" {
-		t.Errorf("got %v %q %q", e.Version(), e.Prefix(), e.Tags())
-	}
-	e = NewEmitter(Config{Version: Gunicorn19_1_1, Tags: "t"}, nil)
-	if e.Tags() != "" {
-		t.Errorf("19.1.1 tags = %q, want none", e.Tags())
-	}
-	// A nil Sink discards.
-	if err := e.Request(200, time.Millisecond); err != nil {
+// A nil Sink discards; Config.Tags is ignored before 20.0.
+func TestNilSinkAndOldTags(t *testing.T) {
+	if err := NewEmitter(Config{}, nil).Request(200, time.Millisecond); err != nil {
 		t.Error(err)
+	}
+	var got [][]byte
+	must(t, NewEmitter(Config{Version: gunicorn19_1_1, Prefix: "app...", Tags: "t"}, sliceSink(&got)).Workers(2))
+	expect(t, "19.1.1", got, "app.gunicorn.workers:2|g")
+}
+
+// Metric writes value as Python's str() and drops falsy values before 26.1.
+func TestMetricValues(t *testing.T) {
+	type count int32
+	for _, tt := range []struct {
+		value    any
+		old, new string // before and from 26.1; "" for nothing sent
+	}{
+		{3, "x:3|g", "x:3|g"},
+		{int8(-2), "x:-2|g", "x:-2|g"},
+		{uint64(18446744073709551615), "x:18446744073709551615|g", "x:18446744073709551615|g"},
+		{count(7), "x:7|g", "x:7|g"},
+		{time.Millisecond, "x:1000000|g", "x:1000000|g"}, // an int64 to Python
+		{2.5, "x:2.5|g", "x:2.5|g"},
+		{3.0, "x:3.0|g", "x:3.0|g"},
+		{float32(0.1), "x:0.10000000149011612|g", "x:0.10000000149011612|g"},
+		{1e-05, "x:1e-05|g", "x:1e-05|g"},
+		{"12", "x:12|g", "x:12|g"},
+		{"0", "x:0|g", "x:0|g"}, // a non-empty str is truthy
+		{true, "x:True|g", "x:True|g"},
+		{0, "", "x:0|g"},
+		{uint(0), "", "x:0|g"},
+		{0.0, "", "x:0.0|g"},
+		{"", "", "x:|g"},
+		{false, "", "x:False|g"},
+		{nil, "", ""},
+		{struct{}{}, "", ""},
+		{[]int{1}, "", ""},
+	} {
+		for _, v := range []Version{V(25, 0, 0), V(26, 1, 0)} {
+			var got [][]byte
+			must(t, NewEmitter(Config{Version: v}, sliceSink(&got)).Metric("x", "gauge", tt.value))
+			want := tt.old
+			if v >= gunicorn26_1 {
+				want = tt.new
+			}
+			var w []string
+			if want != "" {
+				w = []string{want}
+			}
+			expect(t, fmt.Sprintf("%s %T(%v)", v, tt.value, tt.value), got, w...)
+		}
 	}
 }
 
 func TestAppendReusesBuffers(t *testing.T) {
 	e := NewEmitter(Config{Prefix: "shop.web", Tags: "env:prod,team:web"}, nil)
 	dst := e.AppendRequest(nil, 200, 550*us)
-	dst = e.AppendWorkers(dst, 3)
+	dst = e.appendWorkers(dst, 3)
 	allocs := testing.AllocsPerRun(100, func() {
 		dst = e.AppendRequest(dst[:0], 404, 1016036*us)
-		dst = e.AppendWorkers(dst, 3)
+		dst = e.appendWorkers(dst, 3)
 	})
 	if allocs != 0 {
 		t.Errorf("allocs = %v, want 0", allocs)
@@ -311,34 +366,16 @@ func TestSinkErrorStillSendsRest(t *testing.T) {
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want Version
-	}{
-		{"20.1.0", Gunicorn20_1},
-		{"24.1", Gunicorn24_1},
-		{"26.1.0", Gunicorn26_1},
-		{"19.1.1", Gunicorn19_1_1},
-		{"21", Gunicorn21},
-		{"gunicorn (version 23.0.0)", V(23, 0, 0)},
-		{" 25.2.1 ", V(25, 2, 1)},
-	} {
-		got, err := ParseVersion(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ParseVersion(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"", "x", "20.1.0.1", "20.x", "20.256", "-1", "+20", "20..1"} {
-		if v, err := ParseVersion(bad); err == nil {
-			t.Errorf("ParseVersion(%q) = %v, want an error", bad, v)
-		}
-	}
+func TestVersion(t *testing.T) {
 	if s := V(24, 1, 2).String(); s != "24.1.2" {
 		t.Errorf("String = %q", s)
 	}
-	if !(Gunicorn19_1_1 < Gunicorn20 && Gunicorn20 < Gunicorn20_1 && Gunicorn20_1 < Gunicorn21 &&
-		Gunicorn21 < Gunicorn24_1 && Gunicorn24_1 < V(25, 2, 0) && V(25, 2, 0) < Gunicorn26_1) {
+	if s := V(19, 1, 1).String(); s != "19.1.1" || V(19, 1, 1) != gunicorn19_1_1 {
+		t.Errorf("V(19, 1, 1) = %s (%d)", s, V(19, 1, 1))
+	}
+	if !(gunicorn19_1_1 < gunicorn20 && gunicorn20 < gunicorn20_1 && gunicorn20_1 < gunicorn21 &&
+		gunicorn21 < gunicorn24_1 && gunicorn24_1 < V(25, 2, 0) && V(25, 2, 0) < gunicorn26_1 &&
+		V(26, 1, 0) == latest && V(1000, 0, 0) > latest) {
 		t.Error("versions out of order")
 	}
 }
@@ -351,7 +388,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestGunicornMix(t *testing.T) {
-	got := GunicornMix(Config{Version: Gunicorn20_1, Prefix: "myapp", Tags: "env:prod,service:web"})
+	got := GunicornMix(Config{Version: gunicorn20_1, Prefix: "myapp", Tags: "env:prod,service:web"})
 	want := []string{
 		"myapp.gunicorn.request.duration:1016.0360000000001|ms",
 		"myapp.gunicorn.requests:1|c|@1.0",

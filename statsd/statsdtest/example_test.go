@@ -8,18 +8,19 @@ import (
 )
 
 // An Emitter imitating Gunicorn 20.1 feeds a Recorder through a
-// HandlerSink: no sockets. The Recorder keeps copies of the parsed samples.
-func ExampleEmitter_recorder() {
+// HandlerSink: no sockets. In a real test the HandlerSink wraps the Handler
+// under test (an otelbridge.Bridge, say) and the test reads its metrics.
+func ExampleEmitter() {
 	var rec statsdtest.Recorder
 	gunicorn := statsdtest.NewEmitter(statsdtest.Config{
-		Version: statsdtest.Gunicorn20_1,
+		Version: statsdtest.V(20, 1, 0),
 		Prefix:  "shop.web", // as passed to --statsd-prefix
 		Tags:    "env:prod", // as passed to --dogstatsd-tags
 	}, statsdtest.HandlerSink(&rec))
 
 	gunicorn.Workers(2)
 	gunicorn.Request(200, 1200623*time.Microsecond)
-	gunicorn.Log(statsdtest.LogCritical)
+	gunicorn.Log(statsdtest.LogCritical) // a worker timeout
 
 	for _, s := range rec.Samples() {
 		fmt.Printf("%s %s %v %s\n", s.Type, s.Name, s.Value, s.Tags)
@@ -34,65 +35,63 @@ func ExampleEmitter_recorder() {
 	// 5 datagrams, 0 rejected
 }
 
-// The Append methods produce the datagrams as bytes, for benchmarks and load
-// tools: passing the slice back truncated reuses its buffers.
+// AppendRequest produces a request's datagrams as bytes, for benchmarks and
+// load tools: passing the slice back truncated reuses its buffers.
 func ExampleEmitter_AppendRequest() {
-	e := statsdtest.NewEmitter(statsdtest.Config{Version: statsdtest.Gunicorn26_1, Prefix: "app"}, nil)
+	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: "app"}, nil)
 
 	var dgrams [][]byte
-	dgrams = e.AppendRequest(dgrams[:0], 404, time.Second+16036*time.Microsecond)
-	dgrams = e.AppendBacklog(dgrams, 0) // sent from 26.1; dropped before
-	dgrams = e.AppendMetric(dgrams, "cache.hits", statsdtest.MetricHistogram, statsdtest.Float(2.5))
-	for _, d := range dgrams {
-		fmt.Println(string(d))
+	for _, status := range []int{404, 200} {
+		dgrams = e.AppendRequest(dgrams[:0], status, time.Second+16036*time.Microsecond)
+		for _, d := range dgrams {
+			fmt.Println(string(d))
+		}
 	}
 	// Output:
 	// app.gunicorn.request.duration:1016.0360000000001|ms
 	// app.gunicorn.requests:1|c|@1.0
 	// app.gunicorn.request.status.404:1|c|@1.0
-	// app.gunicorn.backlog:0|h
-	// app.cache.hits:2.5|h
+	// app.gunicorn.request.duration:1016.0360000000001|ms
+	// app.gunicorn.requests:1|c|@1.0
+	// app.gunicorn.request.status.200:1|c|@1.0
 }
 
-// Versions differ: before 26.1 a zero value logged through Gunicorn's
-// logger is dropped, and histograms are "|ms" before 24.1.
-func ExampleVersion() {
-	for _, v := range []statsdtest.Version{statsdtest.Gunicorn20_1, statsdtest.Gunicorn24_1, statsdtest.Gunicorn26_1} {
-		e := statsdtest.NewEmitter(statsdtest.Config{Version: v}, nil)
-		d := e.AppendWorkers(nil, 0)
-		d = e.AppendMetric(d, "queue", statsdtest.MetricHistogram, statsdtest.Int(3))
-		fmt.Printf("%s: %q\n", v, d)
+// Versions differ in what they send for the same calls: histograms are
+// "|ms" before 24.1, and before 26.1 a zero value logged through Gunicorn's
+// logger (the arbiter's worker count included) is dropped.
+func ExampleEmitter_Metric() {
+	for _, v := range []statsdtest.Version{statsdtest.V(20, 1, 0), statsdtest.V(24, 1, 0), statsdtest.V(26, 1, 0)} {
+		var sent []string
+		e := statsdtest.NewEmitter(statsdtest.Config{Version: v}, statsdtest.SinkFunc(func(p []byte) error {
+			sent = append(sent, string(p))
+			return nil
+		}))
+		e.Workers(0)
+		e.Metric("queue", "histogram", 3)
+		e.Metric("ratio", "gauge", 0.25)
+		fmt.Printf("%s: %q\n", v, sent)
 	}
 	// Output:
-	// 20.1.0: ["queue:3|ms"]
-	// 24.1.0: ["queue:3|h"]
-	// 26.1.0: ["gunicorn.workers:0|g" "queue:3|h"]
+	// 20.1.0: ["queue:3|ms" "ratio:0.25|g"]
+	// 24.1.0: ["queue:3|h" "ratio:0.25|g"]
+	// 26.1.0: ["gunicorn.workers:0|g" "queue:3|h" "ratio:0.25|g"]
 }
 
-func ExampleNormalizePrefix() {
-	for _, p := range []string{"app", "app...", "a", "a.."} {
-		fmt.Printf("%q -> %q\n", p, statsdtest.NormalizePrefix(p))
-	}
+// A Recorder keeps the lines the parser rejected, with the reason.
+func ExampleRecorder() {
+	var rec statsdtest.Recorder
+	sink := statsdtest.HandlerSink(&rec)
+	sink.WriteDatagram([]byte("gunicorn.requests:1|c|@1.0\ngunicorn.workers:x|g"))
+
+	fmt.Println(rec.Lines())
+	fmt.Println(rec.Errors())
 	// Output:
-	// "app" -> "app."
-	// "app..." -> "app."
-	// "a" -> "a"
-	// "a.." -> "a.."
+	// [gunicorn.requests:1|c]
+	// [bad_value: gunicorn.workers:x|g]
 }
 
-func ExampleFormatDuration() {
-	fmt.Println(statsdtest.FormatDuration(7 * time.Second))
-	fmt.Println(statsdtest.FormatDuration(423 * time.Microsecond))
-	fmt.Println(statsdtest.FormatDuration(-500 * time.Millisecond)) // clock stepped back
-	fmt.Println(statsdtest.FormatPythonFloat(0.00001))
-	// Output:
-	// 7000.0
-	// 0.423
-	// 86399500.0
-	// 1e-05
-}
-
-// Replay a capture into any Sink; here a Recorder.
+// Replay a capture of real Gunicorn traffic into any Sink; here a
+// HandlerSink in front of a Recorder.
 func ExampleReadCapture() {
 	dgrams, err := statsdtest.ReadCapture("../../testdata/gunicorn/gunicorn-20.1-plain.statsd")
 	if err != nil {
@@ -100,7 +99,10 @@ func ExampleReadCapture() {
 		return
 	}
 	var rec statsdtest.Recorder
-	statsdtest.Replay(statsdtest.HandlerSink(&rec), dgrams)
+	sink := statsdtest.HandlerSink(&rec)
+	for _, d := range dgrams {
+		sink.WriteDatagram(d)
+	}
 	fmt.Println(len(dgrams), "datagrams;", rec.Lines()[1])
 	// Output:
 	// 10 datagrams; gunicorn.request.duration:0.55|ms

@@ -121,6 +121,3 @@ func (l *Loopback) Flush() {
 		}
 	})
 }
-
-// Stats returns the server's counters.
-func (l *Loopback) Stats() statsd.Stats { return l.Server.Stats() }

@@ -49,7 +49,7 @@ func TestLoopback(t *testing.T) {
 			if len(samples) != n+1 || !slices.ContainsFunc(samples, func(s statsdtest.Sample) bool { return s.Name == "dialed" }) {
 				t.Errorf("%d samples, want %d with dialed", len(samples), n+1)
 			}
-			if st := lb.Stats(); st.Datagrams != n+2 || st.Errors[statsd.ReasonMalformedLine] != 1 {
+			if st := lb.Server.Stats(); st.Datagrams != n+2 || len(rec.Errors()) != 1 || rec.Errors()[0].Reason != statsd.ReasonMalformedLine {
 				t.Errorf("stats %+v", st)
 			}
 			if unixgram {

@@ -14,7 +14,7 @@ func GunicornMix(cfg Config) [][]byte {
 	d = e.AppendRequest(d, 200, time.Second+16036*time.Microsecond)
 	d = e.AppendRequest(d, 404, 493*time.Microsecond)
 	d = e.AppendRequest(d, 500, 12730*time.Microsecond)
-	d = e.AppendWorkers(d, 4)
-	d = e.AppendLog(d, LogCritical)
+	d = e.appendWorkers(d, 4)
+	d = e.appendLog(d, LogCritical)
 	return d
 }

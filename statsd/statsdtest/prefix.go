@@ -1,9 +1,9 @@
 package statsdtest
 
-// NormalizePrefix returns the prefix Gunicorn puts before every metric name
+// normalizePrefix returns the prefix Gunicorn puts before every metric name
 // for a --statsd-prefix value p as the user typed it. Gunicorn (every
 // version since 19.1) computes re.sub(r"^(.+[^.]+)\.*$", r"\g<1>.", p), and
-// so does NormalizePrefix, quirks included:
+// so does normalizePrefix, quirks included:
 //
 //	""        ""          no prefix
 //	"app"     "app."
@@ -19,7 +19,7 @@ package statsdtest
 // but a newline, and '$' also matches before a final newline; these corners
 // are reproduced too, although Gunicorn cannot send a prefix that is not
 // ASCII (see the package documentation).
-func NormalizePrefix(p string) string {
+func normalizePrefix(p string) string {
 	if p == "" {
 		return ""
 	}

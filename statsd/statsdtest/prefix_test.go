@@ -39,8 +39,8 @@ func TestNormalizePrefix(t *testing.T) {
 		{"ab\n.\n", "ab\n.\n"},
 	}
 	for _, tt := range tests {
-		if got := NormalizePrefix(tt.in); got != tt.want {
-			t.Errorf("NormalizePrefix(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := normalizePrefix(tt.in); got != tt.want {
+			t.Errorf("normalizePrefix(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

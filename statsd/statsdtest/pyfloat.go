@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// AppendPythonFloat appends f as Python 3's str(f) (equal to repr(f)) prints
+// appendPythonFloat appends f as Python 3's str(f) (equal to repr(f)) prints
 // it: the shortest digits that read back as f; positional notation with at
 // least one digit after the point ("7000.0", "0.423", "1016.0360000000001")
 // when the decimal exponent is in [-4, 16); otherwise exponent notation with
 // a sign and at least two exponent digits and no ".0" ("1e-05", "1.5e+16");
 // "inf", "-inf" and "nan" for the non-finite values, and "-0.0" for
 // negative zero.
-func AppendPythonFloat(dst []byte, f float64) []byte {
+func appendPythonFloat(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(dst, "nan"...)
@@ -86,10 +86,10 @@ func AppendPythonFloat(dst []byte, f float64) []byte {
 	return append(dst, d[e+1:]...)
 }
 
-// FormatPythonFloat returns f as Python 3's str(f) prints it; see
-// [AppendPythonFloat].
-func FormatPythonFloat(f float64) string {
-	return string(AppendPythonFloat(nil, f))
+// formatPythonFloat returns f as Python 3's str(f) prints it; see
+// appendPythonFloat.
+func formatPythonFloat(f float64) string {
+	return string(appendPythonFloat(nil, f))
 }
 
 const (
@@ -97,7 +97,7 @@ const (
 	usPerDay    = 86400 * usPerSecond
 )
 
-// DurationMillis returns the request time in milliseconds exactly as
+// durationMillis returns the request time in milliseconds exactly as
 // Gunicorn computes it from the datetime.timedelta of a request:
 // timedelta.seconds*1000 + float(timedelta.microseconds)/10**3.
 //
@@ -107,7 +107,7 @@ const (
 // a request longer than a day wraps, and a negative duration (the wall clock
 // stepped back during the request) counts from the day before, so -0.5s
 // gives 86399500.
-func DurationMillis(d time.Duration) float64 {
+func durationMillis(d time.Duration) float64 {
 	us := d.Microseconds()
 	rem := us % usPerDay
 	if rem < 0 {
@@ -118,15 +118,9 @@ func DurationMillis(d time.Duration) float64 {
 	return float64(seconds*1000) + float64(micros)/1000
 }
 
-// AppendDuration appends the value Gunicorn writes for a request of duration
-// d in "gunicorn.request.duration:<value>|ms": [DurationMillis] printed with
+// appendDuration appends the value Gunicorn writes for a request of duration
+// d in "gunicorn.request.duration:<value>|ms": durationMillis printed with
 // Python's str(float), such as "0.55", "7000.0" or "1016.0360000000001".
-func AppendDuration(dst []byte, d time.Duration) []byte {
-	return AppendPythonFloat(dst, DurationMillis(d))
-}
-
-// FormatDuration returns the value Gunicorn writes for a request of duration
-// d; see [AppendDuration].
-func FormatDuration(d time.Duration) string {
-	return string(AppendDuration(nil, d))
+func appendDuration(dst []byte, d time.Duration) []byte {
+	return appendPythonFloat(dst, durationMillis(d))
 }

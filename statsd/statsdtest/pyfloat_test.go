@@ -49,8 +49,8 @@ func TestFormatPythonFloat(t *testing.T) {
 		{math.NaN(), "nan"},
 	}
 	for _, tt := range tests {
-		if got := FormatPythonFloat(tt.f); got != tt.want {
-			t.Errorf("FormatPythonFloat(%v) = %q, want %q", tt.f, got, tt.want)
+		if got := formatPythonFloat(tt.f); got != tt.want {
+			t.Errorf("formatPythonFloat(%v) = %q, want %q", tt.f, got, tt.want)
 		}
 	}
 }
@@ -58,10 +58,10 @@ func TestFormatPythonFloat(t *testing.T) {
 // Whatever the layout, the text must read back as the same float.
 func TestFormatPythonFloatRoundTrips(t *testing.T) {
 	for _, f := range []float64{1e-300, 3.14159, 2e-5, 123e13, 99999.99999, 4.35e15, 7.1e16} {
-		s := FormatPythonFloat(f)
+		s := formatPythonFloat(f)
 		g, err := strconv.ParseFloat(s, 64)
 		if err != nil || g != f {
-			t.Errorf("FormatPythonFloat(%v) = %q, reads back as %v, %v", f, s, g, err)
+			t.Errorf("formatPythonFloat(%v) = %q, reads back as %v, %v", f, s, g, err)
 		}
 	}
 }
@@ -90,8 +90,8 @@ func TestFormatDuration(t *testing.T) {
 		{550*us + 999*time.Nanosecond, "0.55"}, // below a microsecond is cut
 	}
 	for _, tt := range tests {
-		if got := FormatDuration(tt.d); got != tt.want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		if got := formatDuration(tt.d); got != tt.want {
+			t.Errorf("formatDuration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }
@@ -99,10 +99,16 @@ func TestFormatDuration(t *testing.T) {
 func TestAppendPythonFloatNoAllocs(t *testing.T) {
 	buf := make([]byte, 0, 64)
 	n := testing.AllocsPerRun(100, func() {
-		buf = AppendPythonFloat(buf[:0], 1016.0360000000001)
-		buf = AppendDuration(buf[:0], 1200623*time.Microsecond)
+		buf = appendPythonFloat(buf[:0], 1016.0360000000001)
+		buf = appendDuration(buf[:0], 1200623*time.Microsecond)
 	})
 	if n != 0 {
 		t.Errorf("allocs = %v, want 0", n)
 	}
+}
+
+// formatDuration returns the value Gunicorn writes for a request of duration
+// d; see appendDuration.
+func formatDuration(d time.Duration) string {
+	return string(appendDuration(nil, d))
 }

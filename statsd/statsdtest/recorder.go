@@ -24,8 +24,8 @@ type Sample struct {
 	Delta       bool        // a gauge written with an explicit sign
 }
 
-// CopySample returns a copy of s that does not point into its buffer.
-func CopySample(s *statsd.Sample) Sample {
+// copySample returns a copy of s that does not point into its buffer.
+func copySample(s *statsd.Sample) Sample {
 	return Sample{
 		Name:        string(s.Name),
 		Tags:        string(s.Tags),
@@ -96,7 +96,6 @@ type Recorder struct {
 	samples   []Sample
 	errors    []Rejection
 	datagrams int
-	batches   int
 	changed   chan struct{} // closed and replaced on every Handle
 }
 
@@ -106,13 +105,12 @@ func (r *Recorder) Handle(b *statsd.Batch) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range b.Samples {
-		r.samples = append(r.samples, CopySample(&b.Samples[i]))
+		r.samples = append(r.samples, copySample(&b.Samples[i]))
 	}
 	for _, e := range b.Errors {
 		r.errors = append(r.errors, Rejection{Reason: e.Reason, Line: string(e.Line)})
 	}
 	r.datagrams += b.Datagrams
-	r.batches++
 	if r.changed != nil {
 		close(r.changed)
 		r.changed = nil
@@ -141,13 +139,6 @@ func (r *Recorder) Datagrams() int {
 	return r.datagrams
 }
 
-// Batches returns the number of Handle calls.
-func (r *Recorder) Batches() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.batches
-}
-
 // Lines returns the String form of every sample recorded so far: a compact
 // form for assertions and examples.
 func (r *Recorder) Lines() []string {
@@ -165,7 +156,7 @@ func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.samples, r.errors = nil, nil
-	r.datagrams, r.batches = 0, 0
+	r.datagrams = 0
 }
 
 // WaitFor waits until at least n samples have been recorded, then returns a

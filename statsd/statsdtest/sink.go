@@ -1,7 +1,6 @@
 package statsdtest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -69,18 +68,6 @@ func WriterSink(w io.Writer) Sink {
 			err = io.ErrShortWrite
 		}
 		return err
-	})
-}
-
-// SliceSink returns a Sink that appends a copy of each datagram to *dst.
-// It is safe for concurrent use only if *dst is not read meanwhile.
-func SliceSink(dst *[][]byte) Sink {
-	var mu sync.Mutex
-	return SinkFunc(func(p []byte) error {
-		mu.Lock()
-		*dst = append(*dst, bytes.Clone(p))
-		mu.Unlock()
-		return nil
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	gunicornreceiver "github.com/gunicornotel/gunicornotel/examples/otelcol"
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver"
 )
 
 // The factory, its default configuration, and a configuration as the

@@ -1,4 +1,4 @@
-module github.com/gunicornotel/gunicornotel/examples/otelcol
+module github.com/gunicornotel/gunicornotel/examples/gunicornreceiver
 
 go 1.26.0
 
@@ -20,6 +20,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.uber.org/zap v1.28.0
+	go.uber.org/zap/exp v0.3.0
 )
 
 require (

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/statsd"
@@ -86,7 +87,7 @@ func (r *metricsReceiver) Start(_ context.Context, _ component.Host) error {
 		// StatsD samples carry no span context.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
 	)
-	srv := &statsd.Server{ErrorLog: slog.New(newZapHandler(r.log))}
+	srv := &statsd.Server{ErrorLog: slogToZap(r.log)}
 	recv, err := otelbridge.Listen(r.cfg.address(), provider,
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),
@@ -185,4 +186,13 @@ func (r *metricsReceiver) collect(ctx context.Context) error {
 	err := r.next.ConsumeMetrics(ctx, md)
 	r.obs.EndMetricsOp(ctx, dataFormat, n, err)
 	return err
+}
+
+// slogToZap returns a slog.Logger writing to l's core: the statsd.Server
+// logs through log/slog, the Collector through zap. Records keep the fields
+// of l (the component's ID and kind), name the statsd code that logged
+// them as their caller, and carry a stack trace from error level, as zap's
+// production logger does.
+func slogToZap(l *zap.Logger) *slog.Logger {
+	return slog.New(zapslog.NewHandler(l.Core(), zapslog.WithCaller(true)))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,9 +71,12 @@ func TestObsReportAndLogger(t *testing.T) {
 	}
 }
 
-func TestZapHandler(t *testing.T) {
+// The statsd.Server's slog records reach the Collector's zap core with
+// their level, message, fields (groups as nested objects), the logger's own
+// fields and the caller that logged them.
+func TestSlogToZap(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	l := slog.New(newZapHandler(zap.New(core)))
+	l := slogToZap(zap.New(core).With(zap.String("otelcol.component.id", "gunicorn")))
 	l.Debug("hidden")
 	l.With("a", 1).WithGroup("g").Warn("w", "s", "x", "d", time.Second, "err", errors.New("boom"),
 		slog.Group("sub", "b", true), "f", 1.5, "u", uint64(7))
@@ -84,17 +89,21 @@ func TestZapHandler(t *testing.T) {
 	if w.Level != zapcore.WarnLevel || w.Message != "w" {
 		t.Errorf("entry %v %q", w.Level, w.Message)
 	}
+	if !w.Caller.Defined || !strings.HasSuffix(w.Caller.File, "telemetry_test.go") {
+		t.Errorf("caller %v, want this file", w.Caller)
+	}
 	want := map[string]any{
-		"a": int64(1), "g.s": "x", "g.d": time.Second, "g.err": "boom",
-		"g.sub.b": true, "g.f": 1.5, "g.u": uint64(7),
+		"otelcol.component.id": "gunicorn",
+		"a":                    int64(1),
+		"g": map[string]any{
+			"s": "x", "d": time.Second, "err": "boom", "f": 1.5, "u": uint64(7),
+			"sub": map[string]any{"b": true},
+		},
 	}
-	got := w.ContextMap()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("field %s = %#v, want %#v (all: %v)", k, got[k], v, got)
-		}
+	if got := w.ContextMap(); !reflect.DeepEqual(got, want) {
+		t.Errorf("fields\n got %#v\nwant %#v", got, want)
 	}
-	if all[1].Level != zapcore.ErrorLevel {
-		t.Errorf("level %v, want error", all[1].Level)
+	if e := all[1]; e.Level != zapcore.ErrorLevel || e.Stack == "" {
+		t.Errorf("level %v, stack %d bytes; want error with a stack trace", e.Level, len(e.Stack))
 	}
 }

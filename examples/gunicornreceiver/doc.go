@@ -1,5 +1,9 @@
 // Package gunicornreceiver is an OpenTelemetry Collector receiver for the
-// StatsD traffic Gunicorn sends (component type "gunicorn").
+// StatsD traffic Gunicorn sends (component type "gunicorn"), for building
+// into a Collector with ocb. It is not used by the gunicornotel library, and
+// it does not watch Gunicorn's processes: it knows only what Gunicorn sends,
+// so gunicorn.workers is missing until the worker count changes when the
+// Collector starts after Gunicorn (see README.md).
 //
 // It listens on a UDP, TCP or Unix datagram endpoint with a statsd.Server,
 // gives every sample meaning with the gunicornotel mapper (the built-in

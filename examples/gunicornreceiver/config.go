@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
@@ -55,22 +57,31 @@ type Config struct {
 }
 
 // Validate checks the configuration: a known transport, an endpoint of the
-// right form, a positive interval, and a mapping file that loads (its errors
-// name the file, the line and the rule). The Collector calls it before
-// starting any component.
+// right form (host:port with a port from 0 to 65535 for udp and tcp; a
+// socket path for unixgram; no scheme in either), a positive interval, and
+// a mapping file that loads (its errors name the file, the line and the
+// rule). The Collector calls it before starting any component, so that
+// `otelcol validate` reports what would otherwise fail only at start. It
+// resolves no host names.
 func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.Endpoint == "" {
 		errs = append(errs, errors.New("endpoint must not be empty"))
 	}
+	scheme, _, hasScheme := strings.Cut(cfg.Endpoint, "://")
 	switch cfg.Transport {
 	case "udp", "udp4", "udp6", "tcp", "tcp4", "tcp6":
 		if cfg.Endpoint != "" {
-			if _, _, err := net.SplitHostPort(cfg.Endpoint); err != nil {
-				errs = append(errs, fmt.Errorf("endpoint %q: want host:port for transport %s: %w", cfg.Endpoint, cfg.Transport, err))
+			if err := checkHostPort(cfg.Transport, cfg.Endpoint); err != nil {
+				errs = append(errs, fmt.Errorf("endpoint %q: %w", cfg.Endpoint, err))
 			}
 		}
 	case TransportUnixgram:
+		if p, ok := strings.CutPrefix(cfg.Endpoint, "unix:"); ok && !hasScheme {
+			errs = append(errs, fmt.Errorf("endpoint %q: want the socket path alone (%s); unix: is Gunicorn's --statsd-host form", cfg.Endpoint, p))
+		} else if hasScheme {
+			errs = append(errs, fmt.Errorf("endpoint %q: want the socket path alone, without %s://", cfg.Endpoint, scheme))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("transport %q: want udp, tcp or unixgram", cfg.Transport))
 	}
@@ -83,6 +94,32 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkHostPort checks that endpoint is host:port for network, with a port
+// that network can listen on: a number from 0 to 65535, or a service name
+// the system knows.
+func checkHostPort(network, endpoint string) error {
+	if scheme, _, ok := strings.Cut(endpoint, "://"); ok {
+		return fmt.Errorf("want host:port without %s:// (the transport key chooses the protocol)", scheme)
+	}
+	_, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("want host:port for transport %s: %w", network, err)
+	}
+	if port == "" {
+		return fmt.Errorf("no port (use port 0 for any free port)")
+	}
+	if n, err := strconv.ParseUint(port, 10, 64); err == nil {
+		if n > 65535 {
+			return fmt.Errorf("port %d out of range 0-65535", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort(network, port); err != nil {
+		return fmt.Errorf("port %q: not a number from 0 to 65535 nor a known service: %w", port, err)
+	}
+	return nil
 }
 
 // address is the endpoint as statsd.Server.Start takes it.
