@@ -94,6 +94,12 @@ type noEffectFlag struct {
 	Flag, Value, Why string
 }
 
+// usageError is an error in the command line: main suggests --help.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
 // errExit is returned by parseFlags after --help or --version printed what
 // was asked: the program ends with status 0 without doing anything else.
 var errExit = errors.New("exit after --help or --version")
@@ -101,7 +107,7 @@ var errExit = errors.New("exit after --help or --version")
 // parseFlags parses args (without the program name) the way statsd_exporter
 // parses its command line (kingpin: --flag=value or --flag value, --[no-]
 // booleans, -h), into a config. --help and --version print to stdout and
-// return errExit; kingpin's own parse errors are returned as they are.
+// return errExit. Errors are usageErrors, kingpin's with its own words.
 func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	c := new(config)
 	app := kingpin.New(programName, "Receives StatsD traffic (Gunicorn's and any other) and serves it to Prometheus "+
@@ -199,7 +205,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		if exited {
 			return nil, errExit
 		}
-		return nil, err
+		return nil, usageError{err}
 	}
 	if exited {
 		return nil, errExit
@@ -294,7 +300,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		errs = append(errs, errors.New("--web.listen-address is empty"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	return c, nil
 }

@@ -36,8 +36,12 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	switch {
 	case errors.Is(err, errExit):
-	case err != nil:
+	case errors.As(err, new(usageError)):
 		fmt.Fprintf(os.Stderr, "%s: error: %v, try --help\n", programName, err)
+		stop()
+		os.Exit(1)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", programName, err)
 		stop()
 		os.Exit(1)
 	}

@@ -353,11 +353,16 @@ const rulesV1 = `mappings:
       app: "$1"
 `
 
+// rulesInvalid is a mapping file statsd_exporter refuses too: a regular
+// expression that does not compile, on line 6.
 const rulesInvalid = `mappings:
   - match: "*.gunicorn.requests"
     name: "reqs_v2"
     labels:
-      app: "$2"
+      app: "$1"
+  - match: "shop\\.(unclosed"
+    match_type: regex
+    name: "broken"
 `
 
 const rulesV2 = `mappings:
@@ -382,12 +387,12 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 		t.Fatal("reload of an invalid file: no error")
 	}
 	// The error names the file and the line, and is logged.
-	const where = ":5: match \"*.gunicorn.requests\": label \"app\": $2 refers to a capture the match does not have"
+	const where = `:6: match "shop\\.(unclosed": invalid regular expression`
 	if !strings.Contains(err.Error(), path+where) {
 		t.Errorf("error %q, want it to contain %q", err, path+where)
 	}
 	if logs := a.logs.String(); !strings.Contains(logs, "mapping config reload failed") ||
-		!strings.Contains(logs, path+`:5: match \"*.gunicorn.requests\": label \"app\": $2 refers`) {
+		!strings.Contains(logs, path+`:6: match \"shop\\\\.(unclosed\": invalid regular expression`) {
 		t.Errorf("logs do not report the failure:\n%s", logs)
 	}
 	// The old rules still map, old series and new ones.
@@ -457,7 +462,7 @@ func TestStartupErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--statsd.mapping-config=" + bad}, "--statsd.mapping-config: " + bad + ":5: match"},
+		{[]string{"--statsd.mapping-config=" + bad}, "--statsd.mapping-config: " + bad + ":6: match"},
 		{[]string{"--statsd.mapping-config=" + bad + ".missing"}, "no such file or directory"},
 		{[]string{"--web.listen-address=" + busy.Addr().String()}, "--web.listen-address " + busy.Addr().String() + ": "},
 		{[]string{"--statsd.listen-tcp=" + busy.Addr().String()}, "--statsd.listen-tcp tcp://" + busy.Addr().String() + ": "},

@@ -55,6 +55,11 @@ func newRelay(target string, maxPacket, queue int, log *slog.Logger) (*relay, er
 	if err != nil {
 		return nil, fmt.Errorf("--statsd.relay.address %s: %w", target, err)
 	}
+	return newRelayConn(conn, target, maxPacket, queue, log), nil
+}
+
+// newRelayConn returns a relay sending on conn, and starts its sender.
+func newRelayConn(conn net.Conn, target string, maxPacket, queue int, log *slog.Logger) *relay {
 	r := &relay{
 		target:    target,
 		conn:      conn,
@@ -66,7 +71,7 @@ func newRelay(target string, maxPacket, queue int, log *slog.Logger) (*relay, er
 		done:      make(chan struct{}),
 	}
 	go r.send()
-	return r, nil
+	return r
 }
 
 // send writes each full packet to the target and returns its buffer.
