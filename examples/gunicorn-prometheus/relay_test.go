@@ -263,3 +263,38 @@ func TestRelayEndToEnd(t *testing.T) {
 	// The bridge recorded them too.
 	equalSeries(t, "orders_sold", fams.values(t, "orders_sold", dto.MetricType_COUNTER), map[string]float64{"env=prod": 1})
 }
+
+// discardConn is a net.Conn whose writes succeed at once.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+func (discardConn) Close() error                { return nil }
+
+// BenchmarkRelayHandle measures what the relay adds to a server reader's
+// work: one op is one read batch of 64 Gunicorn datagrams (with prefix and
+// tags) written into packets and handed to the sender (whose writes cost
+// nothing here: they are the sender goroutine's, not the reader's).
+func BenchmarkRelayHandle(b *testing.B) {
+	r := newRelayConn(discardConn{}, "discard", 1400, defaultRelayQueue, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer r.close()
+	lines := []string{
+		"shop.web.gunicorn.request.duration:12.5|ms|#env:prod,team:web",
+		"shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web",
+		"shop.web.gunicorn.request.status.200:1|c|@1.0|#env:prod,team:web",
+		"shop.web.gunicorn.workers:4|g|#env:prod,team:web",
+	}
+	var datagrams []string
+	for i := range 64 {
+		datagrams = append(datagrams, lines[i%len(lines)])
+	}
+	batch := batchOf(datagrams...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r.Handle(batch)
+	}
+	b.StopTimer()
+	st := r.stats()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(datagrams)), "ns/line")
+	b.ReportMetric(float64(st.Dropped)/float64(st.Relayed+st.Dropped), "dropped/line")
+}
