@@ -57,6 +57,9 @@ type config struct {
 	cacheSize       int
 	checkConfig     bool
 	dogstatsdTags   bool
+	influxdbTags    bool // not read by this build's parser: see parser
+	libratoTags     bool // not read by this build's parser: see parser
+	signalfxTags    bool // not read by this build's parser: see parser
 	relayAddr       string
 	relayPacketLen  int
 	logLevel        string // debug, info, warn or error
@@ -151,9 +154,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default("false").BoolVar(&c.checkConfig)
 	app.Flag("statsd.parse-dogstatsd-tags", "Read DogStatsD tags (|#k:v). --no-statsd.parse-dogstatsd-tags ignores them.").
 		Default("true").BoolVar(&c.dogstatsdTags)
-	influx := app.Flag("statsd.parse-influxdb-tags", "InfluxDB tags (name,k=v): not read by this build; see README.md.").Default("true").Bool()
-	librato := app.Flag("statsd.parse-librato-tags", "Librato tags (name#k=v): not read by this build; see README.md.").Default("true").Bool()
-	signalfx := app.Flag("statsd.parse-signalfx-tags", "SignalFX tags (name[k=v]): not read by this build; see README.md.").Default("true").Bool()
+	app.Flag("statsd.parse-influxdb-tags", "InfluxDB tags (name,k=v): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.influxdbTags)
+	app.Flag("statsd.parse-librato-tags", "Librato tags (name#k=v): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.libratoTags)
+	app.Flag("statsd.parse-signalfx-tags", "SignalFX tags (name[k=v]): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.signalfxTags)
 	app.Flag("statsd.relay.address", `UDP address (host:port) to which every valid line is forwarded. "" disables the relay.`).
 		StringVar(&c.relayAddr)
 	relayPacketLen := app.Flag("statsd.relay.packet-length", "Largest relayed datagram in bytes: lines are batched up to it.").
@@ -229,9 +235,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	noEffect(*udpQueue != 10000, "statsd.udp-packet-queue-size", strconv.Itoa(*udpQueue),
 		"no packet queue: datagrams wait in the socket's receive buffer (--statsd.read-buffer)")
 	const notRead = "this build does not read that tag format: such names are escaped as statsd_exporter does with the flag off"
-	noEffect(!*influx, "statsd.parse-influxdb-tags", "false", notRead)
-	noEffect(!*librato, "statsd.parse-librato-tags", "false", notRead)
-	noEffect(!*signalfx, "statsd.parse-signalfx-tags", "false", notRead)
+	noEffect(!c.influxdbTags, "statsd.parse-influxdb-tags", "false", notRead)
+	noEffect(!c.libratoTags, "statsd.parse-librato-tags", "false", notRead)
+	noEffect(!c.signalfxTags, "statsd.parse-signalfx-tags", "false", notRead)
 
 	var errs []error
 	m, err := strconv.ParseUint(*mode, 8, 32)
@@ -332,7 +338,11 @@ func (c *config) statsdAddrs() (kinds, addrs []string) {
 // place where a new option of statsd, mapper or otelbridge is wired to a flag.
 
 // parser returns the StatsD parser the flags describe, for the bridge's
-// HandleDatagram (the server builds its own from the same settings).
+// HandleDatagram (the server builds its own from the same settings). The
+// statsd.Parser of this build reads DogStatsD tags only, always: the
+// daemon's mapper (statsdNames) ignores them under
+// --no-statsd.parse-dogstatsd-tags, and the other formats' flags are listed in
+// config.noEffect.
 func (c *config) parser() statsd.Parser {
 	return statsd.Parser{MaxLineLength: c.maxLineLength}
 }

@@ -19,6 +19,9 @@ var defaultConfig = config{
 	socketMode:           0o755,
 	cacheSize:            1000,
 	dogstatsdTags:        true,
+	influxdbTags:         true,
+	libratoTags:          true,
+	signalfxTags:         true,
 	relayPacketLen:       1400,
 	logLevel:             "info",
 	logFormat:            "logfmt",
@@ -105,6 +108,8 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 	want.readBuffer = 1 << 20
 	want.cacheSize = 1
 	want.dogstatsdTags = false
+	want.influxdbTags = false
+	want.signalfxTags = false
 	want.relayAddr = "127.0.0.1:8125"
 	want.relayPacketLen = 512
 	want.logLevel = "debug"

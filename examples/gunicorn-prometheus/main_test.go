@@ -442,6 +442,18 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 		map[string]float64{"app=shop": 3, "app=shop,env=prod": 1})
 }
 
+// TestSocketModeZero: --statsd.unixsocket-mode=000 gives a socket no one may
+// write to, as asked (statsd.Server reads a zero mode as its default, 0666).
+func TestSocketModeZero(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	newTestApp(t, "--statsd.listen-unixgram="+sock, "--statsd.unixsocket-mode=000")
+	st, err := os.Stat(sock)
+	must(t, err)
+	if st.Mode().Perm() != 0 {
+		t.Errorf("socket mode %v, want ----------", st.Mode().Perm())
+	}
+}
+
 func TestReloadWithoutMappingConfig(t *testing.T) {
 	a := newTestApp(t)
 	if err := a.reload(); err != nil {
