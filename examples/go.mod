@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/gunicornotel/gunicornotel => ../
 
 require (
+	github.com/alecthomas/kingpin/v2 v2.4.0
 	github.com/gunicornotel/gunicornotel v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -24,7 +25,6 @@ require (
 )
 
 require (
-	github.com/alecthomas/kingpin/v2 v2.4.0 // indirect
 	github.com/alecthomas/units v0.0.0-20240927000941-0f3dac36c52b // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
