@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 	"github.com/gunicornotel/gunicornotel/examples/internal/otlptest"
+	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 

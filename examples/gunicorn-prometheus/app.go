@@ -10,14 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -28,13 +28,6 @@ import (
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/statsd"
-)
-
-// Names of the program's own instruments (scope otelbridge.ScopeName), next to
-// the bridge's and the server's.
-const (
-	metricReloads = "gunicornotel.exporter.config.reloads" // counter {reload}, attribute outcome=success|failure
-	metricRules   = "gunicornotel.exporter.mapping.rules"  // gauge {rule}
 )
 
 // listenAddrs are the addresses the program bound, as strings: the ports the
@@ -50,47 +43,50 @@ type app struct {
 	cfg *config
 	log *slog.Logger
 
-	reg      *prometheus.Registry
-	std, raw *sdkmetric.MeterProvider
-	mp       metric.MeterProvider // routes between std and raw
-	reloads  metric.Int64Counter
-	rulesReg metric.Registration
+	reg       *prometheus.Registry
+	std, raw  *sdkmetric.MeterProvider
+	mp        metric.MeterProvider // routes between std and raw
+	reloads   metric.Int64Counter
+	telemetry metric.Registration
 
-	mu       sync.Mutex    // serialises reloads
-	rules    *mapper.Rules // in use; nil without --statsd.mapping-config
-	nrules   atomic.Int64
-	initial  *mapper.Mapper
-	recv     *otelbridge.Receiver
-	web      *http.Server
-	webLn    net.Listener
-	webErr   chan error
-	hup      chan os.Signal // SIGHUP, from start on
-	addrs    listenAddrs
-	ready    atomic.Bool
-	shutOnce sync.Once
+	mu      sync.Mutex    // serialises reloads
+	rules   *mapper.Rules // in use; nil without --statsd.mapping-config
+	nrules  atomic.Int64
+	bridge  *otelbridge.Bridge
+	srv     *statsd.Server
+	relay   *relay // nil without --statsd.relay.address
+	started bool   // srv serves
+	web     *http.Server
+	webLn   *connLimiter
+	webErr  chan error
+	hup     chan os.Signal // SIGHUP, from start on
+	quit    chan struct{}  // closed by POST /-/quit
+	addrs   listenAddrs
+	ready   atomic.Bool
+
+	quitOnce, shutOnce sync.Once
 }
 
 // newLogger returns the program's logger, writing to w as --log.format and
-// --log.level say.
+// --log.level say, in statsd_exporter's format (promslog).
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
-	if cfg.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	lc := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: w}
+	_ = lc.Level.Set(cfg.logLevel)   // checked by parseFlags
+	_ = lc.Format.Set(cfg.logFormat) // checked by parseFlags
+	return promslog.New(lc)
 }
 
-// newApp loads the mapping file, if any, and builds the metric pipeline. It
-// opens no socket: start does.
+// newApp loads the mapping file, if any, and builds the metric pipeline and
+// the bridge. It opens no socket: start does.
 func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), quit: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	for _, name := range cfg.ignored {
-		logger.Warn("flag accepted for statsd_exporter compatibility and ignored", "flag", "--"+name)
+	for _, f := range cfg.noEffect {
+		logger.Warn("flag accepted for statsd_exporter compatibility; it has no effect here", "flag", f.Flag, "value", f.Value, "why", f.Why)
 	}
 	if cfg.mappingConfig != "" {
 		if a.rules, err = mapper.LoadRules(cfg.mappingConfig); err != nil {
@@ -98,7 +94,8 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 		}
 		a.nrules.Store(int64(a.rules.Len()))
 	}
-	if a.initial, err = a.newMapper(a.rules); err != nil {
+	names, err := a.newMapper(a.rules)
+	if err != nil {
 		return nil, err
 	}
 
@@ -109,42 +106,36 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.std, err = a.newMeterProvider(otlptranslator.UnderscoreEscapingWithSuffixes); err != nil {
 		return nil, err
 	}
-	if a.raw, err = a.newMeterProvider(otlptranslator.UnderscoreEscapingWithoutSuffixes); err != nil {
+	// statsdNames has made the names valid Prometheus names already.
+	if a.raw, err = a.newMeterProvider(otlptranslator.NoTranslation); err != nil {
 		return nil, err
 	}
 	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw}
-
-	m := a.std.Meter(otelbridge.ScopeName)
-	if a.reloads, err = m.Int64Counter(metricReloads, metric.WithUnit("{reload}"),
-		metric.WithDescription("Reloads of the mapping file (SIGHUP), by outcome.")); err != nil {
-		return nil, fmt.Errorf("instrument %s: %w", metricReloads, err)
+	a.srv = cfg.server(logger)
+	if err := a.registerTelemetry(a.std.Meter(otelbridge.ScopeName)); err != nil {
+		return nil, err
 	}
-	rules, err := m.Int64ObservableGauge(metricRules, metric.WithUnit("{rule}"),
-		metric.WithDescription("Rules of the mapping file in use."))
-	if err != nil {
-		return nil, fmt.Errorf("instrument %s: %w", metricRules, err)
-	}
-	if a.rulesReg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(rules, a.nrules.Load())
-		return nil
-	}, rules); err != nil {
-		return nil, fmt.Errorf("instrument %s: %w", metricRules, err)
+	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
 
-// newMapper returns the mapper for rules (nil for the built-in profile only),
-// as the flags configure it.
-func (a *app) newMapper(rules *mapper.Rules) (*mapper.Mapper, error) {
-	m, err := mapper.New(
-		mapper.WithRules(rules),
-		mapper.WithPrefixKey(a.cfg.prefixKey),
-		mapper.WithCacheSize(a.cfg.cacheSize),
-	)
-	if err != nil {
+// newMapper returns the mapper for rules (nil: no mapping file), as the flags
+// configure it: statsd_exporter's names for everything, but Gunicorn's own
+// metrics under the built-in profile when it is on.
+func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
+	n := &statsdNames{noTags: !a.cfg.dogstatsdTags}
+	var err error
+	if n.m, err = mapper.New(a.cfg.mapperOptions(rules)...); err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)
 	}
-	return m, nil
+	if a.cfg.useProfile() {
+		if n.profile, err = mapper.New(a.cfg.profileOptions()...); err != nil {
+			return nil, fmt.Errorf("mapper: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // newMeterProvider returns a MeterProvider whose Prometheus exporter, with
@@ -174,52 +165,47 @@ func (a *app) newMeterProvider(strategy otlptranslator.TranslationStrategyOption
 	return sdkmetric.NewMeterProvider(opts...), nil
 }
 
-// start opens the StatsD listeners and the web listener, and serves StatsD.
-// The web server is served by serve.
+// start opens the StatsD listeners (and the relay) and the web listener, and
+// serves StatsD. The web server is served by serve.
 func (a *app) start() (err error) {
-	kinds, addrs := a.cfg.statsdAddrs()
-	srv := &statsd.Server{
-		ReadBufferSize: a.cfg.readBuffer,
-		SocketMode:     a.cfg.socketMode,
-		ErrorLog:       a.log,
-	}
-	a.recv, err = otelbridge.Listen(addrs[0], a.mp,
-		otelbridge.WithMapper(a.initial),
-		otelbridge.WithServer(srv),
-		otelbridge.WithMaxSeriesPerInstrument(a.cfg.cardinalityLimit),
-	)
-	if err != nil {
-		return fmt.Errorf("--statsd.listen-%s %s: %w", kinds[0], addrs[0], err)
-	}
-	bound := []net.Addr{a.recv.Addr()}
-	for i := 1; i < len(addrs); i++ {
-		addr, err := srv.Start(addrs[i])
-		if err != nil {
-			return fmt.Errorf("--statsd.listen-%s %s: %w", kinds[i], addrs[i], err)
+	a.srv.Handler = a.bridge
+	if a.cfg.relayAddr != "" {
+		if a.relay, err = newRelay(a.cfg.relayAddr, a.cfg.relayPacketLen, a.cfg.relayQueue, a.log); err != nil {
+			return err
 		}
-		bound = append(bound, addr)
+		a.srv.Handler = tee{a.bridge, a.relay}
 	}
-	for i, k := range kinds {
-		switch k {
+	kinds, addrs := a.cfg.statsdAddrs()
+	a.started = true
+	for i, addr := range addrs {
+		bound, err := a.srv.Start(addr)
+		if err != nil {
+			return fmt.Errorf("--statsd.listen-%s %s: %w", kinds[i], addr, err)
+		}
+		switch kinds[i] {
 		case "udp":
-			a.addrs.UDP = bound[i].String()
+			a.addrs.UDP = bound.String()
 		case "tcp":
-			a.addrs.TCP = bound[i].String()
+			a.addrs.TCP = bound.String()
 		case "unixgram":
-			a.addrs.Unixgram = bound[i].String()
+			a.addrs.Unixgram = bound.String()
+			if a.cfg.socketMode == 0 && !strings.HasPrefix(a.cfg.listenUnixgram, "@") {
+				// statsd.Server reads a zero SocketMode as its default:
+				// give the socket the mode asked for, none at all.
+				if err := os.Chmod(a.cfg.listenUnixgram, 0); err != nil {
+					return fmt.Errorf("--statsd.unixsocket-mode 000 on %s: %w", a.cfg.listenUnixgram, err)
+				}
+			}
 		}
 	}
 
-	a.webLn, err = net.Listen("tcp", a.cfg.webListen)
+	ln, err := net.Listen("tcp", a.cfg.webListen)
 	if err != nil {
 		return fmt.Errorf("--web.listen-address %s: %w", a.cfg.webListen, err)
 	}
-	a.addrs.Web = a.webLn.Addr().String()
-	a.web = &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	a.webLn = newConnLimiter(ln, a.cfg.webMaxConns, a.log)
+	a.addrs.Web = ln.Addr().String()
+	a.web = a.newWebServer(a.webLn)
 	a.webErr = make(chan error, 1)
 	go func() { a.webErr <- a.web.Serve(a.webLn) }()
 	// Catch SIGHUP before anyone can learn that we are up: from now on it
@@ -227,54 +213,16 @@ func (a *app) start() (err error) {
 	a.hup = make(chan os.Signal, 1)
 	signal.Notify(a.hup, syscall.SIGHUP)
 	a.ready.Store(true)
-	a.log.Info("accepting StatsD traffic", "udp", a.addrs.UDP, "tcp", a.addrs.TCP, "unixgram", a.addrs.Unixgram)
+	a.log.Info("accepting StatsD traffic", "udp", a.addrs.UDP, "tcp", a.addrs.TCP, "unixgram", a.addrs.Unixgram,
+		"relay", a.cfg.relayAddr)
 	a.log.Info("accepting Prometheus requests", "addr", a.addrs.Web, "path", a.cfg.telemetryPath,
-		"mapping_config", a.cfg.mappingConfig)
+		"mapping_config", a.cfg.mappingConfig, "lifecycle", a.cfg.enableLifecycle)
 	return nil
 }
 
-// promLogger adapts slog to promhttp's error log.
-type promLogger struct{ log *slog.Logger }
-
-// Println logs v as an error.
-func (l promLogger) Println(v ...any) { l.log.Error("serving metrics", "err", fmt.Sprint(v...)) }
-
-// handler returns the web interface: the metrics, /-/healthy, /-/ready and a
-// landing page.
-func (a *app) handler() http.Handler {
-	mux := http.NewServeMux()
-	metrics := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
-		ErrorLog:      promLogger{a.log},
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      a.reg,
-	})
-	mux.Handle(a.cfg.telemetryPath, promhttp.InstrumentMetricHandler(a.reg, metrics))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "Healthy.\n")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !a.ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "Not ready.\n")
-			return
-		}
-		_, _ = io.WriteString(w, "Ready.\n")
-	})
-	if a.cfg.telemetryPath != "/" {
-		mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, "<html><head><title>Gunicorn StatsD to Prometheus</title></head><body>"+
-				"<h1>Gunicorn StatsD to Prometheus</h1><p><a href=%q>Metrics</a></p></body></html>\n", a.cfg.telemetryPath)
-		})
-	}
-	return mux
-}
-
-// serve reloads the mapping file on SIGHUP until ctx ends, then shuts down
-// gracefully: it stops reading StatsD, records everything already read,
-// and stops the web server.
+// serve reloads the mapping file on SIGHUP until ctx ends or POST /-/quit,
+// then shuts down gracefully: it stops reading StatsD, records everything
+// already read, and stops the web server.
 func (a *app) serve(ctx context.Context) error {
 	for {
 		select {
@@ -284,6 +232,9 @@ func (a *app) serve(ctx context.Context) error {
 		case err := <-a.webErr:
 			a.webErr <- err // for shutdown
 			return errors.Join(fmt.Errorf("web server on %s: %w", a.addrs.Web, err), a.shutdown(ctx))
+		case <-a.quit:
+			a.log.Info("shutting down", "cause", "POST /-/quit")
+			return a.shutdown(ctx)
 		case <-ctx.Done():
 			a.log.Info("shutting down", "cause", context.Cause(ctx))
 			return a.shutdown(ctx)
@@ -291,22 +242,30 @@ func (a *app) serve(ctx context.Context) error {
 	}
 }
 
-// shutdown stops reading StatsD, waits until everything read is recorded,
-// then stops the web server (letting requests in flight finish), each within
-// shutdownTimeout. It is idempotent.
+// shutdown stops reading StatsD, waits until everything read is recorded
+// (and relayed), then stops the web server (letting requests in flight
+// finish), each within shutdownTimeout. It is idempotent.
 func (a *app) shutdown(ctx context.Context) (err error) {
 	a.shutOnce.Do(func() {
 		a.ready.Store(false)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
 		var errs []error
-		if a.recv != nil {
-			if err := a.recv.Shutdown(sctx); err != nil {
+		if a.started {
+			if err := a.srv.Shutdown(sctx); err != nil {
 				errs = append(errs, fmt.Errorf("draining StatsD: %w", err))
 			}
-			st := a.recv.Bridge().Stats()
+			st := a.bridge.Stats()
 			a.log.Info("StatsD receiver stopped", "datagrams", st.Datagrams, "samples", st.Samples,
 				"recorded", st.Recorded, "dropped", st.Dropped, "rejected", st.Rejected)
+		}
+		if a.relay != nil {
+			if err := a.relay.close(); err != nil {
+				errs = append(errs, fmt.Errorf("relay to %s: %w", a.cfg.relayAddr, err))
+			}
+			st := a.relay.stats()
+			a.log.Info("relay stopped", "target", a.cfg.relayAddr, "relayed", st.Relayed, "dropped", st.Dropped,
+				"too_long", st.TooLong, "packets", st.Packets, "send_errors", st.SendErrors)
 		}
 		if a.web != nil {
 			if err := a.web.Shutdown(sctx); err != nil {
@@ -333,7 +292,7 @@ func (a *app) reload() error {
 		return nil
 	}
 	fail := func(err error) error {
-		a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", "failure")))
+		a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "failure")))
 		a.log.Error("mapping config reload failed; the rules in use are kept", "file", path, "err", err)
 		return fmt.Errorf("reloading mapping config: %w", err)
 	}
@@ -345,14 +304,10 @@ func (a *app) reload() error {
 	if err != nil {
 		return fail(err)
 	}
-	if a.recv != nil {
-		a.recv.Bridge().SetMapper(m)
-	} else {
-		a.initial = m
-	}
+	a.bridge.SetMapper(m)
 	a.rules = rules
 	a.nrules.Store(int64(rules.Len()))
-	a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", "success")))
+	a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "success")))
 	a.log.Info("mapping config reloaded", "file", path, "rules", rules.Len())
 	return nil
 }
@@ -363,16 +318,22 @@ func (a *app) close() {
 	if a.hup != nil {
 		signal.Stop(a.hup)
 	}
-	if a.recv != nil {
-		_ = a.recv.Close()
+	if a.srv != nil {
+		_ = a.srv.Close()
+	}
+	if a.relay != nil {
+		_ = a.relay.close()
 	}
 	if a.web != nil {
 		_ = a.web.Close()
 	} else if a.webLn != nil {
 		_ = a.webLn.Close()
 	}
-	if a.rulesReg != nil {
-		_ = a.rulesReg.Unregister()
+	if a.bridge != nil {
+		_ = a.bridge.Close()
+	}
+	if a.telemetry != nil {
+		_ = a.telemetry.Unregister()
 	}
 	for _, mp := range []*sdkmetric.MeterProvider{a.std, a.raw} {
 		if mp != nil {

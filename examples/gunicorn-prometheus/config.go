@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
+
+// programName is the name kingpin prints in usage and errors.
+const programName = "gunicorn-prometheus"
 
 // Histogram aggregations --otel.histogram accepts.
 const (
@@ -21,116 +29,267 @@ const (
 	histExponential = "exponential"
 )
 
+// Defaults of the program's own limits (the library's are in statsd and
+// otelbridge).
+const (
+	defaultRelayQueue           = 1024
+	defaultWebMaxConnections    = 512
+	defaultWebMaxRequests       = 40
+	defaultWebReadHeaderTimeout = 10 * time.Second
+	defaultWebReadTimeout       = 30 * time.Second
+	defaultWebWriteTimeout      = 60 * time.Second
+	defaultWebIdleTimeout       = 60 * time.Second
+)
+
 // config is what the command line says. Its zero value is not useful: use
 // parseFlags, which fills in the defaults.
 type config struct {
-	listenUDP      string
-	listenTCP      string
-	listenUnixgram string
-	socketMode     os.FileMode
-	mappingConfig  string
-	readBuffer     int
-	cacheSize      int
+	// statsd_exporter's flags, with its meaning.
+	webListen       string
+	enableLifecycle bool
+	telemetryPath   string
+	listenUDP       string
+	listenTCP       string
+	listenUnixgram  string
+	socketMode      os.FileMode
+	mappingConfig   string
+	readBuffer      int
+	cacheSize       int
+	checkConfig     bool
+	dogstatsdTags   bool
+	influxdbTags    bool // not read by this build's parser: see parser
+	libratoTags     bool // not read by this build's parser: see parser
+	signalfxTags    bool // not read by this build's parser: see parser
+	relayAddr       string
+	relayPacketLen  int
+	logLevel        string // debug, info, warn or error
+	logFormat       string // logfmt or json
 
-	webListen     string
-	telemetryPath string
-
-	logLevel  slog.Level
-	logFormat string
-
+	// The program's own flags.
 	prefixKey        string
 	histogram        string
+	gunicornProfile  bool
+	maxInstruments   int
+	maxSeries        int
 	cardinalityLimit int
+	maxLineLength    int
+	maxDatagramSize  int
+	tcpMaxConns      int
+	relayQueue       int
 
-	checkConfig bool
+	webMaxConns          int
+	webMaxRequests       int
+	webReadHeaderTimeout time.Duration
+	webReadTimeout       time.Duration
+	webWriteTimeout      time.Duration
+	webIdleTimeout       time.Duration
+	webScrapeTimeout     time.Duration
 
-	// ignored lists the statsd_exporter flags that were set but have no
-	// effect here, to be logged once the logger exists.
-	ignored []string
+	// noEffect lists the statsd_exporter flags set to a value other than
+	// their default that change nothing here, to be logged once the logger
+	// exists.
+	noEffect []noEffectFlag
 }
 
-// statsd_exporter flags accepted for compatibility and ignored: they tune its
-// event queue, cache policy and tag dialects, which have no counterpart here.
-var ignoredFlags = []struct{ name, usage string }{
-	{"statsd.cache-type", "Accepted for statsd_exporter compatibility; ignored (the mapper cache evicts at random)."},
-	{"statsd.event-queue-size", "Accepted for statsd_exporter compatibility; ignored (no event queue: samples are recorded as they are read)."},
-	{"statsd.event-flush-threshold", "Accepted for statsd_exporter compatibility; ignored."},
-	{"statsd.event-flush-interval", "Accepted for statsd_exporter compatibility; ignored."},
-	{"statsd.parse-dogstatsd-tags", "Accepted for statsd_exporter compatibility; DogStatsD tags are always parsed."},
-	{"statsd.parse-influxdb-tags", "Accepted for statsd_exporter compatibility; ignored (InfluxDB tags are not parsed)."},
-	{"statsd.parse-librato-tags", "Accepted for statsd_exporter compatibility; ignored (Librato tags are not parsed)."},
-	{"statsd.parse-signalfx-tags", "Accepted for statsd_exporter compatibility; ignored (SignalFX tags are not parsed)."},
+// noEffectFlag is a statsd_exporter flag given a non-default value that has
+// no effect in this program, and why.
+type noEffectFlag struct {
+	Flag, Value, Why string
 }
 
-// parseFlags parses args (without the program name) into a config. Usage and
-// errors go to stderr; -h gives flag.ErrHelp.
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// usageError is an error in the command line: main suggests --help.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// errExit is returned by parseFlags after --help or --version printed what
+// was asked: the program ends with status 0 without doing anything else.
+var errExit = errors.New("exit after --help or --version")
+
+// parseFlags parses args (without the program name) the way statsd_exporter
+// parses its command line (kingpin: --flag=value or --flag value, --[no-]
+// booleans, -h), into a config. --help and --version print to stdout and
+// return errExit. Errors are usageErrors, kingpin's with its own words.
+func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	c := new(config)
-	fs := flag.NewFlagSet("gunicorn-prometheus", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gunicorn-prometheus [flags]\n\n"+
-			"Receives Gunicorn's StatsD traffic and serves it to Prometheus through OpenTelemetry.\n"+
-			"Flags take one or two dashes: -web.listen-address=:9102 or --web.listen-address=:9102.\n\n")
-		fs.PrintDefaults()
-	}
+	app := kingpin.New(programName, "Receives StatsD traffic (Gunicorn's and any other) and serves it to Prometheus "+
+		"through OpenTelemetry: a drop-in replacement for statsd_exporter. See README.md.")
+	exited := false
+	app.Terminate(func(int) { exited = true })
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.HelpFlag.Short('h')
 
-	fs.StringVar(&c.listenUDP, "statsd.listen-udp", ":9125", "The UDP `address` on which to receive statsd metric lines. \"\" disables it.")
-	fs.StringVar(&c.listenTCP, "statsd.listen-tcp", ":9125", "The TCP `address` on which to receive statsd metric lines. \"\" disables it.")
-	fs.StringVar(&c.listenUnixgram, "statsd.listen-unixgram", "", "The Unixgram socket `path` to receive statsd metric lines in datagram. \"\" disables it.")
-	mode := fs.String("statsd.unixsocket-mode", "755", "The permission `mode` (octal) of the unix socket.")
-	fs.StringVar(&c.mappingConfig, "statsd.mapping-config", "", "statsd_exporter metric mapping configuration `file`; reloaded on SIGHUP. Without it, the built-in Gunicorn profile.")
-	fs.IntVar(&c.readBuffer, "statsd.read-buffer", 0, "Size in `bytes` of the receive buffer of the UDP and Unixgram sockets (capped by net.core.rmem_max). 0 asks for 8 MiB; negative leaves the system default.")
-	fs.IntVar(&c.cacheSize, "statsd.cache-size", 1000, "Maximum `number` of StatsD series whose mapping is cached (at least 1).")
-	fs.StringVar(&c.webListen, "web.listen-address", ":9102", "The `address` on which to expose the web interface and generated Prometheus metrics.")
-	fs.StringVar(&c.telemetryPath, "web.telemetry-path", "/metrics", "`Path` under which to expose metrics.")
-	level := fs.String("log.level", "info", "Only log messages with the given severity or above: debug, info, warn, error.")
-	fs.StringVar(&c.logFormat, "log.format", "logfmt", "Output `format` of log messages: logfmt or json.")
-	fs.BoolVar(&c.checkConfig, "check-config", false, "Check the configuration (flags and mapping file) and exit.")
+	// statsd_exporter v0.31.0's flags, in its order, with its types and
+	// defaults.
+	app.Flag("web.listen-address", "Address of the web server: the metrics, /-/healthy, /-/ready.").
+		Default(":9102").StringVar(&c.webListen)
+	app.Flag("web.enable-lifecycle", "Serve POST or PUT /-/reload (reload the mapping file) and /-/quit (shut down gracefully).").
+		Default("false").BoolVar(&c.enableLifecycle)
+	app.Flag("web.telemetry-path", "Path of the metrics.").Default("/metrics").StringVar(&c.telemetryPath)
+	app.Flag("statsd.listen-udp", `UDP address on which to receive StatsD lines. "" disables it.`).
+		Default(":9125").StringVar(&c.listenUDP)
+	app.Flag("statsd.listen-tcp", `TCP address on which to receive StatsD lines, one a line. "" disables it.`).
+		Default(":9125").StringVar(&c.listenTCP)
+	app.Flag("statsd.listen-unixgram", `Unix datagram socket path on which to receive StatsD lines. "" disables it.`).
+		Default("").StringVar(&c.listenUnixgram)
+	mode := app.Flag("statsd.unixsocket-mode", "Permission (octal) of the Unix datagram socket file.").Default("755").String()
+	app.Flag("statsd.mapping-config", "statsd_exporter mapping file; reloaded on SIGHUP. Without it, the built-in Gunicorn profile.").
+		StringVar(&c.mappingConfig)
+	app.Flag("statsd.read-buffer", "Receive buffer (SO_RCVBUF) of the UDP and Unixgram sockets in bytes; 0 asks for 8 MiB, negative leaves the system default. Linux caps it at net.core.rmem_max.").
+		IntVar(&c.readBuffer)
+	app.Flag("statsd.cache-size", "StatsD series whose mapping is cached.").Default("1000").IntVar(&c.cacheSize)
+	cacheType := app.Flag("statsd.cache-type", "Accepted for statsd_exporter compatibility: lru or random. The cache here evicts at random.").
+		Default("lru").Enum("lru", "random")
+	eventQueueSize := app.Flag("statsd.event-queue-size", "Accepted for statsd_exporter compatibility; no effect (no event queue).").
+		Default("10000").Uint()
+	eventFlushThreshold := app.Flag("statsd.event-flush-threshold", "Accepted for statsd_exporter compatibility; no effect (no event queue).").
+		Default("1000").Int()
+	eventFlushInterval := app.Flag("statsd.event-flush-interval", "Accepted for statsd_exporter compatibility; no effect (no event queue).").
+		Default("200ms").Duration()
+	dumpFSM := app.Flag("debug.dump-fsm", "Accepted for statsd_exporter compatibility; no effect (no FSM to dump).").
+		Default("").String()
+	app.Flag("check-config", "Check the flags and the mapping file, print a summary and exit.").
+		Default("false").BoolVar(&c.checkConfig)
+	app.Flag("statsd.parse-dogstatsd-tags", "Read DogStatsD tags (|#k:v). --no-statsd.parse-dogstatsd-tags ignores them.").
+		Default("true").BoolVar(&c.dogstatsdTags)
+	app.Flag("statsd.parse-influxdb-tags", "InfluxDB tags (name,k=v): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.influxdbTags)
+	app.Flag("statsd.parse-librato-tags", "Librato tags (name#k=v): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.libratoTags)
+	app.Flag("statsd.parse-signalfx-tags", "SignalFX tags (name[k=v]): not read by this build; see README.md.").
+		Default("true").BoolVar(&c.signalfxTags)
+	app.Flag("statsd.relay.address", `UDP address (host:port) to which every valid line is forwarded. "" disables the relay.`).
+		StringVar(&c.relayAddr)
+	relayPacketLen := app.Flag("statsd.relay.packet-length", "Largest relayed datagram in bytes: lines are batched up to it.").
+		Default("1400").Uint()
+	udpQueue := app.Flag("statsd.udp-packet-queue-size", "Accepted for statsd_exporter compatibility; no effect (datagrams wait in the socket buffer: see --statsd.read-buffer).").
+		Default("10000").Int()
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(app, logConfig)
 
-	fs.StringVar(&c.prefixKey, "otel.prefix-key", mapper.DefaultPrefixKey, "Attribute (label) `key` that carries Gunicorn's --statsd-prefix. \"\" drops it.")
-	fs.StringVar(&c.histogram, "otel.histogram", histExplicit, "Histogram `aggregation`: explicit (classic _bucket series) or exponential (base-2 exponential, served as Prometheus native histograms).")
-	fs.IntVar(&c.cardinalityLimit, "otel.cardinality-limit", otelbridge.DefaultMaxSeriesPerInstrument, "Most label sets (`series`) per metric; more go to one series labelled otel_metric_overflow=\"true\".")
+	// The program's own flags.
+	app.Flag("otel.prefix-key", `Label that carries Gunicorn's --statsd-prefix under the built-in profile. "" drops it.`).
+		Default(mapper.DefaultPrefixKey).StringVar(&c.prefixKey)
+	app.Flag("otel.histogram", "Histogram aggregation: explicit (classic _bucket series) or exponential (native histograms).").
+		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
+	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
+		Default("true").BoolVar(&c.gunicornProfile)
+	app.Flag("otel.max-instruments", "Most distinct metric names; samples of a new name over it are rejected (reason name_limit).").
+		Default(strconv.Itoa(otelbridge.DefaultMaxInstruments)).IntVar(&c.maxInstruments)
+	app.Flag("otel.max-series", "Most series (label sets) over all metrics; new ones over it go to their metric's overflow series.").
+		Default(strconv.Itoa(otelbridge.DefaultMaxSeries)).IntVar(&c.maxSeries)
+	app.Flag("otel.cardinality-limit", `Most label sets per metric; new ones over it go to one series labelled otel_metric_overflow="true".`).
+		Default(strconv.Itoa(otelbridge.DefaultMaxSeriesPerInstrument)).IntVar(&c.cardinalityLimit)
+	app.Flag("statsd.max-line-length", "Longest StatsD line in bytes; longer ones are rejected (reason too_long). It bounds each TCP connection's buffer.").
+		Default(strconv.Itoa(statsd.DefaultMaxLineLength)).IntVar(&c.maxLineLength)
+	app.Flag("statsd.max-datagram-size", "Largest datagram read whole, in bytes; longer ones are rejected (reason too_long). Each reader holds 64 of them.").
+		Default(strconv.Itoa(statsd.DefaultMaxDatagramSize)).IntVar(&c.maxDatagramSize)
+	app.Flag("statsd.tcp-max-connections", "Most StatsD TCP connections open at once; one over it is closed at once.").
+		Default(strconv.Itoa(statsd.DefaultMaxConns)).IntVar(&c.tcpMaxConns)
+	app.Flag("statsd.relay.queue-size", "Relay datagrams waiting to be sent; when it is full, lines are dropped and counted instead of slowing intake.").
+		Default(strconv.Itoa(defaultRelayQueue)).IntVar(&c.relayQueue)
+	app.Flag("web.max-connections", "Most HTTP connections open at once; over it the longest idle one is closed to admit a new one.").
+		Default(strconv.Itoa(defaultWebMaxConnections)).IntVar(&c.webMaxConns)
+	app.Flag("web.max-requests", "Most scrapes served at once; more get 503. 0 means no limit.").
+		Default(strconv.Itoa(defaultWebMaxRequests)).IntVar(&c.webMaxRequests)
+	app.Flag("web.read-header-timeout", "Time to read a request's headers.").
+		Default(defaultWebReadHeaderTimeout.String()).DurationVar(&c.webReadHeaderTimeout)
+	app.Flag("web.read-timeout", "Time to read a whole request.").
+		Default(defaultWebReadTimeout.String()).DurationVar(&c.webReadTimeout)
+	app.Flag("web.write-timeout", "Time to write a response, from the end of the request headers.").
+		Default(defaultWebWriteTimeout.String()).DurationVar(&c.webWriteTimeout)
+	app.Flag("web.idle-timeout", "Time a keep-alive connection may wait for its next request.").
+		Default(defaultWebIdleTimeout.String()).DurationVar(&c.webIdleTimeout)
+	app.Flag("web.scrape-timeout", "Time a scrape may take before it is answered 503 instead; 0 means none (a timeout buffers each response whole).").
+		Default("0s").DurationVar(&c.webScrapeTimeout)
 
-	ignored := make(map[string]*string, len(ignoredFlags))
-	for _, f := range ignoredFlags {
-		ignored[f.name] = fs.String(f.name, "", f.usage)
-	}
+	app.Version(version.Print(programName))
 
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
-	}
-	fs.Visit(func(f *flag.Flag) {
-		if _, ok := ignored[f.Name]; ok {
-			c.ignored = append(c.ignored, f.Name)
+	if _, err := app.Parse(args); err != nil {
+		if exited {
+			return nil, errExit
 		}
-	})
+		return nil, usageError{err}
+	}
+	if exited {
+		return nil, errExit
+	}
+	c.logLevel, c.logFormat = logConfig.Level.String(), logConfig.Format.String()
+	c.relayPacketLen = clampUint(*relayPacketLen)
+
+	// statsd_exporter flags that do nothing here, when set to anything but
+	// their default.
+	noEffect := func(set bool, flag, value, why string) {
+		if set {
+			c.noEffect = append(c.noEffect, noEffectFlag{Flag: "--" + flag, Value: value, Why: why})
+		}
+	}
+	const noQueue = "no event queue: samples are recorded as they are read"
+	noEffect(*cacheType != "lru", "statsd.cache-type", *cacheType, "the mapping cache evicts at random, whatever the type")
+	noEffect(*eventQueueSize != 10000, "statsd.event-queue-size", strconv.FormatUint(uint64(*eventQueueSize), 10), noQueue)
+	noEffect(*eventFlushThreshold != 1000, "statsd.event-flush-threshold", strconv.Itoa(*eventFlushThreshold), noQueue)
+	noEffect(*eventFlushInterval != 200*time.Millisecond, "statsd.event-flush-interval", eventFlushInterval.String(), noQueue)
+	noEffect(*dumpFSM != "", "debug.dump-fsm", *dumpFSM, "the mapper has no FSM to dump")
+	noEffect(*udpQueue != 10000, "statsd.udp-packet-queue-size", strconv.Itoa(*udpQueue),
+		"no packet queue: datagrams wait in the socket's receive buffer (--statsd.read-buffer)")
+	const notRead = "this build does not read that tag format: such names are escaped as statsd_exporter does with the flag off"
+	noEffect(!c.influxdbTags, "statsd.parse-influxdb-tags", "false", notRead)
+	noEffect(!c.libratoTags, "statsd.parse-librato-tags", "false", notRead)
+	noEffect(!c.signalfxTags, "statsd.parse-signalfx-tags", "false", notRead)
 
 	var errs []error
 	m, err := strconv.ParseUint(*mode, 8, 32)
-	if err != nil || m > 0o777 {
-		errs = append(errs, fmt.Errorf("--statsd.unixsocket-mode %q: not an octal permission such as 755", *mode))
-	} else {
+	switch {
+	case err == nil && m <= 0o777:
 		c.socketMode = os.FileMode(m)
-	}
-	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		errs = append(errs, fmt.Errorf("--log.level %q: want debug, info, warn or error", *level))
-	}
-	switch c.logFormat {
-	case "logfmt", "json":
+	case c.listenUnixgram != "":
+		errs = append(errs, fmt.Errorf("--statsd.unixsocket-mode %q: not an octal permission such as 755", *mode))
 	default:
-		errs = append(errs, fmt.Errorf("--log.format %q: want logfmt or json", c.logFormat))
-	}
-	switch c.histogram {
-	case histExplicit, histExponential:
-	default:
-		errs = append(errs, fmt.Errorf("--otel.histogram %q: want %s or %s", c.histogram, histExplicit, histExponential))
+		// statsd_exporter ignores a bad mode (with a warning); without a
+		// Unix socket it means nothing here either.
+		noEffect(true, "statsd.unixsocket-mode", *mode, "not an octal permission, and there is no --statsd.listen-unixgram")
+		c.socketMode = 0o755
 	}
 	if c.cardinalityLimit < 2 {
 		errs = append(errs, fmt.Errorf("--otel.cardinality-limit %d: want at least 2", c.cardinalityLimit))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"otel.max-instruments", c.maxInstruments},
+		{"otel.max-series", c.maxSeries},
+		{"statsd.max-line-length", c.maxLineLength},
+		{"statsd.max-datagram-size", c.maxDatagramSize},
+		{"statsd.tcp-max-connections", c.tcpMaxConns},
+		{"statsd.relay.queue-size", c.relayQueue},
+		{"web.max-connections", c.webMaxConns},
+	} {
+		if f.v < 1 {
+			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", f.name, f.v))
+		}
+	}
+	if c.webMaxRequests < 0 {
+		errs = append(errs, fmt.Errorf("--web.max-requests %d: want 0 (no limit) or more", c.webMaxRequests))
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"web.read-header-timeout", c.webReadHeaderTimeout},
+		{"web.read-timeout", c.webReadTimeout},
+		{"web.write-timeout", c.webWriteTimeout},
+		{"web.idle-timeout", c.webIdleTimeout},
+		{"web.scrape-timeout", c.webScrapeTimeout},
+	} {
+		if f.d < 0 {
+			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", f.name, f.d))
+		}
+	}
+	if c.relayAddr != "" && c.relayPacketLen < 2 {
+		errs = append(errs, fmt.Errorf("--statsd.relay.packet-length %d: want at least 2 (a line and its newline)", c.relayPacketLen))
 	}
 	if c.cacheSize < 1 {
 		// statsd_exporter's 0 turns its cache off; the smallest cache is
@@ -147,9 +306,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		errs = append(errs, errors.New("--web.listen-address is empty"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	return c, nil
+}
+
+// clampUint returns v as an int, at most the largest int.
+func clampUint(v uint) int {
+	if v > uint(^uint(0)>>1) {
+		return int(^uint(0) >> 1)
+	}
+	return int(v)
 }
 
 // statsdAddrs returns the addresses to give statsd.Server.Start, in the order
@@ -165,6 +332,67 @@ func (c *config) statsdAddrs() (kinds, addrs []string) {
 		kinds, addrs = append(kinds, "unixgram"), append(addrs, "unixgram://"+c.listenUnixgram)
 	}
 	return kinds, addrs
+}
+
+// The functions below turn the flags into the library's settings: the one
+// place where a new option of statsd, mapper or otelbridge is wired to a flag.
+
+// parser returns the StatsD parser the flags describe, for the bridge's
+// HandleDatagram (the server builds its own from the same settings). The
+// statsd.Parser of this build reads DogStatsD tags only, always: the
+// daemon's mapper (statsdNames) ignores them under
+// --no-statsd.parse-dogstatsd-tags, and the other formats' flags are listed in
+// config.noEffect.
+func (c *config) parser() statsd.Parser {
+	return statsd.Parser{MaxLineLength: c.maxLineLength}
+}
+
+// server returns the StatsD server the flags describe, without its Handler.
+func (c *config) server(log *slog.Logger) *statsd.Server {
+	return &statsd.Server{
+		ReadBufferSize:  c.readBuffer,
+		MaxDatagramSize: c.maxDatagramSize,
+		MaxLineLength:   c.maxLineLength,
+		MaxConns:        c.tcpMaxConns,
+		SocketMode:      c.socketMode,
+		ErrorLog:        log,
+	}
+}
+
+// mapperOptions returns the options of the library mapper that maps names the
+// Gunicorn profile does not claim: the mapping file's rules, if any, and the
+// generic rules (no profile: profileOptions has it).
+func (c *config) mapperOptions(rules *mapper.Rules) []mapper.Option {
+	return []mapper.Option{
+		mapper.WithRules(rules),
+		mapper.WithoutGunicornProfile(),
+		mapper.WithCacheSize(c.cacheSize),
+	}
+}
+
+// profileOptions returns the options of the mapper of the built-in Gunicorn
+// profile, which claims Gunicorn's own names and drops everything else (for
+// the other mapper to map).
+func (c *config) profileOptions() []mapper.Option {
+	return []mapper.Option{
+		mapper.WithPrefixKey(c.prefixKey),
+		mapper.WithCacheSize(c.cacheSize),
+		mapper.WithDropUnmatched(),
+	}
+}
+
+// useProfile reports whether the built-in Gunicorn profile names Gunicorn's
+// own metrics: only without a mapping file, and unless --no-gunicorn.profile.
+func (c *config) useProfile() bool { return c.gunicornProfile && c.mappingConfig == "" }
+
+// bridgeOptions returns the bridge's options (its mapper aside).
+func (c *config) bridgeOptions() []otelbridge.Option {
+	return []otelbridge.Option{
+		otelbridge.WithMaxInstruments(c.maxInstruments),
+		otelbridge.WithMaxSeries(c.maxSeries),
+		otelbridge.WithMaxSeriesPerInstrument(c.cardinalityLimit),
+		otelbridge.WithParser(c.parser()),
+	}
 }
 
 // shutdownTimeout bounds the graceful shutdown: draining the StatsD sockets,

@@ -102,7 +102,7 @@ func waitWorkers(t *testing.T, r *running, n float64) {
 // --timeout (its worker is killed), then exact totals from /metrics.
 func TestGunicornEndToEnd(t *testing.T) {
 	start := time.Now()
-	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
+	r := startRun(t, loopback("--statsd.listen-tcp=")...)
 	gunicorn := startGunicorn(t, r.addrs.UDP)
 	// The arbiter sends gunicorn.workers:2 once its workers are spawned,
 	// after binding: then it answers.
@@ -278,7 +278,7 @@ func checkQuantile(t *testing.T, promURL string, lo, hi float64) {
 // the Gunicorn emitter, in two rounds so that rate() sees an increase.
 func TestPrometheusEndToEnd(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "statsd.sock")
-	r := startRun(t, append(loopbackArgs, "--statsd.listen-unixgram="+sock)...)
+	r := startRun(t, loopback("--statsd.listen-unixgram="+sock)...)
 	promURL := startPrometheus(t, r.addrs.Web)
 	em := dialEmitter(t, "unix:"+sock, "shop.web")
 	send := func(n int) {
@@ -300,7 +300,7 @@ func TestGunicornPrometheusEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("prometheus"); err != nil {
 		t.Skip("prometheus is not installed")
 	}
-	r := startRun(t, append(loopbackArgs, "--statsd.listen-tcp=")...)
+	r := startRun(t, loopback("--statsd.listen-tcp=")...)
 	gunicorn := startGunicorn(t, r.addrs.UDP)
 	promURL := startPrometheus(t, r.addrs.Web)
 	waitWorkers(t, r, 2)
@@ -321,7 +321,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	for _, hist := range []string{histExplicit, histExponential} {
 		t.Run(hist, func(t *testing.T) {
-			r := startRun(t, append(loopbackArgs, "--otel.histogram="+hist)...)
+			r := startRun(t, loopback("--otel.histogram="+hist)...)
 			em := dialEmitter(t, r.addrs.UDP, "shop.web")
 			must(t, em.Workers(2))
 			must(t, em.Request(200, 12*time.Millisecond))

@@ -46,6 +46,21 @@ var loopbackArgs = []string{
 	"--log.level=debug",
 }
 
+// loopback returns loopbackArgs with extra after them, a flag of extra
+// replacing the one of the same name in loopbackArgs: kingpin, as
+// statsd_exporter, refuses a flag given twice. Flags are in the --name=value
+// form.
+func loopback(extra ...string) []string {
+	name := func(f string) string { n, _, _ := strings.Cut(f, "="); return n }
+	var out []string
+	for _, f := range loopbackArgs {
+		if !slices.ContainsFunc(extra, func(e string) bool { return name(e) == name(f) }) {
+			out = append(out, f)
+		}
+	}
+	return append(out, extra...)
+}
+
 // running is a program started in-process by startRun.
 type running struct {
 	addrs  listenAddrs

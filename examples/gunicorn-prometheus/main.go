@@ -9,17 +9,20 @@
 //	go run ./examples/gunicorn-prometheus
 //	gunicorn --statsd-host localhost:9125 --statsd-prefix myapp app:app
 //
-// With --statsd.mapping-config it reads a statsd_exporter mapping file and
-// exposes the names and labels statsd_exporter would. SIGHUP reloads that
-// file (keeping the rules in use when the new file is invalid); SIGTERM and
-// SIGINT stop reading, record everything already read, then stop the web
-// server. See README.md for the flags and what differs from statsd_exporter.
+// It takes statsd_exporter's command line (the same flags, parsed the same
+// way) and serves the metric names statsd_exporter would serve for the same
+// traffic, but Gunicorn's own metrics, which the built-in profile names when
+// no mapping file is given. With --statsd.mapping-config it reads a
+// statsd_exporter mapping file. SIGHUP (and POST /-/reload with
+// --web.enable-lifecycle) reloads that file, keeping the rules in use when the
+// new file is invalid; SIGTERM, SIGINT (and POST /-/quit) stop reading, record
+// everything already read, then stop the web server. See README.md for the
+// flags, the limits and what differs from statsd_exporter.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +35,13 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errExit):
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "%s: error: %v, try --help\n", programName, err)
+		stop()
+		os.Exit(1)
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "gunicorn-prometheus: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", programName, err)
 		stop()
 		os.Exit(1)
 	}
@@ -42,9 +49,10 @@ func main() {
 
 // run is the whole program: it parses args, starts the listeners, calls ready
 // (if not nil) with the addresses bound, and serves until ctx ends, then shuts
-// down gracefully. Logs go to stderr; --check-config reports on stdout.
+// down gracefully. Logs go to stderr; --check-config, --help and --version
+// print on stdout (the last two then return errExit).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(listenAddrs)) error {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}

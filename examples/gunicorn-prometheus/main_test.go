@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
+	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -19,111 +18,9 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
-
-func TestParseFlagsDefaults(t *testing.T) {
-	c, err := parseFlags(nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &config{
-		listenUDP:        ":9125",
-		listenTCP:        ":9125",
-		socketMode:       0o755,
-		cacheSize:        1000,
-		webListen:        ":9102",
-		telemetryPath:    "/metrics",
-		logLevel:         slog.LevelInfo,
-		logFormat:        "logfmt",
-		prefixKey:        "app",
-		histogram:        histExplicit,
-		cardinalityLimit: 2000,
-	}
-	if !reflect.DeepEqual(c, want) {
-		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
-	}
-	kinds, addrs := c.statsdAddrs()
-	if !reflect.DeepEqual(kinds, []string{"udp", "tcp"}) || !reflect.DeepEqual(addrs, []string{"udp://:9125", "tcp://:9125"}) {
-		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
-	}
-}
-
-func TestParseFlags(t *testing.T) {
-	// Double and single dashes, as statsd_exporter's kingpin flags and Go's.
-	c, err := parseFlags([]string{
-		"--statsd.listen-udp=127.0.0.1:0",
-		"-statsd.listen-tcp", "",
-		"--statsd.listen-unixgram=/tmp/x.sock",
-		"--statsd.unixsocket-mode=660",
-		"--statsd.mapping-config", "m.yml",
-		"--statsd.read-buffer=1048576",
-		"--statsd.cache-size=0",
-		"--web.listen-address=[::1]:0",
-		"--web.telemetry-path=/prom",
-		"--log.level=debug",
-		"--log.format=json",
-		"--otel.prefix-key=service",
-		"--otel.histogram=exponential",
-		"--otel.cardinality-limit=50",
-		"--statsd.cache-type=lru",
-		"--statsd.event-flush-interval=200ms",
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &config{
-		listenUDP:        "127.0.0.1:0",
-		listenUnixgram:   "/tmp/x.sock",
-		socketMode:       0o660,
-		mappingConfig:    "m.yml",
-		readBuffer:       1 << 20,
-		cacheSize:        1,
-		webListen:        "[::1]:0",
-		telemetryPath:    "/prom",
-		logLevel:         slog.LevelDebug,
-		logFormat:        "json",
-		prefixKey:        "service",
-		histogram:        histExponential,
-		cardinalityLimit: 50,
-		ignored:          []string{"statsd.cache-type", "statsd.event-flush-interval"},
-	}
-	if !reflect.DeepEqual(c, want) {
-		t.Errorf("parsed:\n got %+v\nwant %+v", c, want)
-	}
-	kinds, addrs := c.statsdAddrs()
-	if !reflect.DeepEqual(kinds, []string{"udp", "unixgram"}) ||
-		!reflect.DeepEqual(addrs, []string{"udp://127.0.0.1:0", "unixgram:///tmp/x.sock"}) {
-		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
-	}
-}
-
-func TestParseFlagsErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--statsd.unixsocket-mode=rw"}, `--statsd.unixsocket-mode "rw": not an octal permission`},
-		{[]string{"--statsd.unixsocket-mode=1777"}, `--statsd.unixsocket-mode "1777"`},
-		{[]string{"--log.level=loud"}, `--log.level "loud"`},
-		{[]string{"--log.format=xml"}, `--log.format "xml"`},
-		{[]string{"--otel.histogram=summary"}, `--otel.histogram "summary": want explicit or exponential`},
-		{[]string{"--otel.cardinality-limit=1"}, `--otel.cardinality-limit 1`},
-		{[]string{"--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": must start with /`},
-		{[]string{"--statsd.listen-udp=", "--statsd.listen-tcp="}, "no StatsD listener"},
-		{[]string{"--web.listen-address="}, "--web.listen-address is empty"},
-		{[]string{"serve"}, `unexpected argument "serve"`},
-		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
-	} {
-		_, err := parseFlags(tc.args, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
-		}
-	}
-	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("-h: %v, want flag.ErrHelp", err)
-	}
-}
 
 // dialEmitter returns an Emitter of Gunicorn 20.1 started with --statsd-prefix
 // prefix and --dogstatsd-tags env:prod,team:web, sending to addr (as Gunicorn's
@@ -173,7 +70,7 @@ func must(t *testing.T, err error) {
 // Gunicorn's traffic over UDP, TCP and a Unix datagram socket.
 func TestRunGunicornProfile(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "statsd.sock")
-	r := startRun(t, append(loopbackArgs, "--statsd.listen-unixgram="+sock)...)
+	r := startRun(t, loopback("--statsd.listen-unixgram="+sock)...)
 	if r.addrs.UDP == "" || r.addrs.TCP == "" || r.addrs.Unixgram != sock {
 		t.Fatalf("addresses %+v", r.addrs)
 	}
@@ -254,13 +151,20 @@ func TestRunGunicornProfile(t *testing.T) {
 	}
 }
 
+// demoMapping is the statsd_exporter mapping file of a widely used Gunicorn
+// monitoring demo.
+var demoMapping = fixture.MappingPath(fixture.DemoMapping)
+
 // TestMappingConfig runs the program with the statsd_exporter mapping file of
-// Gunicorn's documentation and checks that the names and labels are the ones
-// statsd_exporter gives, where the rules match.
+// a Gunicorn monitoring demo and checks that the names and labels are the
+// ones statsd_exporter gives (the differential test compares them with the
+// real statsd_exporter).
 func TestMappingConfig(t *testing.T) {
-	r := startRun(t, append(loopbackArgs, "--statsd.mapping-config=testdata/gunicorn-monitoring.yml")...)
+	r := startRun(t, loopback("--statsd.mapping-config="+demoMapping)...)
 	// "*" is one dot-separated segment: the rules match the prefix "shop",
-	// not "shop.web". Those names go to the built-in profile.
+	// not "shop.web". Those names, and every name no rule matches, get
+	// statsd_exporter's generic names: with a mapping file the built-in
+	// profile is off.
 	shop := dialEmitter(t, r.addrs.UDP, "shop")
 	must(t, shop.Workers(2))
 	must(t, shop.Request(200, 20*time.Millisecond))
@@ -274,8 +178,8 @@ func TestMappingConfig(t *testing.T) {
 	waitFor(t, 10*time.Second, "4 requests", func() error {
 		fams = scrape(t, r.url("/metrics"))
 		got := sum(fams.values(t, "gunicorn_requests", dto.MetricType_COUNTER)) +
-			sum(fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER))
-		if got != 4 || len(fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER)) == 0 {
+			sum(fams.values(t, "shop_web_gunicorn_requests", dto.MetricType_COUNTER))
+		if got != 4 || len(fams.values(t, "shop_gunicorn_log_critical", dto.MetricType_COUNTER)) == 0 {
 			return errorf("requests %v; families %v", got, fams.names())
 		}
 		return nil
@@ -301,15 +205,19 @@ func TestMappingConfig(t *testing.T) {
 	if want := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)}; !reflect.DeepEqual(les, want) {
 		t.Errorf("gunicorn_request_duration buckets %v, want %v", les, want)
 	}
-	// No rule names gunicorn.log.*: the built-in profile does.
-	equalSeries(t, "gunicorn_log_messages_total", fams.values(t, "gunicorn_log_messages_total", dto.MetricType_COUNTER),
-		map[string]float64{"app=shop,env=prod,level=critical,team=web": 1})
-	// The two-segment prefix: the profile.
-	equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
-		map[string]float64{"app=shop.web,env=prod,team=web": 1})
-	equalSeries(t, "gunicorn_responses_total", fams.values(t, "gunicorn_responses_total", dto.MetricType_COUNTER),
-		map[string]float64{"app=shop.web,env=prod,http_response_status_code=200,team=web": 1})
-	for _, name := range []string{"gunicorn_response_code_total", "gunicorn_requests_total_total", "gunicorn_request_duration_seconds_bucket"} {
+	// No rule names gunicorn.log.*: statsd_exporter's generic name.
+	equalSeries(t, "shop_gunicorn_log_critical", fams.values(t, "shop_gunicorn_log_critical", dto.MetricType_COUNTER),
+		map[string]float64{"env=prod,team=web": 1})
+	// The two-segment prefix: generic names too.
+	equalSeries(t, "shop_web_gunicorn_requests", fams.values(t, "shop_web_gunicorn_requests", dto.MetricType_COUNTER),
+		map[string]float64{"env=prod,team=web": 1})
+	equalSeries(t, "shop_web_gunicorn_request_status_200", fams.values(t, "shop_web_gunicorn_request_status_200", dto.MetricType_COUNTER),
+		map[string]float64{"env=prod,team=web": 1})
+	equalSeries(t, "shop_web_gunicorn_request_duration count",
+		fams.values(t, "shop_web_gunicorn_request_duration", dto.MetricType_HISTOGRAM),
+		map[string]float64{"env=prod,team=web": 1})
+	for _, name := range []string{"gunicorn_response_code_total", "gunicorn_requests_total", "gunicorn_request_duration_seconds",
+		"gunicorn_log_messages_total", "gunicorn_responses_total"} {
 		if _, ok := fams[name]; ok {
 			t.Errorf("unexpected family %s", name)
 		}
@@ -317,6 +225,73 @@ func TestMappingConfig(t *testing.T) {
 	if got := fams.values(t, "gunicornotel_exporter_mapping_rules", dto.MetricType_GAUGE)[""]; got != 4 {
 		t.Errorf("gunicornotel_exporter_mapping_rules %v, want 4", got)
 	}
+}
+
+// TestGenericNames: without a mapping file, names no rule claims are served
+// as statsd_exporter serves them (no _total, no unit, escaped), next to
+// Gunicorn's under the built-in profile; with --no-gunicorn.profile,
+// Gunicorn's too.
+func TestGenericNames(t *testing.T) {
+	for _, profile := range []bool{true, false} {
+		t.Run(fmt.Sprintf("profile=%v", profile), func(t *testing.T) {
+			var args []string
+			if !profile {
+				args = append(args, "--no-gunicorn.profile")
+			}
+			a := newTestApp(t, args...)
+			for _, d := range []string{
+				"orders.sold:1|c", "orders.sold:2|c|@0.5",
+				"api.latency:12|ms", "api.latency:8|ms",
+				"9lives.queue-depth:7|g|#my-key:a,1st:b",
+				"shop.web.gunicorn.requests:1|c",
+			} {
+				a.bridge.HandleDatagram([]byte(d))
+			}
+			fams := scrape(t, a.url("/metrics"))
+			equalSeries(t, "orders_sold", fams.values(t, "orders_sold", dto.MetricType_COUNTER), map[string]float64{"": 5})
+			equalSeries(t, "api_latency count", fams.values(t, "api_latency", dto.MetricType_HISTOGRAM), map[string]float64{"": 2})
+			h := fams["api_latency"].GetMetric()[0].GetHistogram()
+			if got := h.GetSampleSum(); math.Abs(got-0.02) > 1e-12 {
+				t.Errorf("api_latency_sum %v, want 0.02 (seconds)", got)
+			}
+			// statsd_exporter's default buckets, in seconds: the 12 ms and
+			// 8 ms observations land apart.
+			var counts []uint64
+			for _, b := range h.GetBucket()[:3] {
+				counts = append(counts, b.GetCumulativeCount())
+			}
+			if want := []uint64{0, 1, 2}; !reflect.DeepEqual(counts, want) || h.GetBucket()[0].GetUpperBound() != 0.005 {
+				t.Errorf("api_latency buckets 0.005, 0.01, 0.025: %v, want %v", counts, want)
+			}
+			equalSeries(t, "_9lives_queue_depth", fams.values(t, "_9lives_queue_depth", dto.MetricType_GAUGE),
+				map[string]float64{"_1st=b,my_key=a": 7})
+			for _, name := range []string{"orders_sold_total", "api_latency_seconds", "api_latency_milliseconds"} {
+				if _, ok := fams[name]; ok {
+					t.Errorf("unexpected family %s", name)
+				}
+			}
+			if profile {
+				equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
+					map[string]float64{"app=shop.web": 1})
+			} else {
+				equalSeries(t, "shop_web_gunicorn_requests", fams.values(t, "shop_web_gunicorn_requests", dto.MetricType_COUNTER),
+					map[string]float64{"": 1})
+			}
+		})
+	}
+}
+
+// TestNoDogStatsDTags: --no-statsd.parse-dogstatsd-tags ignores the tags, as
+// statsd_exporter does.
+func TestNoDogStatsDTags(t *testing.T) {
+	a := newTestApp(t, "--no-statsd.parse-dogstatsd-tags")
+	a.bridge.HandleDatagram([]byte("orders.sold:1|c|#env:prod"))
+	a.bridge.HandleDatagram([]byte("orders.sold:2|c|#env:dev"))
+	a.bridge.HandleDatagram([]byte("shop.gunicorn.requests:1|c|#env:dev"))
+	fams := scrape(t, a.url("/metrics"))
+	equalSeries(t, "orders_sold", fams.values(t, "orders_sold", dto.MetricType_COUNTER), map[string]float64{"": 3})
+	equalSeries(t, "gunicorn_requests_total", fams.values(t, "gunicorn_requests_total", dto.MetricType_COUNTER),
+		map[string]float64{"app=shop": 1})
 }
 
 // testApp is a program built without run, for tests that reach inside.
@@ -328,7 +303,7 @@ type testApp struct {
 
 func newTestApp(t *testing.T, args ...string) *testApp {
 	t.Helper()
-	cfg, err := parseFlags(append(append([]string{}, loopbackArgs...), args...), io.Discard)
+	cfg, err := parseFlags(loopback(args...), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,11 +353,16 @@ const rulesV1 = `mappings:
       app: "$1"
 `
 
+// rulesInvalid is a mapping file statsd_exporter refuses too: a regular
+// expression that does not compile, on line 6.
 const rulesInvalid = `mappings:
   - match: "*.gunicorn.requests"
     name: "reqs_v2"
     labels:
-      app: "$2"
+      app: "$1"
+  - match: "shop\\.(unclosed"
+    match_type: regex
+    name: "broken"
 `
 
 const rulesV2 = `mappings:
@@ -398,7 +378,7 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mapping.yml")
 	must(t, os.WriteFile(path, []byte(rulesV1), 0o644))
 	a := newTestApp(t, "--statsd.mapping-config="+path)
-	b := a.recv.Bridge()
+	b := a.bridge
 	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c|@1.0"))
 
 	must(t, os.WriteFile(path, []byte(rulesInvalid), 0o644))
@@ -407,12 +387,12 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 		t.Fatal("reload of an invalid file: no error")
 	}
 	// The error names the file and the line, and is logged.
-	const where = ":5: match \"*.gunicorn.requests\": label \"app\": $2 refers to a capture the match does not have"
+	const where = `:6: match "shop\\.(unclosed": invalid regular expression`
 	if !strings.Contains(err.Error(), path+where) {
 		t.Errorf("error %q, want it to contain %q", err, path+where)
 	}
 	if logs := a.logs.String(); !strings.Contains(logs, "mapping config reload failed") ||
-		!strings.Contains(logs, path+`:5: match \"*.gunicorn.requests\": label \"app\": $2 refers`) {
+		!strings.Contains(logs, path+`:6: match \"shop\\\\.(unclosed\": invalid regular expression`) {
 		t.Errorf("logs do not report the failure:\n%s", logs)
 	}
 	// The old rules still map, old series and new ones.
@@ -462,6 +442,18 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 		map[string]float64{"app=shop": 3, "app=shop,env=prod": 1})
 }
 
+// TestSocketModeZero: --statsd.unixsocket-mode=000 gives a socket no one may
+// write to, as asked (statsd.Server reads a zero mode as its default, 0666).
+func TestSocketModeZero(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	newTestApp(t, "--statsd.listen-unixgram="+sock, "--statsd.unixsocket-mode=000")
+	st, err := os.Stat(sock)
+	must(t, err)
+	if st.Mode().Perm() != 0 {
+		t.Errorf("socket mode %v, want ----------", st.Mode().Perm())
+	}
+}
+
 func TestReloadWithoutMappingConfig(t *testing.T) {
 	a := newTestApp(t)
 	if err := a.reload(); err != nil {
@@ -482,12 +474,12 @@ func TestStartupErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--statsd.mapping-config=" + bad}, "--statsd.mapping-config: " + bad + ":5: match"},
+		{[]string{"--statsd.mapping-config=" + bad}, "--statsd.mapping-config: " + bad + ":6: match"},
 		{[]string{"--statsd.mapping-config=" + bad + ".missing"}, "no such file or directory"},
 		{[]string{"--web.listen-address=" + busy.Addr().String()}, "--web.listen-address " + busy.Addr().String() + ": "},
 		{[]string{"--statsd.listen-tcp=" + busy.Addr().String()}, "--statsd.listen-tcp tcp://" + busy.Addr().String() + ": "},
 	} {
-		args := append(append([]string{}, loopbackArgs...), tc.args...)
+		args := loopback(tc.args...)
 		var logs syncBuffer
 		err := run(context.Background(), args, io.Discard, &logs, func(listenAddrs) { t.Errorf("%q: ready", tc.args) })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -498,7 +490,7 @@ func TestStartupErrors(t *testing.T) {
 
 func TestCheckConfig(t *testing.T) {
 	var out syncBuffer
-	err := run(context.Background(), []string{"--check-config", "--statsd.mapping-config=testdata/gunicorn-monitoring.yml"},
+	err := run(context.Background(), []string{"--check-config", "--statsd.mapping-config=" + demoMapping},
 		&out, io.Discard, func(listenAddrs) { t.Error("ready called with --check-config") })
 	if err != nil {
 		t.Fatal(err)
@@ -559,7 +551,7 @@ func TestShutdownLosesNothing(t *testing.T) {
 	if err := a.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	st := a.recv.Bridge().Stats()
+	st := a.bridge.Stats()
 	if st.Datagrams != 2000 || st.Samples != 2000 || st.Recorded != 2000 || st.Rejected != 0 {
 		t.Errorf("bridge stats after shutdown: %+v", st)
 	}
@@ -589,7 +581,7 @@ func TestShutdownLosesNothing(t *testing.T) {
 
 func TestExponentialHistogram(t *testing.T) {
 	a := newTestApp(t, "--otel.histogram=exponential")
-	b := a.recv.Bridge()
+	b := a.bridge
 	for _, ms := range []string{"1.5", "20.0", "300.25", "7000.0"} {
 		b.HandleDatagram([]byte("shop.web.gunicorn.request.duration:" + ms + "|ms"))
 	}

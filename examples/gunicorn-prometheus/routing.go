@@ -1,28 +1,27 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// promStyle reports whether an instrument name is already a Prometheus metric
-// name ([a-zA-Z_:][a-zA-Z0-9_:]*, so no dots): a name written in a
-// statsd_exporter mapping file ("gunicorn_response_code"), or an undotted
-// StatsD name mapped generically. Such names are exposed exactly as written,
-// as statsd_exporter does: no _total, no unit suffix. OpenTelemetry-style
-// names (gunicorn.requests, gunicornotel.datagrams) get the usual translation.
-func promStyle(name string) bool {
-	return model.LegacyValidation.IsValidMetricName(name)
+// rawName reports whether an instrument name carries rawPrefix, and returns
+// the Prometheus metric name after it.
+func rawName(name string) (string, bool) {
+	return strings.CutPrefix(name, rawPrefix)
 }
 
-// routingProvider is a MeterProvider that makes the float instruments (the
-// ones the bridge makes for samples: histograms, and observable counters and
-// gauges) from raw when their name is promStyle, and everything else from std.
-// raw and std feed two Prometheus exporters with different translation
-// strategies, registered in one registry.
+// routingProvider is a MeterProvider that makes the float instruments whose
+// name carries rawPrefix (the ones statsdNames renamed) from raw, under the
+// name after the prefix, and everything else (the Gunicorn profile's
+// instruments, the program's own telemetry) from std. raw and std feed two
+// Prometheus exporters in one registry: raw's exposes names as they are, std's
+// translates OpenTelemetry names (gunicorn.requests: gunicorn_requests_total).
 type routingProvider struct {
 	metric.MeterProvider // std
 	raw                  metric.MeterProvider
@@ -44,14 +43,26 @@ type routingMeter struct {
 	fromRaw map[metric.Observable]bool // the observables made by raw
 }
 
-// observable makes an observable instrument with newInst from raw when name is
-// promStyle (remembering it), else from std.
-func observable[T metric.Observable](m *routingMeter, name string, newInst func(metric.Meter) (T, error)) (T, error) {
-	if !promStyle(name) {
-		return newInst(m.Meter)
+// rawErr drops the SDK's complaint about a name that is not an OpenTelemetry
+// instrument name (a Prometheus name may start with '_'): the instrument it
+// returns with that error works, and the raw exporter exposes the name as it
+// is.
+func rawErr(err error) error {
+	if errors.Is(err, sdkmetric.ErrInstrumentName) {
+		return nil
 	}
-	inst, err := newInst(m.raw)
-	if err == nil {
+	return err
+}
+
+// observable makes an observable instrument with newInst from raw, named
+// after rawPrefix, when name carries it (remembering it), else from std.
+func observable[T metric.Observable](m *routingMeter, name string, newInst func(metric.Meter, string) (T, error)) (T, error) {
+	prom, ok := rawName(name)
+	if !ok {
+		return newInst(m.Meter, name)
+	}
+	inst, err := newInst(m.raw, prom)
+	if err = rawErr(err); err == nil {
 		m.mu.Lock()
 		if m.fromRaw == nil {
 			m.fromRaw = make(map[metric.Observable]bool)
@@ -62,27 +73,27 @@ func observable[T metric.Observable](m *routingMeter, name string, newInst func(
 	return inst, err
 }
 
-// Float64ObservableCounter makes the instrument from raw when name is
-// promStyle, else from std.
+// Float64ObservableCounter makes the instrument from raw when name carries
+// rawPrefix, else from std.
 func (m *routingMeter) Float64ObservableCounter(name string, opts ...metric.Float64ObservableCounterOption) (metric.Float64ObservableCounter, error) {
-	return observable(m, name, func(mt metric.Meter) (metric.Float64ObservableCounter, error) {
-		return mt.Float64ObservableCounter(name, opts...)
+	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableCounter, error) {
+		return mt.Float64ObservableCounter(n, opts...)
 	})
 }
 
-// Float64ObservableUpDownCounter makes the instrument from raw when name is
-// promStyle, else from std.
+// Float64ObservableUpDownCounter makes the instrument from raw when name
+// carries rawPrefix, else from std.
 func (m *routingMeter) Float64ObservableUpDownCounter(name string, opts ...metric.Float64ObservableUpDownCounterOption) (metric.Float64ObservableUpDownCounter, error) {
-	return observable(m, name, func(mt metric.Meter) (metric.Float64ObservableUpDownCounter, error) {
-		return mt.Float64ObservableUpDownCounter(name, opts...)
+	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableUpDownCounter, error) {
+		return mt.Float64ObservableUpDownCounter(n, opts...)
 	})
 }
 
-// Float64ObservableGauge makes the instrument from raw when name is
-// promStyle, else from std.
+// Float64ObservableGauge makes the instrument from raw when name carries
+// rawPrefix, else from std.
 func (m *routingMeter) Float64ObservableGauge(name string, opts ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
-	return observable(m, name, func(mt metric.Meter) (metric.Float64ObservableGauge, error) {
-		return mt.Float64ObservableGauge(name, opts...)
+	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableGauge, error) {
+		return mt.Float64ObservableGauge(n, opts...)
 	})
 }
 
@@ -103,41 +114,45 @@ func (m *routingMeter) RegisterCallback(f metric.Callback, instruments ...metric
 	case len(instruments):
 		return m.raw.RegisterCallback(f, instruments...)
 	}
-	return nil, fmt.Errorf("gunicorn-prometheus: a callback observes instruments of both exposition styles (%d of %d unsuffixed)", raw, len(instruments))
+	return nil, fmt.Errorf("gunicorn-prometheus: a callback observes instruments of both exposition styles (%d of %d raw)", raw, len(instruments))
 }
 
-// Float64Counter makes the instrument from raw when name is promStyle, else
-// from std.
+// Float64Counter makes the instrument from raw when name carries rawPrefix,
+// else from std.
 func (m *routingMeter) Float64Counter(name string, opts ...metric.Float64CounterOption) (metric.Float64Counter, error) {
-	if promStyle(name) {
-		return m.raw.Float64Counter(name, opts...)
+	if prom, ok := rawName(name); ok {
+		inst, err := m.raw.Float64Counter(prom, opts...)
+		return inst, rawErr(err)
 	}
 	return m.Meter.Float64Counter(name, opts...)
 }
 
-// Float64UpDownCounter makes the instrument from raw when name is promStyle, else
-// from std.
+// Float64UpDownCounter makes the instrument from raw when name carries
+// rawPrefix, else from std.
 func (m *routingMeter) Float64UpDownCounter(name string, opts ...metric.Float64UpDownCounterOption) (metric.Float64UpDownCounter, error) {
-	if promStyle(name) {
-		return m.raw.Float64UpDownCounter(name, opts...)
+	if prom, ok := rawName(name); ok {
+		inst, err := m.raw.Float64UpDownCounter(prom, opts...)
+		return inst, rawErr(err)
 	}
 	return m.Meter.Float64UpDownCounter(name, opts...)
 }
 
-// Float64Gauge makes the instrument from raw when name is promStyle, else
-// from std.
+// Float64Gauge makes the instrument from raw when name carries rawPrefix,
+// else from std.
 func (m *routingMeter) Float64Gauge(name string, opts ...metric.Float64GaugeOption) (metric.Float64Gauge, error) {
-	if promStyle(name) {
-		return m.raw.Float64Gauge(name, opts...)
+	if prom, ok := rawName(name); ok {
+		inst, err := m.raw.Float64Gauge(prom, opts...)
+		return inst, rawErr(err)
 	}
 	return m.Meter.Float64Gauge(name, opts...)
 }
 
-// Float64Histogram makes the instrument from raw when name is promStyle, else
-// from std.
+// Float64Histogram makes the instrument from raw when name carries rawPrefix,
+// else from std.
 func (m *routingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
-	if promStyle(name) {
-		return m.raw.Float64Histogram(name, opts...)
+	if prom, ok := rawName(name); ok {
+		inst, err := m.raw.Float64Histogram(prom, opts...)
+		return inst, rawErr(err)
 	}
 	return m.Meter.Float64Histogram(name, opts...)
 }

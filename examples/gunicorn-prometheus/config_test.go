@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// defaultConfig is what parseFlags gives with no arguments.
+var defaultConfig = config{
+	webListen:            ":9102",
+	telemetryPath:        "/metrics",
+	listenUDP:            ":9125",
+	listenTCP:            ":9125",
+	socketMode:           0o755,
+	cacheSize:            1000,
+	dogstatsdTags:        true,
+	influxdbTags:         true,
+	libratoTags:          true,
+	signalfxTags:         true,
+	relayPacketLen:       1400,
+	logLevel:             "info",
+	logFormat:            "logfmt",
+	prefixKey:            "app",
+	histogram:            histExplicit,
+	gunicornProfile:      true,
+	maxInstruments:       1000,
+	maxSeries:            100_000,
+	cardinalityLimit:     2000,
+	maxLineLength:        8192,
+	maxDatagramSize:      65535,
+	tcpMaxConns:          1024,
+	relayQueue:           1024,
+	webMaxConns:          512,
+	webMaxRequests:       40,
+	webReadHeaderTimeout: 10 * time.Second,
+	webReadTimeout:       30 * time.Second,
+	webWriteTimeout:      time.Minute,
+	webIdleTimeout:       time.Minute,
+}
+
+func TestParseFlagsDefaults(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*c, defaultConfig) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", *c, defaultConfig)
+	}
+	kinds, addrs := c.statsdAddrs()
+	if !reflect.DeepEqual(kinds, []string{"udp", "tcp"}) || !reflect.DeepEqual(addrs, []string{"udp://:9125", "tcp://:9125"}) {
+		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
+	}
+	if !c.useProfile() {
+		t.Error("no profile by default")
+	}
+}
+
+// statsdExporterCommandLine is a command line statsd_exporter v0.31.0 accepts,
+// with every one of its flags, in the forms kingpin takes: --flag=value,
+// --flag value, --no-flag.
+var statsdExporterCommandLine = []string{
+	"--web.listen-address=127.0.0.1:0",
+	"--web.enable-lifecycle",
+	"--web.telemetry-path", "/prom",
+	"--statsd.listen-udp=127.0.0.1:0",
+	"--statsd.listen-tcp=",
+	"--statsd.listen-unixgram=/tmp/x.sock",
+	"--statsd.unixsocket-mode=660",
+	"--statsd.mapping-config", "m.yml",
+	"--statsd.read-buffer=1048576",
+	"--statsd.cache-size=0",
+	"--statsd.cache-type=random",
+	"--statsd.event-queue-size=5000",
+	"--statsd.event-flush-threshold=100",
+	"--statsd.event-flush-interval=1s",
+	"--debug.dump-fsm=/tmp/fsm.dot",
+	"--no-check-config",
+	"--no-statsd.parse-dogstatsd-tags",
+	"--no-statsd.parse-influxdb-tags",
+	"--statsd.parse-librato-tags",
+	"--no-statsd.parse-signalfx-tags",
+	"--statsd.relay.address=127.0.0.1:8125",
+	"--statsd.relay.packet-length=512",
+	"--statsd.udp-packet-queue-size=20000",
+	"--log.level=debug",
+	"--log.format=json",
+}
+
+func TestParseFlagsStatsdExporter(t *testing.T) {
+	c, err := parseFlags(statsdExporterCommandLine, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig
+	want.webListen = "127.0.0.1:0"
+	want.enableLifecycle = true
+	want.telemetryPath = "/prom"
+	want.listenUDP = "127.0.0.1:0"
+	want.listenTCP = ""
+	want.listenUnixgram = "/tmp/x.sock"
+	want.socketMode = 0o660
+	want.mappingConfig = "m.yml"
+	want.readBuffer = 1 << 20
+	want.cacheSize = 1
+	want.dogstatsdTags = false
+	want.influxdbTags = false
+	want.signalfxTags = false
+	want.relayAddr = "127.0.0.1:8125"
+	want.relayPacketLen = 512
+	want.logLevel = "debug"
+	want.logFormat = "json"
+	const noQueue = "no event queue: samples are recorded as they are read"
+	const notRead = "this build does not read that tag format: such names are escaped as statsd_exporter does with the flag off"
+	want.noEffect = []noEffectFlag{
+		{"--statsd.cache-type", "random", "the mapping cache evicts at random, whatever the type"},
+		{"--statsd.event-queue-size", "5000", noQueue},
+		{"--statsd.event-flush-threshold", "100", noQueue},
+		{"--statsd.event-flush-interval", "1s", noQueue},
+		{"--debug.dump-fsm", "/tmp/fsm.dot", "the mapper has no FSM to dump"},
+		{"--statsd.udp-packet-queue-size", "20000", "no packet queue: datagrams wait in the socket's receive buffer (--statsd.read-buffer)"},
+		{"--statsd.parse-influxdb-tags", "false", notRead},
+		{"--statsd.parse-signalfx-tags", "false", notRead},
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
+	}
+	kinds, addrs := c.statsdAddrs()
+	if !reflect.DeepEqual(kinds, []string{"udp", "unixgram"}) ||
+		!reflect.DeepEqual(addrs, []string{"udp://127.0.0.1:0", "unixgram:///tmp/x.sock"}) {
+		t.Errorf("statsdAddrs: %v %v", kinds, addrs)
+	}
+	if c.useProfile() {
+		t.Error("the profile is on with a mapping file")
+	}
+}
+
+func TestParseFlagsOwn(t *testing.T) {
+	c, err := parseFlags([]string{
+		"--otel.prefix-key=service",
+		"--otel.histogram=exponential",
+		"--no-gunicorn.profile",
+		"--otel.max-instruments=5000",
+		"--otel.max-series=7",
+		"--otel.cardinality-limit=50",
+		"--statsd.max-line-length=100",
+		"--statsd.max-datagram-size=1500",
+		"--statsd.tcp-max-connections=3",
+		"--statsd.relay.queue-size=9",
+		"--web.max-connections=20",
+		"--web.max-requests=0",
+		"--web.read-header-timeout=1s",
+		"--web.read-timeout=2s",
+		"--web.write-timeout=3s",
+		"--web.idle-timeout=4s",
+		"--web.scrape-timeout=5s",
+	}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig
+	want.prefixKey = "service"
+	want.histogram = histExponential
+	want.gunicornProfile = false
+	want.maxInstruments = 5000
+	want.maxSeries = 7
+	want.cardinalityLimit = 50
+	want.maxLineLength = 100
+	want.maxDatagramSize = 1500
+	want.tcpMaxConns = 3
+	want.relayQueue = 9
+	want.webMaxConns = 20
+	want.webMaxRequests = 0
+	want.webReadHeaderTimeout = time.Second
+	want.webReadTimeout = 2 * time.Second
+	want.webWriteTimeout = 3 * time.Second
+	want.webIdleTimeout = 4 * time.Second
+	want.webScrapeTimeout = 5 * time.Second
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
+	}
+	if c.useProfile() {
+		t.Error("the profile is on with --no-gunicorn.profile")
+	}
+	srv := c.server(nil)
+	if srv.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != 0o755 {
+		t.Errorf("server settings %+v", srv)
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		// kingpin's own errors, as statsd_exporter reports them.
+		{[]string{"--no-such-flag"}, "unknown long flag '--no-such-flag'"},
+		{[]string{"-web.listen-address=:1"}, "unknown short flag '-w'"},
+		{[]string{"serve"}, "unexpected serve"},
+		{[]string{"--statsd.cache-type=fifo"}, "enum value must be one of lru,random, got 'fifo'"},
+		{[]string{"--statsd.event-queue-size=-1"}, `strconv.ParseUint: parsing "-1": invalid syntax`},
+		{[]string{"--statsd.event-flush-interval=soon"}, `time: invalid duration "soon"`},
+		{[]string{"--statsd.read-buffer=big"}, `parsing "big": invalid syntax`},
+		{[]string{"--log.level=loud"}, "unrecognized log level loud"},
+		{[]string{"--log.format=xml"}, "unrecognized log format xml"},
+		{[]string{"--web.enable-lifecycle=yes"}, "unexpected yes"},
+		// Ours.
+		{[]string{"--statsd.listen-unixgram=/tmp/s", "--statsd.unixsocket-mode=rw"}, `--statsd.unixsocket-mode "rw": not an octal permission`},
+		{[]string{"--statsd.listen-unixgram=/tmp/s", "--statsd.unixsocket-mode=1777"}, `--statsd.unixsocket-mode "1777"`},
+		{[]string{"--otel.histogram=summary"}, "enum value must be one of explicit,exponential, got 'summary'"},
+		{[]string{"--otel.cardinality-limit=1"}, "--otel.cardinality-limit 1: want at least 2"},
+		{[]string{"--otel.max-instruments=0"}, "--otel.max-instruments 0: want at least 1"},
+		{[]string{"--web.max-connections=0"}, "--web.max-connections 0: want at least 1"},
+		{[]string{"--web.max-requests=-1"}, "--web.max-requests -1: want 0 (no limit) or more"},
+		{[]string{"--web.idle-timeout=-1s"}, "--web.idle-timeout -1s: must not be negative"},
+		{[]string{"--statsd.relay.address=127.0.0.1:1", "--statsd.relay.packet-length=1"}, "--statsd.relay.packet-length 1: want at least 2"},
+		{[]string{"--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": must start with /`},
+		{[]string{"--statsd.listen-udp=", "--statsd.listen-tcp="}, "no StatsD listener"},
+		{[]string{"--web.listen-address="}, "--web.listen-address is empty"},
+	} {
+		_, err := parseFlags(tc.args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestParseFlagsBadModeWithoutSocket: statsd_exporter accepts a bad
+// --statsd.unixsocket-mode (it warns); without a Unix socket it means nothing
+// here either, so it is accepted and logged.
+func TestParseFlagsBadModeWithoutSocket(t *testing.T) {
+	c, err := parseFlags([]string{"--statsd.unixsocket-mode=rw"}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.noEffect) != 1 || c.noEffect[0].Flag != "--statsd.unixsocket-mode" {
+		t.Errorf("noEffect %+v", c.noEffect)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		_, err := parseFlags(args, &stdout, &stderr)
+		if !errors.Is(err, errExit) {
+			t.Errorf("%q: %v, want errExit", args, err)
+		}
+		out := stdout.String()
+		if args[0] == "--version" {
+			if !strings.HasPrefix(out, "gunicorn-prometheus, version") {
+				t.Errorf("--version printed %q", out)
+			}
+		} else {
+			// statsd_exporter's flags are all there, booleans with --[no-].
+			for _, f := range []string{"--[no-]web.enable-lifecycle", "--statsd.relay.address", "--[no-]statsd.parse-influxdb-tags",
+				"--statsd.udp-packet-queue-size=10000", "--log.level=info", "--[no-]version", "-h, --[no-]help",
+				"--web.max-connections=512", "--otel.max-instruments=1000"} {
+				if !strings.Contains(out, f) {
+					t.Errorf("%q: usage lacks %s:\n%s", args, f, out)
+				}
+			}
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("%q: stderr %q", args, stderr.String())
+		}
+	}
+	// run returns errExit too, having started nothing.
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--version"}, &out, io.Discard, func(listenAddrs) { t.Error("ready") }); !errors.Is(err, errExit) {
+		t.Errorf("run --version: %v", err)
+	}
+}
+
+// TestNoEffectFlagsLogged: a statsd_exporter flag set to a non-default value
+// that means nothing here is logged once at start.
+func TestNoEffectFlagsLogged(t *testing.T) {
+	a := newTestApp(t, "--statsd.event-flush-interval=1s", "--debug.dump-fsm=/tmp/x.dot")
+	logs := a.logs.String()
+	for _, f := range []string{"flag=--statsd.event-flush-interval value=1s", "flag=--debug.dump-fsm value=/tmp/x.dot"} {
+		if strings.Count(logs, f) != 1 {
+			t.Errorf("%q logged %d times:\n%s", f, strings.Count(logs, f), logs)
+		}
+	}
+	if strings.Contains(logs, "statsd.cache-type") {
+		t.Errorf("a flag at its default is logged:\n%s", logs)
+	}
+}
