@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -189,13 +188,6 @@ func (a *app) start() (err error) {
 			a.addrs.TCP = bound.String()
 		case "unixgram":
 			a.addrs.Unixgram = bound.String()
-			if a.cfg.socketMode == 0 && !strings.HasPrefix(a.cfg.listenUnixgram, "@") {
-				// statsd.Server reads a zero SocketMode as its default:
-				// give the socket the mode asked for, none at all.
-				if err := os.Chmod(a.cfg.listenUnixgram, 0); err != nil {
-					return fmt.Errorf("--statsd.unixsocket-mode 000 on %s: %w", a.cfg.listenUnixgram, err)
-				}
-			}
 		}
 	}
 

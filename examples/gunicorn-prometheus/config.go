@@ -347,6 +347,17 @@ func (c *config) parser() statsd.Parser {
 	return statsd.Parser{MaxLineLength: c.maxLineLength}
 }
 
+// statsdSocketMode is the statsd.Server SocketMode for --statsd.unixsocket-mode:
+// exactly the mode asked for, 000 included (os.ModeSocket alone; a zero
+// SocketMode would mean the library's default). An abstract socket ("@name")
+// has no file and no permissions: the flag does not apply to it.
+func (c *config) statsdSocketMode() os.FileMode {
+	if strings.HasPrefix(c.listenUnixgram, "@") {
+		return 0
+	}
+	return os.ModeSocket | c.socketMode
+}
+
 // server returns the StatsD server the flags describe, without its Handler.
 func (c *config) server(log *slog.Logger) *statsd.Server {
 	return &statsd.Server{
@@ -354,7 +365,7 @@ func (c *config) server(log *slog.Logger) *statsd.Server {
 		MaxDatagramSize: c.maxDatagramSize,
 		MaxLineLength:   c.maxLineLength,
 		MaxConns:        c.tcpMaxConns,
-		SocketMode:      c.socketMode,
+		SocketMode:      c.statsdSocketMode(),
 		ErrorLog:        log,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -187,7 +188,7 @@ func TestParseFlagsOwn(t *testing.T) {
 		t.Error("the profile is on with --no-gunicorn.profile")
 	}
 	srv := c.server(nil)
-	if srv.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != 0o755 {
+	if srv.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != os.ModeSocket|0o755 {
 		t.Errorf("server settings %+v", srv)
 	}
 }

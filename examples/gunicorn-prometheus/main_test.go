@@ -443,7 +443,7 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 }
 
 // TestSocketModeZero: --statsd.unixsocket-mode=000 gives a socket no one may
-// write to, as asked (statsd.Server reads a zero mode as its default, 0666).
+// write to, as asked.
 func TestSocketModeZero(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	newTestApp(t, "--statsd.listen-unixgram="+sock, "--statsd.unixsocket-mode=000")

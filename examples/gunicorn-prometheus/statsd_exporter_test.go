@@ -180,12 +180,19 @@ func gunicornTrafficFor(t *testing.T) [][]byte {
 		}
 		out = append(out, d...)
 	}
-	em := statsdtest.NewEmitter(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "shop", Tags: "env:prod,team:web"}, nil)
-	out = em.AppendWorkers(out, 2)
-	out = em.AppendRequest(out, 200, 20*time.Millisecond)
-	out = em.AppendRequest(out, 200, 300*time.Millisecond)
-	out = em.AppendRequest(out, 404, 2*time.Second)
-	out = em.AppendLog(out, statsdtest.LogCritical)
+	sink := statsdtest.SinkFunc(func(d []byte) error { out = append(out, bytes.Clone(d)); return nil })
+	em := statsdtest.NewEmitter(statsdtest.Config{Version: statsdtest.V(20, 1, 0), Prefix: "shop", Tags: "env:prod,team:web"}, sink)
+	for _, err := range []error{
+		em.Workers(2),
+		em.Request(200, 20*time.Millisecond),
+		em.Request(200, 300*time.Millisecond),
+		em.Request(404, 2*time.Second),
+		em.Log(statsdtest.LogCritical),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return out
 }
 

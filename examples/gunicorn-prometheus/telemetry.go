@@ -89,7 +89,7 @@ func (a *app) registerTelemetry(m metric.Meter) error {
 	srvReads := obs.counter(otelbridge.MetricServerReads, "{read}", "Reads that returned data (each one batch for the bridge).")
 	srvReadErrs := obs.counter(otelbridge.MetricServerReadErrors, "{error}", "Failed reads and accepts.")
 	srvConns := obs.counter(otelbridge.MetricServerConnections, "{connection}", "Stream connections accepted.")
-	srvRejected := obs.counter(otelbridge.MetricServerConnectionsRejected, "{connection}", "Stream connections closed at once over the connection limit.")
+	srvRejected := obs.counter(otelbridge.MetricServerConnectionsEvicted, "{connection}", "Stream connections idle longest, closed to admit new ones over the connection limit.")
 	srvOpen := obs.updown(otelbridge.MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
 	if err := errors.Join(append(in.errs, obs.errs...)...); err != nil {
 		return err
@@ -131,6 +131,6 @@ func observeServer(o metric.Observer, st statsd.Stats, bytes, reads, readErrs, c
 	o.ObserveInt64(reads, clamp(st.Reads))
 	o.ObserveInt64(readErrs, clamp(st.ReadErrors))
 	o.ObserveInt64(conns, clamp(st.TCPConnections))
-	o.ObserveInt64(rejected, clamp(st.TCPConnectionsRejected))
+	o.ObserveInt64(rejected, clamp(st.TCPConnectionsEvicted))
 	o.ObserveInt64(open, clamp(st.TCPConnectionsOpen))
 }
