@@ -92,6 +92,25 @@ func BenchmarkParseTags(b *testing.B) {
 	b.Run("statsd_exporter", func(b *testing.B) { benchParseSE(b, mixStrings(dogTags)) })
 }
 
+// BenchmarkParseInfluxDB is BenchmarkParseTags with the two tags as InfluxDB
+// tags (name,env=prod,service=web:...).
+func BenchmarkParseInfluxDB(b *testing.B) { benchParseFormat(b, "influxdb") }
+
+// BenchmarkParseLibrato is BenchmarkParseTags with the two tags as Librato
+// tags (name#env=prod,service=web:...).
+func BenchmarkParseLibrato(b *testing.B) { benchParseFormat(b, "librato") }
+
+// BenchmarkParseSignalFX is BenchmarkParseTags with the two tags as a
+// SignalFX section in the middle of the name (myapp.[env=prod,service=web]gunicorn...),
+// which both parsers must cut out and join the name around.
+func BenchmarkParseSignalFX(b *testing.B) { benchParseFormat(b, "signalfx") }
+
+func benchParseFormat(b *testing.B, format string) {
+	lines := nameTagged(format)
+	b.Run("ours", func(b *testing.B) { benchParseOurs(b, toBytes(lines)) })
+	b.Run("statsd_exporter", func(b *testing.B) { benchParseSE(b, lines) })
+}
+
 // --- Map -----------------------------------------------------------------
 
 // parseSamples parses lines with our parser, one sample each.
