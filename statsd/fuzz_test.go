@@ -93,13 +93,13 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 	}
 	// Line by line: ParseLine agrees with Parse, and names and tags are
 	// what refTags reads.
-	for _, line := range bytes.Split(datagram, []byte("\n")) {
-		line = bytes.TrimSuffix(line, []byte("\r"))
+	for _, raw := range bytes.Split(datagram, []byte("\n")) {
+		line := bytes.TrimSuffix(raw, []byte("\r")) // as Parse reads it
 		if len(line) == 0 {
 			continue
 		}
 		var one Batch
-		p.Parse(&one, line)
+		p.Parse(&one, raw)
 		got, err := p.ParseLine(nil, line)
 		if (err != nil) != (len(one.Errors) == 1) || len(got) != len(one.Samples) {
 			t.Fatalf("%q: ParseLine gave %d samples, err %v; Parse gave %d samples, %d errors", line, len(got), err, len(one.Samples), len(one.Errors))

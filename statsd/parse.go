@@ -32,7 +32,8 @@ const DefaultMaxLineLength = 8192
 // (Librato) of the name starts a section that runs to the end of the name.
 // A name with only one of '[' and ']', or a ']' before its '[', keeps its
 // brackets and has no name-embedded tags; that counts as one dropped tag.
-// Name-embedded tags and DogStatsD tags may both be on one line: the sample
+// A line whose name is empty once its tag section is cut off ("[k=v]:1|c")
+// is rejected (empty_name). Name-embedded tags and DogStatsD tags may both be on one line: the sample
 // carries both, name-embedded ones first (statsd_exporter rejects such a
 // line; see RejectMixedTags). Several "|#" sections are read as one.
 //
@@ -53,8 +54,10 @@ const DefaultMaxLineLength = 8192
 // leading '#' of a DogStatsD tag is not part of its key ("|#a:b,#c:d" gives
 // a and c, as some clients write). Only the first separator splits: "k:v:w"
 // gives the value "v:w", "k=v=w" the value "v=w". Keys and values are kept
-// as sent; when a key appears twice, both are yielded, in order (the last
-// one wins in attribute.NewSet and in statsd_exporter).
+// as sent (statsd_exporter escapes keys into Prometheus label names as it
+// parses: that is for the caller's naming); when a key appears twice, both
+// are yielded, in order (the last one wins in attribute.NewSet and in
+// statsd_exporter).
 type Parser struct {
 	// MaxLineLength rejects longer lines as too_long. Zero means
 	// DefaultMaxLineLength; negative means no limit.
