@@ -346,12 +346,14 @@ func (p *Parser) nameTags(name []byte, brackets bool, scratch *[]byte) (nm, tags
 			return name, nil, 0, 1
 		}
 	}
-	i := -1
+	i, before := -1, name // the first ',' (InfluxDB), and what comes before it
 	if !p.NoInfluxDBTags {
-		i = bytes.IndexByte(name, ',')
+		if i = bytes.IndexByte(name, ','); i >= 0 {
+			before = name[:i]
+		}
 	}
 	if !p.NoLibratoTags {
-		if k := bytes.IndexByte(name, '#'); k >= 0 && (i < 0 || k < i) {
+		if k := bytes.IndexByte(before, '#'); k >= 0 {
 			i = k
 		}
 	}

@@ -28,6 +28,7 @@ func benchParseOurs(b *testing.B, datagrams [][]byte) {
 	var f float64
 	var n int
 	b.ReportAllocs()
+	cpu := cpuTime()
 	i := 0
 	for b.Loop() {
 		batch.Reset()
@@ -48,6 +49,7 @@ func benchParseOurs(b *testing.B, datagrams [][]byte) {
 			b.Fatalf("rejected: %v", batch.Errors)
 		}
 	}
+	reportCPU(b, cpu)
 	sink.f, sink.n = f, n
 }
 
@@ -60,6 +62,7 @@ func benchParseSE(b *testing.B, lines []string) {
 	var f float64
 	var n int
 	b.ReportAllocs()
+	cpu := cpuTime()
 	i := 0
 	for b.Loop() {
 		evs := sp.events(lines[i])
@@ -77,6 +80,7 @@ func benchParseSE(b *testing.B, lines []string) {
 			}
 		}
 	}
+	reportCPU(b, cpu)
 	sink.f, sink.n = f, n
 }
 
