@@ -1,6 +1,7 @@
 package statsd_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
@@ -51,3 +52,70 @@ func BenchmarkParseGunicorn(b *testing.B) { benchParse(b, mix("")) }
 
 // BenchmarkParseGunicornTags: the same with DogStatsD tags, iterated.
 func BenchmarkParseGunicornTags(b *testing.B) { benchParse(b, mix("env:prod,service:web")) }
+
+// nameTagged is the tagged mix with its tags moved into the name, in the
+// given format: "influxdb" (myapp.gunicorn.requests,env=prod,service=web:1|c),
+// "librato" (...requests#env=prod,service=web:1|c) or "signalfx", in the
+// middle of the name as its collectd plugin writes it
+// (myapp.[env=prod,service=web]gunicorn.requests:1|c), which makes the parser
+// join the name around it.
+func nameTagged(format string) [][]byte {
+	var out [][]byte
+	for _, d := range mix("env:prod,service:web") {
+		i := bytes.Index(d, []byte("|#"))
+		tags := bytes.ReplaceAll(d[i+2:], []byte(":"), []byte("="))
+		d = d[:i]
+		c := bytes.IndexByte(d, ':')
+		name, rest := d[:c], d[c:]
+		var b []byte
+		switch format {
+		case "influxdb":
+			b = append(append(append(append(b, name...), ','), tags...), rest...)
+		case "librato":
+			b = append(append(append(append(b, name...), '#'), tags...), rest...)
+		case "signalfx":
+			dot := bytes.IndexByte(name, '.') + 1
+			b = append(b, name[:dot]...)
+			b = append(append(append(b, '['), tags...), ']')
+			b = append(append(b, name[dot:]...), rest...)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// BenchmarkParseGunicornInfluxDB: the tagged mix with InfluxDB tags.
+func BenchmarkParseGunicornInfluxDB(b *testing.B) { benchParse(b, nameTagged("influxdb")) }
+
+// BenchmarkParseGunicornLibrato: the tagged mix with Librato tags.
+func BenchmarkParseGunicornLibrato(b *testing.B) { benchParse(b, nameTagged("librato")) }
+
+// BenchmarkParseGunicornSignalFX: the tagged mix with SignalFX tags in the
+// middle of the name.
+func BenchmarkParseGunicornSignalFX(b *testing.B) { benchParse(b, nameTagged("signalfx")) }
+
+// TestNameTaggedMix checks the benchmarks' inputs: every datagram parses to
+// the mix's names and its two tags.
+func TestNameTaggedMix(t *testing.T) {
+	for _, f := range []string{"influxdb", "librato", "signalfx"} {
+		var p statsd.Parser
+		var b statsd.Batch
+		for _, d := range nameTagged(f) {
+			p.Parse(&b, d)
+		}
+		if len(b.Errors) != 0 || len(b.TagErrors) != 0 || len(b.Samples) != len(mix("")) {
+			t.Fatalf("%s: %d samples, errors %v %v", f, len(b.Samples), b.Errors, b.TagErrors)
+		}
+		for i, s := range b.Samples {
+			want := string(bytes.SplitN(mix("")[i], []byte(":"), 2)[0])
+			it := s.TagIter()
+			var tags string
+			for it.Next() {
+				tags += string(it.Key()) + "=" + string(it.Value()) + ";"
+			}
+			if string(s.Name) != want || tags != "env=prod;service=web;" {
+				t.Errorf("%s: %q gives %s {%s}", f, nameTagged(f)[i], s.Name, tags)
+			}
+		}
+	}
+}

@@ -10,14 +10,22 @@
 //
 // with the types c (counter), g (gauge; a signed value such as +3 moves it),
 // ms (timer), h (histogram), d (distribution) and s (set). Packed values give
-// one Sample each. Sections the parser does not know are skipped. A value is
+// one Sample each. Sections the parser does not know are skipped.
+//
+// Tags are read in the four formats statsd_exporter reads, each on by default
+// and switchable on the Parser: DogStatsD (name:1|c|#k:v), InfluxDB
+// (name,k=v:1|c), Librato (name#k=v:1|c) and SignalFX (name[k=v]:1|c, the
+// bracket section anywhere in the name). A malformed tag is dropped and
+// counted (Batch.TagErrors), never the line; see Parser for the exact rules. A value is
 // read as the float64 that strconv.ParseFloat gives, bit for bit (NaN and
 // ±Inf are refused), without calling it for plain decimals of up to 19 digits,
 // such as Gunicorn's float noise 1016.0360000000001.
 //
 // A Parser parses a datagram in place, without allocating: every Sample's
-// Name, Tags, ContainerID and Member are views into the datagram, valid only
-// until the buffer is reused. TagIter walks a tag section without allocating.
+// Name, Tags, ContainerID and Member are views into the datagram (or, for a
+// name or tags the datagram does not hold in one piece, into the Batch's
+// scratch space), valid only until the buffer is reused. TagIter walks the
+// tags of every format without allocating.
 // A line that cannot be read is rejected with a ParseError whose Reason has a
 // stable name ("bad_value", "bad_sample_rate", "too_long", ...), meant to be
 // counted; it never spoils the other lines of its datagram.

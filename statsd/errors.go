@@ -8,17 +8,19 @@ import (
 // used as a metric attribute (for example "bad_value").
 type Reason uint8
 
-// The reasons a line is rejected.
+// The reasons a line is rejected (Batch.Errors), or a tag dropped
+// (Batch.TagErrors: ReasonBadTag).
 const (
 	ReasonMalformedLine Reason = iota + 1 // "malformed_line": no ':' or no '|' where one belongs
 	ReasonEmptyName                       // "empty_name": nothing before the ':'
 	ReasonBadValue                        // "bad_value": not a finite decimal number (NaN, Inf, 0x1p3, "")
 	ReasonBadType                         // "bad_type": not one of c, g, ms, h, d, s
 	ReasonBadSampleRate                   // "bad_sample_rate": not a number in (0, 1]
-	ReasonBadTag                          // "bad_tag": a tag with an empty key (":v")
+	ReasonBadTag                          // "bad_tag": a malformed tag; the tag is dropped, the line kept (Batch.TagErrors)
 	ReasonBadTimestamp                    // "bad_timestamp": "|T" not followed by unix seconds
 	ReasonTooLong                         // "too_long": longer than the parser's or server's limit
 	ReasonInvalidUTF8                     // "invalid_utf8": name or tags are not valid UTF-8
+	ReasonMixedTags                       // "mixed_tags": name-embedded and DogStatsD tags on one line, with Parser.RejectMixedTags
 
 	// NumReasons is one more than the largest Reason: the length of a table
 	// indexed by Reason (index 0 is unused).
@@ -35,6 +37,7 @@ var reasonNames = [...]string{
 	ReasonBadTimestamp:  "bad_timestamp",
 	ReasonTooLong:       "too_long",
 	ReasonInvalidUTF8:   "invalid_utf8",
+	ReasonMixedTags:     "mixed_tags",
 }
 
 // String returns the stable name of the reason, such as "bad_value"; "unknown"
@@ -56,7 +59,8 @@ func Reasons() []Reason {
 	return rs
 }
 
-// ParseError is a rejected line and the reason it was rejected.
+// ParseError is a rejected line and the reason it was rejected; in
+// Batch.TagErrors, a tag dropped from a kept line and the reason.
 //
 // In a Batch, Line is a view into the read buffer, valid only during the
 // Handler call. The error returned by Parser.ParseLine holds its own copy.

@@ -37,6 +37,42 @@ func ExampleParser_ParseLine() {
 	// statsd: bad_value: line "queue.wait:NaN|ms"
 }
 
+// Every tag format statsd_exporter reads is read by default; a malformed tag
+// is dropped and counted in the Batch, and the sample kept.
+func ExampleParser_tagFormats() {
+	var p statsd.Parser
+	var b statsd.Batch
+	p.Parse(&b, []byte("orders,region=eu:1|c\n"+ // InfluxDB
+		"orders#region=us:1|c\n"+ // Librato
+		"shop.[region=ap]orders:1|c\n"+ // SignalFX, in the middle of the name
+		"orders:1|c|#region:eu,:oops\n")) // DogStatsD, one malformed tag
+	for _, s := range b.Samples {
+		it := s.TagIter()
+		for it.Next() {
+			fmt.Printf("%s %s=%s\n", s.Name, it.Key(), it.Value())
+		}
+	}
+	for _, e := range b.TagErrors {
+		fmt.Printf("dropped a tag (%s) in %q\n", e.Reason, e.Line)
+	}
+	// Output:
+	// orders region=eu
+	// orders region=us
+	// shop.orders region=ap
+	// orders region=eu
+	// dropped a tag (bad_tag) in "orders:1|c|#region:eu,:oops"
+}
+
+// Switching formats off, as statsd_exporter's --no-statsd.parse-*-tags flags
+// do: the characters are then part of the name.
+func ExampleParser_noInfluxDBTags() {
+	p := statsd.Parser{NoInfluxDBTags: true}
+	samples, _ := p.ParseLine(nil, []byte("orders,region=eu:1|c"))
+	fmt.Printf("%s %q\n", samples[0].Name, samples[0].Tags)
+	// Output:
+	// orders,region=eu ""
+}
+
 func ExampleTagIter() {
 	var p statsd.Parser
 	samples, _ := p.ParseLine(nil, []byte("gunicorn.requests:1|c|#env:prod,team,k:v:w"))
@@ -48,4 +84,19 @@ func ExampleTagIter() {
 	// env="prod"
 	// team=""
 	// k="v:w"
+}
+
+// Bare tells a bare DogStatsD tag ("canary") from one with an empty value
+// ("k:"). statsd_exporter drops both; a caller that follows it skips them.
+func ExampleTagIter_Bare() {
+	var p statsd.Parser
+	samples, _ := p.ParseLine(nil, []byte("deploys:1|c|#env:prod,canary,k:"))
+	it := samples[0].TagIter()
+	for it.Next() {
+		fmt.Printf("%s=%q bare=%v\n", it.Key(), it.Value(), it.Bare())
+	}
+	// Output:
+	// env="prod" bare=false
+	// canary="" bare=true
+	// k="" bare=false
 }

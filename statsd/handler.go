@@ -1,18 +1,31 @@
 package statsd
 
 // A Batch holds what a Handler is given at once: the samples of one or more
-// datagrams (or TCP lines) read together, and the lines that were rejected.
+// datagrams (or TCP lines) read together, the lines that were rejected, and
+// the tags that were dropped.
 //
 // A Batch and everything it points to is valid only during the Handle call:
-// the server reuses it, and its samples point into the read buffer.
+// the server reuses it, and its samples point into the read buffer and into
+// the Batch's own scratch space, which Reset reuses.
 type Batch struct {
 	// Samples are the parsed samples, in the order they arrived.
 	Samples []Sample
 	// Errors are the rejected lines, each with its reason.
 	Errors []ParseError
+	// TagErrors are the tags the parser dropped from lines it kept: one
+	// entry per dropped tag, with its reason (today always ReasonBadTag)
+	// and the whole line it was in. A line with packed values counts its
+	// dropped tags once, not once per sample. Count them by Reason, as
+	// Errors; they are not rejected lines.
+	TagErrors []ParseError
 	// Datagrams counts the datagrams (for TCP: lines) parsed into this batch,
 	// including ones that held only rejected or empty lines.
 	Datagrams int
+
+	// scratch holds the names and tags Parse could not leave in the
+	// datagram (see Sample). It only grows: samples parsed earlier keep
+	// pointing at the old array when it is reallocated.
+	scratch []byte
 }
 
 // Reset empties the batch for reuse, keeping its capacity. It does not zero
@@ -21,7 +34,9 @@ type Batch struct {
 func (b *Batch) Reset() {
 	b.Samples = b.Samples[:0]
 	b.Errors = b.Errors[:0]
+	b.TagErrors = b.TagErrors[:0]
 	b.Datagrams = 0
+	b.scratch = b.scratch[:0]
 }
 
 // A Handler receives batches of samples from a Server.

@@ -125,8 +125,10 @@ func TestParseLineErrors(t *testing.T) {
 		{"a:1|c|@x", ReasonBadSampleRate},
 		{"a:1|c|@", ReasonBadSampleRate},
 		{"a:1|c|@NaN", ReasonBadSampleRate},
-		{"a:1|c|#:v", ReasonBadTag},
-		{"a:1|c|#ok,:v", ReasonBadTag},
+		{"[k=v]:1|c", ReasonEmptyName}, // nothing left once the tags are cut off
+		{",k=v:1|c", ReasonEmptyName},
+		{"#k=v:1|c", ReasonEmptyName},
+		{"[]:1|c", ReasonEmptyName},
 		{"a:1|c|T", ReasonBadTimestamp},
 		{"a:1|c|T12x", ReasonBadTimestamp},
 		{"a:1|c|T-5", ReasonBadTimestamp},
@@ -228,7 +230,9 @@ func TestTagIter(t *testing.T) {
 		{"k:", "k=;"},
 		{"a,b", "a=;b=;"},
 		{"a:b:,c:,", "a=b:;c=;"},
-		{":v,:", "=v;=;"}, // empty keys: the parser rejects them, NewTagIter does not
+		{":v,:", ""},                     // empty keys: skipped (the parser counts them)
+		{"a,:v,b:", "a=;b=;"},            // ... wherever they are
+		{"#k:v,##k2,#,#:v", "k=v;#k2=;"}, // one leading '#' is dropped
 		{"service:web", "service=web;"},
 	} {
 		var got strings.Builder
@@ -267,7 +271,7 @@ func TestTypeAndReasonStrings(t *testing.T) {
 	for _, r := range Reasons() {
 		names = append(names, r.String())
 	}
-	if got, want := strings.Join(names, ","), "malformed_line,empty_name,bad_value,bad_type,bad_sample_rate,bad_tag,bad_timestamp,too_long,invalid_utf8"; got != want {
+	if got, want := strings.Join(names, ","), "malformed_line,empty_name,bad_value,bad_type,bad_sample_rate,bad_tag,bad_timestamp,too_long,invalid_utf8,mixed_tags"; got != want {
 		t.Errorf("Reasons() = %s; want %s", got, want)
 	}
 	if Reason(0).String() != "unknown" || Reason(99).String() != "unknown" {
@@ -278,8 +282,12 @@ func TestTypeAndReasonStrings(t *testing.T) {
 func TestParseAllocatesNothing(t *testing.T) {
 	var p Parser
 	b := &Batch{Samples: make([]Sample, 0, 16), Errors: make([]ParseError, 0, 16)}
-	d := []byte("myapp.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,service:web\nbad\nx:NaN|c")
+	d := []byte("myapp.gunicorn.request.duration:1016.0360000000001|ms|#env:prod,service:web\nbad\nx:NaN|c\n" +
+		"a,k=v,bad:1|c\na#k=v:1:2|ms|#x:y,:z\nmy.[k=v,k2=v2]metric:1|g|#k3:v3|#k4\nm:1|c|#a:b|#c:d")
 	if a := testing.AllocsPerRun(1000, func() { b.Reset(); p.Parse(b, d) }); a != 0 {
 		t.Errorf("Parse allocates %v times per datagram", a)
+	}
+	if len(b.Samples) != 6 || len(b.Errors) != 2 || len(b.TagErrors) != 2 {
+		t.Errorf("%d samples, %d errors, %d tag errors; want 6, 2, 2", len(b.Samples), len(b.Errors), len(b.TagErrors))
 	}
 }

@@ -52,14 +52,24 @@ func (t Type) Symbol() string {
 // Sample is one measurement read from a StatsD line. A line with packed values
 // (name:1:2:3|ms) gives one Sample per value, sharing Name, Tags and the rest.
 //
-// Name, Tags, ContainerID and Member are views into the buffer the line was read
-// from: they are valid only until the Handler call (or the Parser call) that
+// Name, Tags, ContainerID and Member are views into the buffer the line was
+// read from, or, for what the line does not hold as one piece (a name with a
+// SignalFX tag section cut out of its middle, name-embedded tags rewritten in
+// DogStatsD form, several "|#" sections joined), into the scratch space of
+// the Batch the Sample was parsed into. Either way they are valid only until
+// the Handler call (or, for Parser.Parse, until the Batch is Reset) that
 // produced the Sample returns. Copy them (string(s.Name)) to keep them longer.
 type Sample struct {
-	// Name is the metric name, everything before the first ':'. Never empty.
+	// Name is the metric name: everything before the first ':', without a
+	// name-embedded tag section ("a.b" for "a.b,k=v:1|c", "a.b#k=v:1|c",
+	// "a.b[k=v]:1|c" and "a.[k=v]b:1|c"). Never empty.
 	Name []byte
-	// Tags is the raw DogStatsD tag section without its "|#" (for example
-	// "env:prod,team"); empty when the line has none. Iterate it with TagIter.
+	// Tags are the sample's tags of every format, in DogStatsD form: for a
+	// line with only a "|#" section, that section as sent without its "|#"
+	// (for example "env:prod,team"); when the name held tags, those first,
+	// rewritten as "k:v" (only the well-formed ones), then the "|#"
+	// sections, joined by ','. Empty when the line has none. Iterate it
+	// with TagIter, which skips the malformed tags the parser dropped.
 	Tags []byte
 	// ContainerID is the DogStatsD container id ("|c:<id>"); empty when absent.
 	ContainerID []byte
@@ -79,19 +89,23 @@ type Sample struct {
 	Delta bool
 }
 
-// TagIter returns an iterator over the sample's DogStatsD tags.
+// TagIter returns an iterator over the sample's tags, of every format.
 func (s *Sample) TagIter() TagIter { return TagIter{tags: s.Tags} }
 
-// TagIter iterates over a DogStatsD tag section without allocating. Use it as:
+// TagIter iterates over a tag section in DogStatsD form (Sample.Tags)
+// without allocating. Use it as:
 //
 //	it := s.TagIter()
 //	for it.Next() {
 //		use(it.Key(), it.Value())
 //	}
 //
-// A tag "k:v" gives key "k" and value "v"; a bare tag "k" gives an empty value;
-// only the first ':' splits, so "k:v:w" gives value "v:w". Empty tags (from
-// stray commas, as in "a:b,,c,") are skipped.
+// A tag "k:v" gives key "k" and value "v"; only the first ':' splits, so
+// "k:v:w" gives value "v:w". A bare tag "k" gives an empty value and Bare
+// reports true; "k:" gives an empty value too, but is not bare. One leading
+// '#' of a tag is not part of its key ("#k:v" gives key "k"). Empty tags
+// (from stray commas, as in "a:b,,c,") and tags with an empty key (":v") are
+// skipped: the parser counts them (Batch.TagErrors), except an empty last one.
 //
 // Declare the iterator before the loop, as above, rather than in a
 // three-clause for statement: there, since Go 1.22, each iteration gets its
@@ -99,13 +113,15 @@ func (s *Sample) TagIter() TagIter { return TagIter{tags: s.Tags} }
 // about as much as the tag search itself (a load stalled on fresh stores).
 type TagIter struct {
 	tags []byte
-	// The current tag is tags[k0:k1], ':', tags[v0:v1]; the next one
-	// starts at pos. Offsets rather than slices: Next then stores no
-	// pointers, which the compiler would guard with write barriers.
+	// The current tag is tags[k0:k1], ':', tags[v0:v1] (v0 == k1 when it
+	// is bare); the next one starts at pos. Offsets rather than slices:
+	// Next then stores no pointers, which the compiler would guard with
+	// write barriers.
 	pos, k0, k1, v0, v1 int
 }
 
-// NewTagIter returns an iterator over a raw tag section such as "env:prod,team".
+// NewTagIter returns an iterator over a tag section in DogStatsD form, such
+// as "env:prod,team".
 func NewTagIter(tags []byte) TagIter { return TagIter{tags: tags} }
 
 // Next advances to the next tag and reports whether there is one.
@@ -115,6 +131,9 @@ func NewTagIter(tags []byte) TagIter { return TagIter{tags: tags} }
 func (it *TagIter) Next() bool {
 	tags, i := it.tags, it.pos
 	for i < len(tags) {
+		if tags[i] == '#' {
+			i++
+		}
 		k0 := i
 		for i < len(tags) && tags[i] != ':' && tags[i] != ',' {
 			i++
@@ -125,8 +144,8 @@ func (it *TagIter) Next() bool {
 			for i = v0; i < len(tags) && tags[i] != ','; i++ {
 			}
 		}
-		if i == k0 {
-			i++ // an empty tag
+		if k1 == k0 {
+			i++ // an empty tag, or an empty key: skipped up to its ','
 			continue
 		}
 		it.pos, it.k0, it.k1, it.v0, it.v1 = i+1, k0, k1, v0, i
@@ -136,9 +155,15 @@ func (it *TagIter) Next() bool {
 	return false
 }
 
-// Key returns the current tag's key. It is a view into the sample's buffer.
+// Key returns the current tag's key, never empty while Next reports true.
+// It is a view into the sample's buffer.
 func (it *TagIter) Key() []byte { return it.tags[it.k0:it.k1] }
 
-// Value returns the current tag's value, empty for a bare tag. It is a view
-// into the sample's buffer.
+// Value returns the current tag's value, empty for a bare tag and for "k:".
+// It is a view into the sample's buffer.
 func (it *TagIter) Value() []byte { return it.tags[it.v0:it.v1] }
+
+// Bare reports whether the current tag has no ':' at all (DogStatsD "team",
+// as opposed to "team:"). statsd_exporter drops bare tags; so does a caller
+// that follows it. Name-embedded tags are never bare.
+func (it *TagIter) Bare() bool { return it.k1 > it.k0 && it.v0 == it.k1 }

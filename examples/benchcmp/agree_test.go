@@ -11,14 +11,16 @@ import (
 )
 
 // TestParsersAgree checks that both parsers read the same thing from every
-// datagram of the mix, with and without tags: one sample (event) per
-// datagram, the same name, the same value (counters divided by their rate) and
-// the same tags. The benchmarks compare equal work only if this holds.
+// datagram of the mix, without tags and with tags in each format: one sample
+// (event) per datagram, the same name, the same value (counters divided by
+// their rate) and the same tags. The benchmarks compare equal work only if
+// this holds.
 func TestParsersAgree(t *testing.T) {
 	sp := newSEParser(prometheus.NewRegistry())
 	var p statsd.Parser
-	for _, tags := range []string{"", dogTags} {
-		for _, line := range mixStrings(tags) {
+	mixes := [][]string{mixStrings(""), mixStrings(dogTags), nameTagged("influxdb"), nameTagged("librato"), nameTagged("signalfx")}
+	for m, mix := range mixes {
+		for _, line := range mix {
 			ours, err := p.ParseLine(nil, []byte(line))
 			if err != nil {
 				t.Fatalf("ours rejected %q: %v", line, err)
@@ -44,6 +46,9 @@ func TestParsersAgree(t *testing.T) {
 				got[string(it.Key())] = string(it.Value())
 			}
 			want := ev.Labels()
+			if m > 0 && len(want) != 2 {
+				t.Errorf("%q: statsd_exporter read labels %v; want env and service", line, want)
+			}
 			if len(got) != len(want) {
 				t.Errorf("%q: tags %v vs labels %v", line, got, want)
 			}

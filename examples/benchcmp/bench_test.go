@@ -28,6 +28,7 @@ func benchParseOurs(b *testing.B, datagrams [][]byte) {
 	var f float64
 	var n int
 	b.ReportAllocs()
+	cpu := cpuTime()
 	i := 0
 	for b.Loop() {
 		batch.Reset()
@@ -48,6 +49,7 @@ func benchParseOurs(b *testing.B, datagrams [][]byte) {
 			b.Fatalf("rejected: %v", batch.Errors)
 		}
 	}
+	reportCPU(b, cpu)
 	sink.f, sink.n = f, n
 }
 
@@ -60,6 +62,7 @@ func benchParseSE(b *testing.B, lines []string) {
 	var f float64
 	var n int
 	b.ReportAllocs()
+	cpu := cpuTime()
 	i := 0
 	for b.Loop() {
 		evs := sp.events(lines[i])
@@ -77,6 +80,7 @@ func benchParseSE(b *testing.B, lines []string) {
 			}
 		}
 	}
+	reportCPU(b, cpu)
 	sink.f, sink.n = f, n
 }
 
@@ -90,6 +94,25 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkParseTags(b *testing.B) {
 	b.Run("ours", func(b *testing.B) { benchParseOurs(b, mixBytes(dogTags)) })
 	b.Run("statsd_exporter", func(b *testing.B) { benchParseSE(b, mixStrings(dogTags)) })
+}
+
+// BenchmarkParseInfluxDB is BenchmarkParseTags with the two tags as InfluxDB
+// tags (name,env=prod,service=web:...).
+func BenchmarkParseInfluxDB(b *testing.B) { benchParseFormat(b, "influxdb") }
+
+// BenchmarkParseLibrato is BenchmarkParseTags with the two tags as Librato
+// tags (name#env=prod,service=web:...).
+func BenchmarkParseLibrato(b *testing.B) { benchParseFormat(b, "librato") }
+
+// BenchmarkParseSignalFX is BenchmarkParseTags with the two tags as a
+// SignalFX section in the middle of the name (myapp.[env=prod,service=web]gunicorn...),
+// which both parsers must cut out and join the name around.
+func BenchmarkParseSignalFX(b *testing.B) { benchParseFormat(b, "signalfx") }
+
+func benchParseFormat(b *testing.B, format string) {
+	lines := nameTagged(format)
+	b.Run("ours", func(b *testing.B) { benchParseOurs(b, toBytes(lines)) })
+	b.Run("statsd_exporter", func(b *testing.B) { benchParseSE(b, lines) })
 }
 
 // --- Map -----------------------------------------------------------------

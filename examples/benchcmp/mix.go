@@ -31,14 +31,43 @@ func mixStrings(tags string) []string {
 	return out
 }
 
-// mixBytes is mixStrings as byte slices, as datagrams arrive.
-func mixBytes(tags string) [][]byte {
-	out := make([][]byte, len(gunicornMix))
-	for i, d := range mixStrings(tags) {
+// nameTagged returns the mix with the Tags variants' two tags moved into the
+// name, in the given format: "influxdb"
+// (myapp.gunicorn.requests,env=prod,service=web:1|c), "librato"
+// (myapp.gunicorn.requests#env=prod,service=web:1|c) or "signalfx", in the
+// middle of the name as its collectd plugin writes it
+// (myapp.[env=prod,service=web]gunicorn.requests:1|c).
+func nameTagged(format string) []string {
+	const tags = "env=prod,service=web"
+	out := make([]string, len(gunicornMix))
+	for i, d := range gunicornMix {
+		name, rest, _ := strings.Cut(d, ":")
+		switch format {
+		case "influxdb":
+			out[i] = name + "," + tags + ":" + rest
+		case "librato":
+			out[i] = name + "#" + tags + ":" + rest
+		case "signalfx":
+			prefix, base, _ := strings.Cut(name, ".")
+			out[i] = prefix + ".[" + tags + "]" + base + ":" + rest
+		default:
+			panic("nameTagged: unknown format " + format)
+		}
+	}
+	return out
+}
+
+// toBytes returns the datagrams as byte slices, as datagrams arrive.
+func toBytes(ds []string) [][]byte {
+	out := make([][]byte, len(ds))
+	for i, d := range ds {
 		out[i] = []byte(d)
 	}
 	return out
 }
+
+// mixBytes is mixStrings as byte slices, as datagrams arrive.
+func mixBytes(tags string) [][]byte { return toBytes(mixStrings(tags)) }
 
 // gunicornMappingYAML is a statsd_exporter mapping file equivalent to
 // gunicornotel's built-in Gunicorn profile (mapper.New()): the same

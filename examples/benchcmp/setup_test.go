@@ -23,8 +23,9 @@ import (
 // default level for the debug lines of its hot path.
 var nopLogger = slog.New(slog.DiscardHandler)
 
-// seParser holds statsd_exporter's line parser with DogStatsD tags enabled
-// and the real, registered counters LineToEvents requires.
+// seParser holds statsd_exporter's line parser with every tag format
+// enabled (DogStatsD, InfluxDB, Librato, SignalFX: its binary's defaults, and
+// our zero Parser's) and the real, registered counters LineToEvents requires.
 type seParser struct {
 	p               *line.Parser
 	sampleErrors    *prometheus.CounterVec
@@ -36,6 +37,9 @@ type seParser struct {
 func newSEParser(reg prometheus.Registerer) *seParser {
 	p := line.NewParser()
 	p.EnableDogstatsdParsing()
+	p.EnableInfluxdbParsing()
+	p.EnableLibratoParsing()
+	p.EnableSignalFXParsing()
 	sp := &seParser{
 		p:               p,
 		sampleErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "statsd_exporter_sample_errors_total"}, []string{"reason"}),
