@@ -69,7 +69,7 @@ func (s *Server) readPacketsSimple(ps *packetSock, cfg *config) error {
 	max := cfg.maxDatagramSize
 	buf := make([]byte, max+1) // one more byte tells a truncated datagram
 	var batch Batch
-	parser := Parser{MaxLineLength: cfg.maxLineLength}
+	parser := cfg.parser
 	var delay time.Duration
 	d := drainer{s: s}
 	for {

@@ -132,7 +132,7 @@ func newMmsgReader(s *Server, ps *packetSock, cfg *config) *mmsgReader {
 		bufs:   make([]byte, n*size),
 		oob:    make([]byte, n*oobSize),
 		size:   size,
-		parser: Parser{MaxLineLength: cfg.maxLineLength},
+		parser: cfg.parser,
 	}
 	r.batch.Samples = make([]Sample, 0, n)
 	for i := range r.hdrs {

@@ -98,9 +98,9 @@ func TestMmsgReaderAllocatesNothing(t *testing.T) {
 func TestStreamConnAllocatesNothing(t *testing.T) {
 	srv := &Server{Handler: HandlerFunc(func(b *Batch) {}), ErrorLog: quietLog}
 	cfg := srv.config()
-	cfg.maxLineLength = 64
-	sc := &streamConn{s: srv, conn: nil, max: cfg.maxLineLength,
-		buf: make([]byte, max(cfg.maxLineLength+2, streamBufferMin)), parser: Parser{MaxLineLength: 64}}
+	cfg.parser.MaxLineLength = 64
+	sc := &streamConn{s: srv, conn: nil, max: cfg.parser.MaxLineLength,
+		buf: make([]byte, max(cfg.parser.MaxLineLength+2, streamBufferMin)), parser: Parser{MaxLineLength: 64}}
 	input := "gunicorn.requests:1|c|@1.0\nbad\n" + strings.Repeat("x", 100) + "\npartial:1"
 	rest := "|c\n"
 	allocs := testing.AllocsPerRun(100, func() {

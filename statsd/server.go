@@ -94,10 +94,12 @@ type Server struct {
 	// systems, Serve) the readers share one socket. Zero means
 	// DefaultReaders.
 	Readers int
-	// MaxLineLength is the longest line accepted, in bytes without its
-	// newline; longer lines are rejected as too_long. It bounds each TCP
-	// connection's buffer. Zero (or negative) means DefaultMaxLineLength.
-	MaxLineLength int
+	// Parser says how lines are read: which tag formats, and the longest
+	// line accepted (Parser.MaxLineLength, in bytes without its newline;
+	// longer lines are rejected as too_long). Here the line length also
+	// bounds each TCP connection's buffer, so zero or negative (no limit for
+	// a Parser of its own) means DefaultMaxLineLength.
+	Parser Parser
 	// MaxConns bounds the stream connections open at once, over all
 	// listeners. A new connection is always admitted: when MaxConns are
 	// open, the Server closes the one that has been idle longest to make
@@ -123,7 +125,7 @@ type Server struct {
 	// ErrorLog receives warnings about socket settings, and a record, at
 	// most once a minute each, with the count since the last: of failed
 	// reads and accepts, and of each limit that drops data (datagrams the
-	// kernel dropped for a full receive buffer, lines over MaxLineLength or
+	// kernel dropped for a full receive buffer, lines over Parser.MaxLineLength or
 	// datagrams over MaxDatagramSize, connections closed by MaxConns or
 	// IdleTimeout). Never one record per bad line (see Stats.Errors). Nil
 	// means slog.Default().
@@ -156,7 +158,7 @@ type config struct {
 	batchSize       int
 	maxDatagramSize int
 	readers         int
-	maxLineLength   int
+	parser          Parser // MaxLineLength set: the line limit
 	maxConns        int
 	idleTimeout     time.Duration // 0: none
 	socketMode      os.FileMode   // as set: see socketPerm
@@ -168,7 +170,7 @@ func (s *Server) config() config {
 		batchSize:       s.BatchSize,
 		maxDatagramSize: s.MaxDatagramSize,
 		readers:         s.Readers,
-		maxLineLength:   s.MaxLineLength,
+		parser:          s.Parser,
 		maxConns:        s.MaxConns,
 		idleTimeout:     s.IdleTimeout,
 		socketMode:      s.SocketMode,
@@ -185,8 +187,8 @@ func (s *Server) config() config {
 	if c.readers <= 0 {
 		c.readers = DefaultReaders
 	}
-	if c.maxLineLength <= 0 {
-		c.maxLineLength = DefaultMaxLineLength
+	if c.parser.MaxLineLength <= 0 {
+		c.parser.MaxLineLength = DefaultMaxLineLength
 	}
 	if c.maxConns == 0 {
 		c.maxConns = DefaultMaxConns

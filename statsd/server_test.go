@@ -197,7 +197,7 @@ func TestServerPacketTransports(t *testing.T) {
 
 func TestServerTCP(t *testing.T) {
 	rec := &recording{}
-	srv := &Server{Handler: rec, ErrorLog: quietLog, MaxLineLength: 32}
+	srv := &Server{Handler: rec, ErrorLog: quietLog, Parser: Parser{MaxLineLength: 32}}
 	addr, err := srv.Start("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

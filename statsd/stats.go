@@ -26,7 +26,7 @@ type Stats struct {
 	// Errors counts the rejected lines by reason: Errors[ReasonBadValue] is
 	// the number of lines rejected as "bad_value" (index 0 is unused). A
 	// datagram longer than Server.MaxDatagramSize and a line longer than
-	// Server.MaxLineLength count as ReasonTooLong. The sum of the table is
+	// Server.Parser.MaxLineLength count as ReasonTooLong. The sum of the table is
 	// the number of rejected lines.
 	Errors [NumReasons]uint64
 	// KernelDrops is the number of datagrams the kernel dropped before the
@@ -134,7 +134,7 @@ func (s *Server) count(b *Batch, nbytes int) {
 		}
 		cfg := s.config()
 		s.logger().Warn("statsd: lines over the length limit rejected as too_long",
-			"max_line_length", cfg.maxLineLength, "max_datagram_size", cfg.maxDatagramSize,
+			"max_line_length", cfg.parser.MaxLineLength, "max_datagram_size", cfg.maxDatagramSize,
 			"rejected", since, "too_long_total", total, "line_start", string(start))
 	}
 }
@@ -163,7 +163,7 @@ func (l *limitLog) due(total uint64) (since uint64, ok bool) {
 // limitLogs are the Server's limits that drop data, each with its log.
 type limitLogs struct {
 	kernelDrops limitLog // the receive buffer (Server.ReadBufferSize)
-	tooLong     limitLog // Server.MaxLineLength and MaxDatagramSize
+	tooLong     limitLog // Server.Parser.MaxLineLength and MaxDatagramSize
 	evicted     limitLog // Server.MaxConns
 	idleClosed  limitLog // Server.IdleTimeout
 	readErrors  limitLog // failed reads and accepts (file descriptors run out, ...)

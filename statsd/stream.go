@@ -51,11 +51,11 @@ func (s *Server) startConn(tl *trackedListener, c net.Conn, cfg *config) {
 		s:        s,
 		tl:       tl,
 		conn:     c,
-		max:      cfg.maxLineLength,
+		max:      cfg.parser.MaxLineLength,
 		idle:     cfg.idleTimeout,
 		accepted: time.Now().UnixNano(),
-		buf:      make([]byte, max(cfg.maxLineLength+2, streamBufferMin)),
-		parser:   Parser{MaxLineLength: cfg.maxLineLength},
+		buf:      make([]byte, max(cfg.parser.MaxLineLength+2, streamBufferMin)),
+		parser:   cfg.parser,
 	}
 	s.mu.Lock()
 	if s.state == stateClosed {

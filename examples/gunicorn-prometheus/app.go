@@ -124,7 +124,7 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 // configure it: statsd_exporter's names for everything, but Gunicorn's own
 // metrics under the built-in profile when it is on.
 func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
-	n := &statsdNames{noTags: !a.cfg.dogstatsdTags}
+	n := &statsdNames{}
 	var err error
 	if n.m, err = mapper.New(a.cfg.mapperOptions(rules)...); err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)

@@ -57,9 +57,9 @@ type config struct {
 	cacheSize       int
 	checkConfig     bool
 	dogstatsdTags   bool
-	influxdbTags    bool // not read by this build's parser: see parser
-	libratoTags     bool // not read by this build's parser: see parser
-	signalfxTags    bool // not read by this build's parser: see parser
+	influxdbTags    bool
+	libratoTags     bool
+	signalfxTags    bool
 	relayAddr       string
 	relayPacketLen  int
 	logLevel        string // debug, info, warn or error
@@ -234,10 +234,6 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	noEffect(*dumpFSM != "", "debug.dump-fsm", *dumpFSM, "the mapper has no FSM to dump")
 	noEffect(*udpQueue != 10000, "statsd.udp-packet-queue-size", strconv.Itoa(*udpQueue),
 		"no packet queue: datagrams wait in the socket's receive buffer (--statsd.read-buffer)")
-	const notRead = "this build does not read that tag format: such names are escaped as statsd_exporter does with the flag off"
-	noEffect(!c.influxdbTags, "statsd.parse-influxdb-tags", "false", notRead)
-	noEffect(!c.libratoTags, "statsd.parse-librato-tags", "false", notRead)
-	noEffect(!c.signalfxTags, "statsd.parse-signalfx-tags", "false", notRead)
 
 	var errs []error
 	m, err := strconv.ParseUint(*mode, 8, 32)
@@ -337,14 +333,19 @@ func (c *config) statsdAddrs() (kinds, addrs []string) {
 // The functions below turn the flags into the library's settings: the one
 // place where a new option of statsd, mapper or otelbridge is wired to a flag.
 
-// parser returns the StatsD parser the flags describe, for the bridge's
-// HandleDatagram (the server builds its own from the same settings). The
-// statsd.Parser of this build reads DogStatsD tags only, always: the
-// daemon's mapper (statsdNames) ignores them under
-// --no-statsd.parse-dogstatsd-tags, and the other formats' flags are listed in
-// config.noEffect.
+// parser returns the StatsD parser the flags describe, for the server and
+// the bridge's HandleDatagram: the tag formats of --[no-]statsd.parse-*-tags,
+// and, as statsd_exporter, a line with both name-embedded tags and a
+// DogStatsD section is rejected (mixed_tags).
 func (c *config) parser() statsd.Parser {
-	return statsd.Parser{MaxLineLength: c.maxLineLength}
+	return statsd.Parser{
+		MaxLineLength:   c.maxLineLength,
+		NoDogStatsDTags: !c.dogstatsdTags,
+		NoInfluxDBTags:  !c.influxdbTags,
+		NoLibratoTags:   !c.libratoTags,
+		NoSignalFXTags:  !c.signalfxTags,
+		RejectMixedTags: true,
+	}
 }
 
 // statsdSocketMode is the statsd.Server SocketMode for --statsd.unixsocket-mode:
@@ -363,7 +364,7 @@ func (c *config) server(log *slog.Logger) *statsd.Server {
 	return &statsd.Server{
 		ReadBufferSize:  c.readBuffer,
 		MaxDatagramSize: c.maxDatagramSize,
-		MaxLineLength:   c.maxLineLength,
+		Parser:          c.parser(),
 		MaxConns:        c.tcpMaxConns,
 		SocketMode:      c.statsdSocketMode(),
 		ErrorLog:        log,

@@ -116,7 +116,6 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 	want.logLevel = "debug"
 	want.logFormat = "json"
 	const noQueue = "no event queue: samples are recorded as they are read"
-	const notRead = "this build does not read that tag format: such names are escaped as statsd_exporter does with the flag off"
 	want.noEffect = []noEffectFlag{
 		{"--statsd.cache-type", "random", "the mapping cache evicts at random, whatever the type"},
 		{"--statsd.event-queue-size", "5000", noQueue},
@@ -124,8 +123,6 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 		{"--statsd.event-flush-interval", "1s", noQueue},
 		{"--debug.dump-fsm", "/tmp/fsm.dot", "the mapper has no FSM to dump"},
 		{"--statsd.udp-packet-queue-size", "20000", "no packet queue: datagrams wait in the socket's receive buffer (--statsd.read-buffer)"},
-		{"--statsd.parse-influxdb-tags", "false", notRead},
-		{"--statsd.parse-signalfx-tags", "false", notRead},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
@@ -188,7 +185,7 @@ func TestParseFlagsOwn(t *testing.T) {
 		t.Error("the profile is on with --no-gunicorn.profile")
 	}
 	srv := c.server(nil)
-	if srv.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != os.ModeSocket|0o755 {
+	if srv.Parser.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != os.ModeSocket|0o755 {
 		t.Errorf("server settings %+v", srv)
 	}
 }

@@ -92,17 +92,10 @@ func validEscaped(name string) bool {
 type statsdNames struct {
 	profile *mapper.Mapper // nil: no profile
 	m       *mapper.Mapper
-	// noTags ignores DogStatsD tags (--no-statsd.parse-dogstatsd-tags).
-	noTags bool
 }
 
 // Map returns where the sample goes.
 func (n *statsdNames) Map(s *statsd.Sample) *mapper.Mapping {
-	if n.noTags && len(s.Tags) > 0 {
-		c := *s
-		c.Tags = nil
-		s = &c
-	}
 	if n.profile != nil {
 		if mp := n.profile.Map(s); !mp.Drop {
 			return mp

@@ -60,11 +60,6 @@ func TestStatsdNames(t *testing.T) {
 	if mp := mapOf("drop.me:1|c"); !mp.Drop {
 		t.Errorf("drop rule: %+v", mp)
 	}
-	// Without tags.
-	n.noTags = true
-	if mp := mapOf("orders:1|c|#env:prod"); mp.Attributes.Len() != 0 || mp.Name != rawPrefix+"orders" {
-		t.Errorf("--no-statsd.parse-dogstatsd-tags: %+v", mp)
-	}
 	if got, ok := rawName(rawPrefix + "_9lives"); !ok || got != "_9lives" {
 		t.Errorf("rawName: %q %v", got, ok)
 	}

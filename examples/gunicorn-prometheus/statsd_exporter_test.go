@@ -77,14 +77,8 @@ var profileFamilies = strings.Fields(`
 // and bridge branches removes, one line each: delete a line when its branch
 // lands (the test fails on a line that no longer differs).
 var pendingParallelWork = map[string]string{
-	"diff_influx diff_influx_env_prod_team_web":     "parser: InfluxDB tags (name,k=v)",
-	"diff_librato diff_librato_env_prod":            "parser: Librato tags (name#k=v)",
-	"diff_sfx diff_sfx_env_prod_":                   "parser: SignalFX tags (name[k=v])",
-	"diff_sfx_mid_rest diff_sfx_mid_env_prod__rest": "parser: SignalFX tags inside the name",
-	"diff_mixedstyles_env_prod":                     "parser: a line with two tag styles is rejected (mixed_tagging_styles)",
-	"diff_badtag":                                   "parser: a malformed tag (no key) drops that tag only",
-	"diff_emptyval":                                 "parser: a tag with an empty value (env:) is dropped, as statsd_exporter does",
-	"diff_bare":                                     "mapper: a bare DogStatsD tag is dropped (bare-tag option)",
+	"diff_emptyval": "parser: a tag with an empty value (env:) is dropped, as statsd_exporter does",
+	"diff_bare":     "mapper: a bare DogStatsD tag is dropped (bare-tag option)",
 }
 
 // pendingCases are the test cases that cannot be compared today, one line

@@ -48,7 +48,7 @@ func LoopbackUnixgram() LoopbackOption {
 }
 
 // LoopbackServer lets configure set the Server's fields (Readers,
-// MaxLineLength, ErrorLog, ...) before it starts. The Handler is already
+// Parser, ErrorLog, ...) before it starts. The Handler is already
 // set; by default ErrorLog discards.
 func LoopbackServer(configure func(*statsd.Server)) LoopbackOption {
 	return func(c *loopbackConfig) { c.configure = configure }
