@@ -207,3 +207,28 @@ func BenchmarkBridgeGunicornBatch64(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/datagram")
 }
+
+// sampledTimerFlood is the hostile datagram of issue 12.5: as many lines of a
+// timer sampled at 0.001 as fit in 60 KB.
+func sampledTimerFlood() []byte {
+	var d []byte
+	for len(d) < 60_000 {
+		d = append(d, "x:1|ms|@0.001\n"...)
+	}
+	return d
+}
+
+// BenchmarkBridgeSampledFlood: one op is one 60 KB datagram of
+// "x:1|ms|@0.001" lines (4,286 lines, each weighing 1000 observations).
+//
+//	go test -run '^$' -bench BenchmarkBridgeSampledFlood -count 5 ./otelbridge
+func BenchmarkBridgeSampledFlood(b *testing.B) {
+	br := newBenchBridge(b)
+	d := sampledTimerFlood()
+	br.HandleDatagram(d)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		br.HandleDatagram(d)
+	}
+}

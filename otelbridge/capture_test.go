@@ -122,8 +122,8 @@ func checkCapture(t *testing.T, file string, want wantCapture) {
 
 var ownMetricNames = []string{
 	MetricDatagrams, MetricSamples, MetricRecorded, MetricRejected, MetricDropped, MetricWeightCapped,
-	MetricSeriesOverflow, MetricSeries, MetricInstruments, MetricSeriesCacheHits, MetricSeriesCacheMiss,
-	MetricMapperCacheHits, MetricMapperCacheMiss,
+	MetricSeriesOverflow, MetricSeriesRemoved, MetricSeries, MetricSeriesMemory, MetricInstruments,
+	MetricSeriesCacheHits, MetricSeriesCacheMisses, MetricMapperCacheHits, MetricMapperCacheMisses,
 }
 
 func TestCapturePrefixTags(t *testing.T) {

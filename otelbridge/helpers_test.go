@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -57,13 +58,13 @@ func (m *stubMapper) Map(s *statsd.Sample) *mapper.Mapping {
 }
 
 // newTestBridge returns a bridge recording into a fresh SDK MeterProvider
-// read by a ManualReader.
+// read by a ManualReader. It logs nothing unless opts set a logger.
 func newTestBridge(t testing.TB, opts ...Option) (*Bridge, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	b, err := New(mp, opts...)
+	b, err := New(mp, append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
