@@ -10,74 +10,95 @@ import (
 )
 
 // What the bridge counts for memory (see Memory in the package
-// documentation). The overheads are upper bounds of what was measured with
-// the OpenTelemetry Go SDK v1.47 and one reader (TestMemoryOverheads); each
-// further reader of the same MeterProvider adds its own copy of the SDK's
-// part.
+// documentation): what a series, an instrument or a series table entry holds,
+// plus what one Prometheus scrape of it allocates (the text format, the
+// heaviest exposition: a histogram repeats its attributes on every bucket
+// line). The constants are upper bounds of what was measured with the
+// OpenTelemetry Go SDK v1.47, its Prometheus exporter v0.69 and one reader;
+// TestMemoryAccountingBounds checks them.
 const (
-	// attributeOverhead is an attribute besides its key and value bytes: an
-	// attribute.KeyValue.
-	attributeOverhead = 64
-	// observableSeriesOverhead is a counter, up-down counter or gauge series
-	// besides its attributes: the bridge's state and map entry, and the
-	// SDK's per-collection state for it.
-	observableSeriesOverhead = 640
-	// histogramSeriesOverhead is a histogram series besides its attributes:
-	// the bridge's state, and the SDK's buckets (hot and cold) and exemplar
-	// reservoir. Histograms with many buckets cost more: see seriesCost.
-	histogramSeriesOverhead = 2560
-	// histogramBucketOverhead is one bucket boundary more than the SDK's
-	// default 15 buckets: two counts and an exemplar slot.
-	histogramBucketOverhead = 128
-	// instrumentOverhead is an instrument: the bridge's, the SDK's (with its
-	// callback registration) and the instrument's overflow series.
-	instrumentOverhead = 8192
-	// tableEntryOverhead is a series table entry besides its key: the entry,
-	// its map slot and the series verdict it holds.
+	// attributeOverhead is a counter's, up-down counter's or gauge's
+	// attribute besides its bytes: an attribute.KeyValue (64) and a
+	// scrape's label pair; each byte of key and value counts three times
+	// (held, and copied twice by a scrape).
+	attributeOverhead = 576
+	// observableSeriesCost is a counter, up-down counter or gauge series
+	// besides its attributes.
+	observableSeriesCost = 4 << 10
+	// histogramSeriesBase and histogramBoundCost: a histogram series with b
+	// bucket boundaries, besides its attributes, counts histogramSeriesBase +
+	// b*histogramBoundCost. An attribute counts histogramAttributeOverhead,
+	// and each byte of key and value (plus 16 per attribute) counts b+5
+	// times: held once, written on the b+4 lines of a scrape.
+	histogramSeriesBase        = 7 << 10
+	histogramBoundCost         = 1 << 10
+	histogramAttributeOverhead = 1280
+	// instrumentOverhead is an instrument besides its overflow series (which
+	// is counted with it, at once): the bridge's, the SDK's and the
+	// exposition's metric family.
+	instrumentOverhead = 8 << 10
+	// tableEntryOverhead is a series table entry besides its key (the
+	// sample's name and tags): the entry, its map slot, the series verdict.
 	tableEntryOverhead = 160
+	// plainAttributeOverhead is what an attribute counts for against
+	// WithMaxAttributeBytes besides its key and value bytes.
+	plainAttributeOverhead = 64
 )
 
-// defaultBucketCount is the number of boundaries of the SDK's default
+// defaultBounds is the number of bucket boundaries of the SDK's default
 // explicit histogram buckets.
-const defaultBucketCount = 15
+const defaultBounds = 15
 
-// attributeBytes is what a series' attributes count for: per attribute,
-// attributeOverhead plus the bytes of its key and value (a string's length;
-// 8 bytes per element of a slice; nothing more for a bool or a number).
-func attributeBytes(s attribute.Set) int64 {
-	var n int64
+// attributeSize returns the number of attributes in s and the bytes of their
+// keys and values (a string's length; 8 per element of a numeric or bool
+// slice, 16 plus the length per element of a string slice; nothing for a
+// bool or a number).
+func attributeSize(s attribute.Set) (n, raw int64) {
 	it := s.Iter()
 	for it.Next() {
 		kv := it.Attribute()
-		n += attributeOverhead + int64(len(kv.Key))
+		n++
+		raw += int64(len(kv.Key))
 		switch v := kv.Value; v.Type() {
 		case attribute.STRING:
-			n += int64(len(v.AsString()))
+			raw += int64(len(v.AsString()))
 		case attribute.STRINGSLICE:
 			for _, s := range v.AsStringSlice() {
-				n += 16 + int64(len(s))
+				raw += 16 + int64(len(s))
 			}
 		case attribute.BOOLSLICE:
-			n += 8 * int64(len(v.AsBoolSlice()))
+			raw += 8 * int64(len(v.AsBoolSlice()))
 		case attribute.INT64SLICE:
-			n += 8 * int64(len(v.AsInt64Slice()))
+			raw += 8 * int64(len(v.AsInt64Slice()))
 		case attribute.FLOAT64SLICE:
-			n += 8 * int64(len(v.AsFloat64Slice()))
+			raw += 8 * int64(len(v.AsFloat64Slice()))
 		}
 	}
-	return n
+	return n, raw
 }
 
-// seriesOverhead is what a series of inst counts for besides its attributes.
-func seriesOverhead(inst *instrument) int64 {
+// plainAttributeBytes is what a series' attributes count for against
+// WithMaxAttributeBytes: plainAttributeOverhead per attribute plus the bytes
+// of keys and values.
+func plainAttributeBytes(n, raw int64) int64 { return n*plainAttributeOverhead + raw }
+
+// seriesCost is what a series of inst with n attributes of raw bytes counts
+// for.
+func seriesCost(inst *instrument, n, raw int64) int64 {
 	if !inst.isHistogram() {
-		return observableSeriesOverhead
+		return observableSeriesCost + n*attributeOverhead + 3*raw
 	}
-	n := int64(histogramSeriesOverhead)
-	if extra := inst.buckets - defaultBucketCount; extra > 0 {
-		n += int64(extra) * histogramBucketOverhead
-	}
-	return n
+	b := int64(inst.bounds)
+	return histogramSeriesBase + b*histogramBoundCost + n*histogramAttributeOverhead + (b+5)*(raw+16*n)
+}
+
+// overflowN and overflowRaw are the size of overflowSet.
+const overflowN, overflowRaw = 1, int64(len("otel.metric.overflow"))
+
+// instrumentCost is what an instrument counts for, its overflow series
+// included.
+func instrumentCost(inst *instrument) int64 {
+	return instrumentOverhead + seriesCost(inst, overflowN, overflowRaw)
 }
 
 // Overflow reasons: why a new series was recorded in its instrument's
@@ -106,7 +127,9 @@ const (
 	ReasonHistogramSeriesLimit = "histogram_series_limit"
 	// ReasonAttributeBytes: WithMaxAttributeBytes.
 	ReasonAttributeBytes = "attribute_bytes"
-	// ReasonMemoryLimit: WithMaxMemory.
+	// ReasonMemoryLimit: WithMaxMemory. It is also the reason under which a
+	// sample is rejected when its mapping names a new instrument that
+	// WithMaxMemory has no room for.
 	ReasonMemoryLimit = "memory_limit"
 )
 
@@ -142,6 +165,15 @@ type pool struct {
 	series, bytes       atomic.Int64
 	maxSeries, maxBytes int64
 	seriesReason        int // the overflow reason when maxSeries is reached
+}
+
+// takeBytes makes room for cost bytes (an instrument), or reports false.
+func (p *pool) takeBytes(cost int64) bool {
+	if p.bytes.Add(cost) > p.maxBytes {
+		p.bytes.Add(-cost)
+		return false
+	}
+	return true
 }
 
 // take makes room for one series of the given cost, or returns the overflow
@@ -224,16 +256,15 @@ func (e *epochs) end(x uint32) (int64, bool) {
 
 // Limits that drop data, for the log: the overflow reasons index themselves.
 const (
-	lNames           = 0
-	lSampleWeight    = numOverflowReasons + cSample
-	lDatagramWeight  = numOverflowReasons + cDatagram
-	lReclaim         = numOverflowReasons + numCapReasons
-	numLimits        = lReclaim + 1
-	logInterval      = int64(time.Minute)
-	overflowEffect   = "new series recorded in the instrument's overflow series (otel.metric.overflow=true)"
-	weightCapEffect  = "sample weight capped: fewer observations or a smaller increment recorded"
-	limitLogMessage  = "otelbridge: a limit dropped data"
-	unknownLimitName = "unknown"
+	lNames          = 0
+	lSampleWeight   = numOverflowReasons + cSample
+	lDatagramWeight = numOverflowReasons + cDatagram
+	lReclaim        = numOverflowReasons + numCapReasons
+	numLimits       = lReclaim + 1
+	logInterval     = int64(time.Minute)
+	overflowEffect  = "new series recorded in the instrument's overflow series (otel.metric.overflow=true)"
+	weightCapEffect = "sample weight capped: fewer observations or a smaller increment recorded"
+	limitLogMessage = "otelbridge: a limit dropped data"
 )
 
 type limitInfo struct{ reason, option, effect string }
@@ -245,7 +276,7 @@ var limitInfos = [numLimits]limitInfo{
 	oReservedSeries:   {ReasonReservedSeriesLimit, "WithMaxReservedSeries", overflowEffect},
 	oHistogramSeries:  {ReasonHistogramSeriesLimit, "WithMaxHistogramSeries", overflowEffect},
 	oAttributeBytes:   {ReasonAttributeBytes, "WithMaxAttributeBytes", overflowEffect},
-	oMemory:           {ReasonMemoryLimit, "WithMaxMemory", overflowEffect},
+	oMemory:           {ReasonMemoryLimit, "WithMaxMemory", overflowEffect + "; samples of new instrument names rejected"},
 	lSampleWeight:     {ReasonSampleWeight, "WithMaxSampleWeight", weightCapEffect},
 	lDatagramWeight:   {ReasonDatagramWeight, "WithMaxDatagramWeight", weightCapEffect},
 	lReclaim:          {"idle_reclaimed", "WithReclaimIdle", "idle series forgotten to make room; they start again from their next sample"},

@@ -56,8 +56,8 @@ const (
 	// DefaultMaxAttributeBytes is the default of WithMaxAttributeBytes:
 	// for example 40 attributes whose key and value together take 38 bytes.
 	DefaultMaxAttributeBytes = 4096
-	// DefaultMaxMemory is the default of WithMaxMemory: 192 MiB.
-	DefaultMaxMemory = 192 << 20
+	// DefaultMaxMemory is the default of WithMaxMemory: 256 MiB.
+	DefaultMaxMemory = 256 << 20
 	// DefaultMaxSampleWeight is the default of WithMaxSampleWeight.
 	DefaultMaxSampleWeight = 1000
 	// DefaultMaxDatagramWeight is the default of WithMaxDatagramWeight.

@@ -61,7 +61,7 @@ type instrument struct {
 	kind     mapper.Kind
 	unit     string
 	reserved bool // made for a reserved mapping
-	buckets  int  // histograms: bucket boundaries
+	bounds   int  // histograms: bucket boundaries
 	reject   int  // instrument_error: the name is known and refused
 
 	recorder   metric.Float64Histogram  // histograms
@@ -135,11 +135,21 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 		kind:     mp.Kind,
 		unit:     mp.Unit,
 		reserved: mp.Reserved,
-		buckets:  defaultBucketCount,
+		bounds:   defaultBounds,
 		sets:     make(map[attribute.Distinct]*seriesState),
 	}
 	if mp.Buckets != nil {
-		inst.buckets = len(mp.Buckets)
+		inst.bounds = len(mp.Buckets)
+	}
+	// An instrument is never forgotten (see WithMaxInstruments): its
+	// memory, and its overflow series', is taken at once.
+	p := &b.generic
+	if mp.Reserved {
+		p = &b.reserved
+	}
+	if !p.takeBytes(instrumentCost(inst)) {
+		*taken--
+		return nil, rMemoryLimit
 	}
 	b.instruments[key] = inst
 	b.ninstruments.Add(1)
@@ -206,11 +216,11 @@ func (b *Bridge) admit(inst *instrument, mp *mapper.Mapping) (*pool, int64, int)
 	if len(inst.sets) >= b.cfg.maxSeriesPerInstrument-1 {
 		return nil, 0, oInstrumentSeries
 	}
-	ab := attributeBytes(mp.Attributes)
-	if ab > int64(b.cfg.maxAttributeBytes) {
+	n, raw := attributeSize(mp.Attributes)
+	if plainAttributeBytes(n, raw) > int64(b.cfg.maxAttributeBytes) {
 		return nil, 0, oAttributeBytes
 	}
-	cost := seriesOverhead(inst) + ab
+	cost := seriesCost(inst, n, raw)
 	p := &b.generic
 	if mp.Reserved {
 		p = &b.reserved

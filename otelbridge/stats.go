@@ -49,6 +49,7 @@ const (
 	rUnsupportedType
 	rBadName
 	rInstrumentError
+	rMemoryLimit
 	numReasonSlots
 )
 
@@ -69,6 +70,7 @@ func init() {
 	reasonNames[rUnsupportedType] = ReasonUnsupportedType
 	reasonNames[rBadName] = ReasonBadName
 	reasonNames[rInstrumentError] = ReasonInstrumentError
+	reasonNames[rMemoryLimit] = ReasonMemoryLimit
 }
 
 func parseReasonSlot(r statsd.Reason) int {
@@ -193,8 +195,7 @@ func (c *counters) types() [numTypeSlots]uint64 {
 }
 
 // Stats are the bridge's counters since it was made. Counters only grow;
-// Series, ReservedSeries, SeriesMemory, SeriesTableMemory and Instruments are
-// current sizes.
+// Series, ReservedSeries, Memory and Instruments are current sizes.
 //
 // Every parsed sample is counted once in Samples (and SamplesByType), and then
 // exactly once in Recorded, Dropped or Rejected. Lines the parser rejected are
@@ -240,11 +241,10 @@ type Stats struct {
 	// Series is the number of series (instrument and attribute set) tracked,
 	// overflow series included; ReservedSeries those of reserved mappings.
 	Series, ReservedSeries int
-	// SeriesMemory is what the tracked series count for (see Memory in the
-	// package documentation), overflow series excepted: they are charged to
-	// their instrument. SeriesTableMemory is what the series table counts
-	// for.
-	SeriesMemory, SeriesTableMemory int64
+	// Memory is what the bridge's instruments, series and series table
+	// count for (see Memory in the package documentation), against
+	// WithMaxMemory.
+	Memory int64
 	// Instruments is the number of instrument names taken, reserved ones and
 	// those the provider refused (instrument_error) included.
 	Instruments int
@@ -269,7 +269,7 @@ func (b *Bridge) Stats() Stats {
 		SeriesExpired:          c.expired.Load(),
 		SeriesReclaimed:        c.reclaimed.Load(),
 		ReservedSeries:         int(b.reserved.series.Load()),
-		SeriesMemory:           b.reserved.bytes.Load() + b.generic.bytes.Load(),
+		Memory:                 b.reserved.bytes.Load() + b.generic.bytes.Load(),
 	}
 	s.Series = s.ReservedSeries + int(b.generic.series.Load()+b.overflowSeries.Load())
 	for i := range c.overflow {
@@ -302,7 +302,7 @@ func (b *Bridge) Stats() Stats {
 	s.Instruments = int(b.ninstruments.Load()) // not instMu: Stats runs in a callback (see Bridge.instMu)
 	cs := b.table.Stats()
 	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
-	s.SeriesTableMemory = cs.Bytes
+	s.Memory += cs.Bytes
 	b.mapperMu.Lock()
 	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase, b.mapperMissesBase
 	if m, ok := b.mapper.Load().m.(cacheStatser); ok {

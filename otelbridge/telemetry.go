@@ -24,7 +24,7 @@ const (
 	MetricSeriesOverflow    = "gunicornotel.series.overflow"       // counter {sample}, attribute reason: the limit (series_limit, ...)
 	MetricSeriesRemoved     = "gunicornotel.series.removed"        // counter {series}, attribute reason (ttl, idle)
 	MetricSeries            = "gunicornotel.series"                // up-down counter {series}
-	MetricSeriesMemory      = "gunicornotel.series.memory"         // up-down counter By: series and series table, as counted for WithMaxMemory
+	MetricMemory            = "gunicornotel.memory"                // up-down counter By: instruments, series and series table, as counted for WithMaxMemory
 	MetricInstruments       = "gunicornotel.instruments"           // up-down counter {instrument}
 	MetricSeriesCacheHits   = "gunicornotel.series.cache.hits"     // counter {lookup}
 	MetricSeriesCacheMisses = "gunicornotel.series.cache.misses"   // counter {lookup}
@@ -79,7 +79,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	overflow := counter(MetricSeriesOverflow, "{sample}", "Samples recorded in an overflow series (otel.metric.overflow=true), by the limit that sent them there.")
 	removed := counter(MetricSeriesRemoved, "{series}", "Series forgotten: their ttl passed (ttl), or idle to make room (idle).")
 	series := updown(MetricSeries, "{series}", "Series (instrument and attribute set) tracked.")
-	memory := updown(MetricSeriesMemory, "By", "Memory of the series and the series table, as counted for the bridge's memory limit.")
+	memory := updown(MetricMemory, "By", "Memory of the instruments, series and series table, as counted for the bridge's memory limit.")
 	insts := updown(MetricInstruments, "{instrument}", "Instrument names known to the bridge.")
 	tableHits := counter(MetricSeriesCacheHits, "{lookup}", "Series table lookups that found the series.")
 	tableMisses := counter(MetricSeriesCacheMisses, "{lookup}", "Series table lookups that called the mapper.")
@@ -139,7 +139,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		o.ObserveInt64(removed, clampInt64(st.SeriesExpired), ttlOpt)
 		o.ObserveInt64(removed, clampInt64(st.SeriesReclaimed), idleOpt)
 		o.ObserveInt64(series, int64(st.Series))
-		o.ObserveInt64(memory, st.SeriesMemory+st.SeriesTableMemory)
+		o.ObserveInt64(memory, st.Memory)
 		o.ObserveInt64(insts, int64(st.Instruments))
 		o.ObserveInt64(tableHits, clampInt64(st.SeriesCacheHits))
 		o.ObserveInt64(tableMisses, clampInt64(st.SeriesCacheMisses))
