@@ -222,17 +222,19 @@ type Stats struct {
 	RejectedByReason map[string]uint64
 	// SeriesOverflow counts the samples recorded in an instrument's overflow
 	// series (otel.metric.overflow=true) because a limit kept their series
-	// from having its own; SeriesOverflowByReason by the limit (reasons
+	// from having its own.
+	SeriesOverflow uint64
+	// SeriesOverflowByReason counts SeriesOverflow by the limit: reasons
 	// "instrument_series_limit", "series_limit", "reserved_series_limit",
-	// "histogram_series_limit", "attribute_bytes", "memory_limit"; only
-	// non-zero entries).
-	SeriesOverflow         uint64
+	// "histogram_series_limit", "attribute_bytes", "memory_limit". Only
+	// non-zero entries.
 	SeriesOverflowByReason map[string]uint64
 	// WeightCapped counts the samples whose weight was capped (counted as
-	// fewer observations, or a smaller increment, than 1/rate);
-	// WeightCappedByReason by reason ("sample_weight": WithMaxSampleWeight;
-	// "datagram_weight": WithMaxDatagramWeight; only non-zero entries).
-	WeightCapped         uint64
+	// fewer observations, or a smaller increment, than 1/rate).
+	WeightCapped uint64
+	// WeightCappedByReason counts WeightCapped by reason: "sample_weight"
+	// (WithMaxSampleWeight), "datagram_weight" (WithMaxDatagramWeight). Only
+	// non-zero entries.
 	WeightCappedByReason map[string]uint64
 	// SeriesExpired counts the series forgotten because their mapping's TTL
 	// passed without a sample; SeriesReclaimed those forgotten, idle, to make
