@@ -135,9 +135,9 @@ func (b *Bridge) reserve(m Mapper) {
 	if !ok {
 		return
 	}
-	for _, mp := range r.ReservedMappings() {
-		if mp != nil && mp.Reserved {
-			b.instrument(mp) // a refusal is counted when samples come
+	for _, mapping := range r.ReservedMappings() {
+		if mapping != nil && mapping.Reserved {
+			b.instrument(mapping) // a refusal is counted when samples come
 		}
 	}
 }

@@ -152,7 +152,7 @@
 // over is counted under a reason and logged (see Logs):
 //
 //	option                       default   over it                                      reason
-//	WithMaxInstruments           10,000    new names rejected (reserved: own 10,000)     name_limit
+//	WithMaxInstruments           2,000     new names rejected (reserved: own 2,000)      name_limit
 //	WithMaxSeries                100,000   new series to the overflow series             series_limit
 //	WithMaxSeriesPerInstrument   2,000     new series to the overflow series             instrument_series_limit
 //	WithMaxHistogramSeries       10,000    new histogram series to the overflow series   histogram_series_limit

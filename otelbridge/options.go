@@ -42,7 +42,7 @@ type reserver interface {
 // package documentation says what each protects and what it costs.
 const (
 	// DefaultMaxInstruments is the default of WithMaxInstruments.
-	DefaultMaxInstruments = 10_000
+	DefaultMaxInstruments = 2000
 	// DefaultMaxSeries is the default of WithMaxSeries.
 	DefaultMaxSeries = 100_000
 	// DefaultMaxSeriesPerInstrument is the default of

@@ -79,19 +79,19 @@ func (inst *instrument) isHistogram() bool { return inst.kind == mapper.Histogra
 func (b *Bridge) resolve(s *statsd.Sample, gen uint64) *series {
 	b.epochs.advance(b.clock())
 	m := b.mapper.Load().m
-	mp := m.Map(s)
+	mapping := m.Map(s)
 	ser := &series{gen: gen, room: b.room.Load()}
 	switch {
-	case mp == nil || mp.Drop:
+	case mapping == nil || mapping.Drop:
 		ser.drop = true
 	default:
-		inst, reject := b.instrument(mp)
+		inst, reject := b.instrument(mapping)
 		if reject != 0 {
 			ser.reject = reject
 			break
 		}
-		ser.state, ser.overflow = b.seriesState(inst, mp)
-		ser.scale = mp.Scale
+		ser.state, ser.overflow = b.seriesState(inst, mapping)
+		ser.scale = mapping.Scale
 		if ser.scale == 0 || !finite(ser.scale) {
 			ser.scale = 1
 		}
@@ -102,15 +102,15 @@ func (b *Bridge) resolve(s *statsd.Sample, gen uint64) *series {
 
 // instrument returns the instrument the mapping names, making it on first use.
 // An instrument name belongs to the kind and unit that made it first.
-func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
-	key := strings.ToLower(mp.Name)
+func (b *Bridge) instrument(mapping *mapper.Mapping) (*instrument, int) {
+	key := strings.ToLower(mapping.Name)
 	b.instMu.Lock()
 	defer b.instMu.Unlock()
 	if inst, ok := b.instruments[key]; ok {
 		switch {
 		case inst.reject != 0:
 			return nil, inst.reject
-		case inst.kind != mp.Kind || inst.unit != mp.Unit:
+		case inst.kind != mapping.Kind || inst.unit != mapping.Unit:
 			return nil, rTypeConflict
 		}
 		return inst, 0
@@ -118,11 +118,11 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	// A bad name or kind takes no slot: the series table remembers the
 	// verdict for each StatsD series, so a flood of them cannot use up the
 	// names.
-	if !validName(mp.Name) || mp.Kind < mapper.Counter || mp.Kind > mapper.Histogram {
+	if !validName(mapping.Name) || mapping.Kind < mapper.Counter || mapping.Kind > mapper.Histogram {
 		return nil, rBadName
 	}
 	taken := &b.ngeneric
-	if mp.Reserved {
+	if mapping.Reserved {
 		taken = &b.nreserved
 	}
 	if *taken >= b.cfg.maxInstruments {
@@ -131,20 +131,20 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	*taken++
 	inst := &instrument{
 		b:        b,
-		name:     mp.Name,
-		kind:     mp.Kind,
-		unit:     mp.Unit,
-		reserved: mp.Reserved,
+		name:     mapping.Name,
+		kind:     mapping.Kind,
+		unit:     mapping.Unit,
+		reserved: mapping.Reserved,
 		bounds:   defaultBounds,
 		sets:     make(map[attribute.Distinct]*seriesState),
 	}
-	if mp.Buckets != nil {
-		inst.bounds = len(mp.Buckets)
+	if mapping.Buckets != nil {
+		inst.bounds = len(mapping.Buckets)
 	}
 	// An instrument is never forgotten (see WithMaxInstruments): its
 	// memory, and its overflow series', is taken at once.
 	p := &b.generic
-	if mp.Reserved {
+	if mapping.Reserved {
 		p = &b.reserved
 	}
 	if !p.takeBytes(instrumentCost(inst)) {
@@ -154,20 +154,20 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	b.instruments[key] = inst
 	b.ninstruments.Add(1)
 	var err error
-	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
-	switch mp.Kind {
+	unit, desc := metric.WithUnit(mapping.Unit), metric.WithDescription(mapping.Description)
+	switch mapping.Kind {
 	case mapper.Counter:
-		inst.observable, err = b.meter.Float64ObservableCounter(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableCounter(mapping.Name, unit, desc)
 	case mapper.UpDownCounter:
-		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mapping.Name, unit, desc)
 	case mapper.Gauge:
-		inst.observable, err = b.meter.Float64ObservableGauge(mp.Name, unit, desc)
+		inst.observable, err = b.meter.Float64ObservableGauge(mapping.Name, unit, desc)
 	case mapper.Histogram:
 		hopts := []metric.Float64HistogramOption{unit, desc}
-		if mp.Buckets != nil {
-			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mp.Buckets...))
+		if mapping.Buckets != nil {
+			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mapping.Buckets...))
 		}
-		inst.recorder, err = b.meter.Float64Histogram(mp.Name, hopts...)
+		inst.recorder, err = b.meter.Float64Histogram(mapping.Name, hopts...)
 	}
 	if err == nil && inst.observable != nil {
 		_, err = b.meter.RegisterCallback(inst.observe, inst.observable)
@@ -182,17 +182,17 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 // seriesState returns the instrument's series for the mapping's attribute
 // set, making it if the limits allow, or else the instrument's overflow
 // series and the overflow reason.
-func (b *Bridge) seriesState(inst *instrument, mp *mapper.Mapping) (*seriesState, int) {
-	key := mp.Attributes.Equivalent()
+func (b *Bridge) seriesState(inst *instrument, mapping *mapper.Mapping) (*seriesState, int) {
+	key := mapping.Attributes.Equivalent()
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
 	if st, ok := inst.sets[key]; ok {
-		if st.mortal && st.ttl.Load() != int64(mp.TTL) {
-			st.ttl.Store(int64(mp.TTL))
+		if st.mortal && st.ttl.Load() != int64(mapping.TTL) {
+			st.ttl.Store(int64(mapping.TTL))
 		}
 		return st, 0
 	}
-	p, cost, reason := b.admit(inst, mp)
+	p, cost, reason := b.admit(inst, mapping)
 	if reason != 0 {
 		if inst.overflow == nil {
 			inst.overflow = newSeriesState(inst, overflowSet)
@@ -200,10 +200,10 @@ func (b *Bridge) seriesState(inst *instrument, mp *mapper.Mapping) (*seriesState
 		}
 		return inst.overflow, reason
 	}
-	st := newSeriesState(inst, mp.Attributes)
+	st := newSeriesState(inst, mapping.Attributes)
 	st.pool, st.cost = p, cost
 	if st.mortal = !inst.isHistogram(); st.mortal {
-		st.ttl.Store(int64(mp.TTL))
+		st.ttl.Store(int64(mapping.TTL))
 		st.last.Store(b.epochs.cur.Load())
 	}
 	inst.sets[key] = st
@@ -212,22 +212,22 @@ func (b *Bridge) seriesState(inst *instrument, mp *mapper.Mapping) (*seriesState
 
 // admit takes room for a new series of inst, or returns why there is none.
 // It is called with inst.mu held.
-func (b *Bridge) admit(inst *instrument, mp *mapper.Mapping) (*pool, int64, int) {
+func (b *Bridge) admit(inst *instrument, mapping *mapper.Mapping) (*pool, int64, int) {
 	if len(inst.sets) >= b.cfg.maxSeriesPerInstrument-1 {
 		return nil, 0, oInstrumentSeries
 	}
-	n, raw := attributeSize(mp.Attributes)
+	n, raw := attributeSize(mapping.Attributes)
 	if plainAttributeBytes(n, raw) > int64(b.cfg.maxAttributeBytes) {
 		return nil, 0, oAttributeBytes
 	}
 	cost := seriesCost(inst, n, raw)
 	p := &b.generic
-	if mp.Reserved {
+	if mapping.Reserved {
 		p = &b.reserved
 	}
 	// Histogram series of other mappings are never forgotten (see
 	// WithMaxHistogramSeries): they have a bound of their own.
-	hist := inst.isHistogram() && !mp.Reserved
+	hist := inst.isHistogram() && !mapping.Reserved
 	if hist && b.histSeries.Add(1) > int64(b.cfg.maxHistogramSeries) {
 		b.histSeries.Add(-1)
 		return nil, 0, oHistogramSeries

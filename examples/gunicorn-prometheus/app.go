@@ -187,6 +187,7 @@ func (a *app) start() (err error) {
 		otelbridge.WithMapper(a.initial),
 		otelbridge.WithServer(srv),
 		otelbridge.WithMaxSeriesPerInstrument(a.cfg.cardinalityLimit),
+		otelbridge.WithLogger(a.log),
 	)
 	if err != nil {
 		return fmt.Errorf("--statsd.listen-%s %s: %w", kinds[0], addrs[0], err)
