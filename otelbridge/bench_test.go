@@ -232,3 +232,21 @@ func BenchmarkBridgeSampledFlood(b *testing.B) {
 		br.HandleDatagram(d)
 	}
 }
+
+// BenchmarkBridgeDistinctTags: one op is one datagram of a counter with a
+// tag value never seen before, on one name, as a cardinality flood sends:
+// the slow path (mapping, series table insertion, overflow past the series
+// limit per instrument).
+func BenchmarkBridgeDistinctTags(b *testing.B) {
+	br := newBenchBridge(b)
+	d := []byte("flood.tagged:1|c|#id:0000000000")
+	digits := d[len(d)-10:]
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j, n := len(digits)-1, i; j >= 0; j-- {
+			digits[j] = byte('0' + n%10)
+			n /= 10
+		}
+		br.HandleDatagram(d)
+	}
+}

@@ -268,7 +268,7 @@ func (b *Bridge) record(s *statsd.Sample, h *handling, t *tally) int {
 	}
 	for try := 0; ; try++ {
 		if ser.reject != 0 {
-			return ser.reject
+			return int(ser.reject)
 		}
 		if ser.drop {
 			t.dropped++

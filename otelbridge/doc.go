@@ -128,9 +128,8 @@
 // overflow series get a series of their own again once room is given back.
 //
 // The hot path cannot read the clock for every sample, so a series is
-// stamped with an epoch; epochs begin at each collection, when a series is
-// made, and under traffic at most once a second (the clock is read every 64
-// datagrams). A series is forgotten at the first collection at least its TTL
+// stamped with an epoch; epochs begin at each collection and, under
+// traffic, at most once a second (the clock is read every 64 datagrams). A series is forgotten at the first collection at least its TTL
 // (or WithReclaimIdle) after the epoch of its last sample ended: never early,
 // and late by at most one epoch (a second under steady traffic, one
 // collection interval when traffic is sparse).

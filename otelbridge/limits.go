@@ -205,8 +205,7 @@ func (p *pool) pressed() bool {
 // Epochs: the hot path cannot read the clock for each sample (a clock read
 // costs as much as a whole sample on some virtual machines), so it stamps a
 // series with the current epoch, a number that advances at most once per
-// epochTick: at each collection, on the slow path, and every 64 datagrams of
-// a counter stripe. An update stamped with epoch x happened before epoch x+1
+// epochTick: at each collection, and every 64 datagrams of a counter stripe. An update stamped with epoch x happened before epoch x+1
 // started: that start is an upper bound of the series' last update, so a
 // series is never forgotten early, and at most one epoch late.
 const (

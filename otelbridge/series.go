@@ -19,11 +19,11 @@ import (
 type series struct {
 	gen      uint64
 	room     uint64 // Bridge.room when an overflow verdict was made
-	reject   int    // a reason slot; 0 when accepted
-	drop     bool
-	overflow int // the overflow reason when state is the overflow series; 0 otherwise
 	state    *seriesState
 	scale    float64
+	reject   uint8 // a reason slot; 0 when accepted
+	overflow uint8 // the overflow reason when state is the overflow series; 0 otherwise
+	drop     bool
 }
 
 // seriesState is one series of one instrument: an attribute set, its
@@ -77,7 +77,6 @@ func (inst *instrument) isHistogram() bool { return inst.kind == mapper.Histogra
 // resolve is the slow path: map the sample, find or make its instrument and
 // series, and remember the verdict in the series table.
 func (b *Bridge) resolve(s *statsd.Sample, gen uint64) *series {
-	b.epochs.advance(b.clock())
 	m := b.mapper.Load().m
 	mapping := m.Map(s)
 	ser := &series{gen: gen, room: b.room.Load()}
@@ -87,10 +86,12 @@ func (b *Bridge) resolve(s *statsd.Sample, gen uint64) *series {
 	default:
 		inst, reject := b.instrument(mapping)
 		if reject != 0 {
-			ser.reject = reject
+			ser.reject = uint8(reject)
 			break
 		}
-		ser.state, ser.overflow = b.seriesState(inst, mapping)
+		var overflow int
+		ser.state, overflow = b.seriesState(inst, mapping)
+		ser.overflow = uint8(overflow)
 		ser.scale = mapping.Scale
 		if ser.scale == 0 || !finite(ser.scale) {
 			ser.scale = 1

@@ -315,3 +315,6 @@ func (b *Bridge) Stats() Stats {
 	b.mapperMu.Unlock()
 	return s
 }
+
+// series.reject holds a reason slot in a byte.
+var _ [255 - numReasonSlots]struct{}

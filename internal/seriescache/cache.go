@@ -135,19 +135,34 @@ func (c *Cache[V]) Put(s *statsd.Sample, v V) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if old, exists := sh.m[h]; exists {
-		delete(sh.m, h)
 		sh.bytes -= old.size
-	}
-	for len(sh.m) >= c.perShard || c.perShardBytes > 0 && sh.bytes+size > c.perShardBytes {
-		for k, victim := range sh.m { // map iteration starts at a random entry
-			delete(sh.m, k)
-			sh.bytes -= victim.size
-			break
+	} else {
+		for len(sh.m) >= c.perShard {
+			sh.evict(h, c.perShardBytes > 0)
 		}
-		sh.evictions.Add(1)
+	}
+	for c.perShardBytes > 0 && sh.bytes+size > c.perShardBytes {
+		sh.evict(h, true)
 	}
 	sh.m[h] = e
 	sh.bytes += size
+}
+
+// evict removes an arbitrary entry other than keep's. It is called with the
+// shard locked and holding an entry other than keep's. Only a cache bounded
+// in bytes reads the entry it evicts (a likely cache miss) for its size.
+func (sh *shard[V]) evict(keep uint64, sized bool) {
+	for k, victim := range sh.m { // map iteration starts at a random entry
+		if k == keep {
+			continue
+		}
+		delete(sh.m, k)
+		if sized {
+			sh.bytes -= victim.size
+		}
+		sh.evictions.Add(1)
+		return
+	}
 }
 
 // Clear removes every entry.
