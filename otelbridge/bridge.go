@@ -276,16 +276,16 @@ func (b *Bridge) record(s *statsd.Sample, h *handling, t *tally) int {
 			return 0
 		}
 		st := ser.state
-		// A series that can be forgotten is stamped before it is updated, and
-		// checked after: a sample never lands in a forgotten state unseen.
-		if st.mortal && try < maxRetries && !st.touch(b.epochs.cur.Load()) {
-			ser = b.resolve(s, h.gen)
-			continue
-		}
 		if r := b.update(s, ser, st, h, t); r != 0 {
 			return r
 		}
-		if st.mortal && try < maxRetries && st.last.Load() == deadEpoch {
+		// A series that can be forgotten is stamped after it is updated. If
+		// it was forgotten before the stamp, the update is lost with it (a
+		// forgotten state is never reported again): the sample is recorded
+		// again, in the series made anew. If it is forgotten after the
+		// stamp, it was idle for its time since this very sample, and the
+		// sample goes with it, as it should.
+		if st.mortal && try < maxRetries && !st.touch(b.epochs.cur.Load()) {
 			ser = b.resolve(s, h.gen)
 			continue
 		}

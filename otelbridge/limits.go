@@ -215,8 +215,12 @@ const (
 )
 
 type epochs struct {
+	// cur and curStart, read by every sample, are on a cache line of their
+	// own: mu is written by each reader of starts.
+	_        [64]byte
 	cur      atomic.Uint32
 	curStart atomic.Int64 // start of cur, on the bridge's clock
+	_        [64 - 16]byte
 	mu       sync.RWMutex
 	starts   [epochRing]int64 // starts[e%epochRing]: the start of epoch e, for the last epochRing epochs
 }
