@@ -243,4 +243,8 @@
 // context, so a provider made for the bridge alone can turn exemplars off
 // (sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)) and save the
 // trace-based filter's work on every histogram measurement.
+// BenchmarkBridgeSampledFlood measures the worst datagram for work (a 60 KB
+// datagram of sampled timers, see WithMaxDatagramWeight), and
+// BenchmarkBridgeDistinctTags the slow path of a cardinality flood (a new
+// series in every datagram).
 package otelbridge
