@@ -237,6 +237,9 @@ func (b *Bridge) noteLimits(t *tally, now int64) {
 	if n := t.reasons[rNameLimit]; n != 0 {
 		b.noteLimit(lNames, uint64(n), now)
 	}
+	if n := t.reasons[rMemoryLimit]; n != 0 {
+		b.noteLimit(oMemory, uint64(n), now)
+	}
 	for o := 1; o < numOverflowReasons; o++ {
 		if n := t.overflow[o]; n != 0 {
 			b.noteLimit(o, uint64(n), now)

@@ -382,7 +382,8 @@ func mustMapper(t *testing.T, opts ...mapper.Option) *mapper.Mapper {
 
 // TestReservedSeriesLimit: the reserved room has its own limit.
 func TestReservedSeriesLimit(t *testing.T) {
-	b, r := newTestBridge(t, WithMaxReservedSeries(2), WithMaxSeries(1))
+	var logs bytes.Buffer
+	b, r := newTestBridge(t, WithMaxReservedSeries(2), WithMaxSeries(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	feed(b, "a.gunicorn.requests:1|c", "b.gunicorn.requests:1|c", "c.gunicorn.requests:1|c", "x:1|c", "y:1|c")
 	ms := metricsOf(collect(t, r), ScopeName)
 	equalMaps(t, "requests", sumValues(t, ms[mapper.NameRequests], true), map[string]float64{
@@ -392,6 +393,14 @@ func TestReservedSeriesLimit(t *testing.T) {
 	equalMaps(t, "overflow", st.SeriesOverflowByReason, map[string]uint64{ReasonReservedSeriesLimit: 1, ReasonSeriesLimit: 1})
 	if st.ReservedSeries != 2 {
 		t.Errorf("reserved series %d", st.ReservedSeries)
+	}
+	for _, want := range []string{
+		"limit=reserved_series_limit option=WithMaxReservedSeries value=2 count=1 ",
+		"limit=series_limit option=WithMaxSeries value=1 count=1 ",
+	} {
+		if strings.Count(logs.String(), want) != 1 {
+			t.Errorf("log: want one line with %q; have\n%s", want, logs.String())
+		}
 	}
 }
 
@@ -436,7 +445,8 @@ func TestMemoryAccountingExact(t *testing.T) {
 
 	// The limit: other series get 1 MiB less two eighths (series table,
 	// reserved series). Each m series has one attribute of 6 bytes.
-	b2, r2 := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxMemory(1<<20))
+	var logs bytes.Buffer
+	b2, r2 := newTestBridge(t, WithMapper(&stubMapper{}), WithMaxMemory(1<<20), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	room := int64(1<<20 - 2*(1<<17) - counterInst)
 	each := observableCost(1, 6)
 	fit := room / each
@@ -457,6 +467,11 @@ func TestMemoryAccountingExact(t *testing.T) {
 	feed(b2, "other:1|c")
 	if st := b2.Stats(); st.RejectedByReason[ReasonMemoryLimit] != 1 {
 		t.Errorf("rejected %v", st.RejectedByReason)
+	}
+	// Logged once: the first overflow; the rest within the minute wait.
+	if want := "limit=memory_limit option=WithMaxMemory value=1048576 count=1 "; strings.Count(logs.String(), want) != 1 ||
+		strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("log: want one line with %q; have\n%s", want, logs.String())
 	}
 	_ = r
 }
