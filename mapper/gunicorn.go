@@ -54,20 +54,32 @@ var (
 
 // The profile's instruments, without attributes: copied for each series.
 var (
-	profDuration = Mapping{Name: NameRequestDuration, Kind: Histogram, Unit: "s", Scale: 0.001,
+	profDuration = Mapping{Reserved: true, Name: NameRequestDuration, Kind: Histogram, Unit: "s", Scale: 0.001,
 		Buckets:     HTTPServerDurationBuckets,
 		Description: "Duration of HTTP requests handled by Gunicorn workers, from the moment a worker starts handling a request until the response is written."}
-	profRequests = Mapping{Name: NameRequests, Kind: Counter, Unit: "{request}", Scale: 1,
+	profRequests = Mapping{Reserved: true, Name: NameRequests, Kind: Counter, Unit: "{request}", Scale: 1,
 		Description: "Number of HTTP requests handled by Gunicorn workers."}
-	profResponses = Mapping{Name: NameResponses, Kind: Counter, Unit: "{response}", Scale: 1,
+	profResponses = Mapping{Reserved: true, Name: NameResponses, Kind: Counter, Unit: "{response}", Scale: 1,
 		Description: "Number of HTTP responses sent by Gunicorn workers, by status code."}
-	profWorkers = Mapping{Name: NameWorkers, Kind: Gauge, Unit: "{worker}", Scale: 1,
+	profWorkers = Mapping{Reserved: true, Name: NameWorkers, Kind: Gauge, Unit: "{worker}", Scale: 1,
 		Description: "Number of worker processes the Gunicorn arbiter manages."}
-	profLog = Mapping{Name: NameLogMessages, Kind: Counter, Unit: "{message}", Scale: 1,
+	profLog = Mapping{Reserved: true, Name: NameLogMessages, Kind: Counter, Unit: "{message}", Scale: 1,
 		Description: "Number of log records Gunicorn wrote at level critical, error, warning or exception."}
-	profBacklog = Mapping{Name: NameBacklog, Kind: Gauge, Unit: "{connection}", Scale: 1,
+	profBacklog = Mapping{Reserved: true, Name: NameBacklog, Kind: Gauge, Unit: "{connection}", Scale: 1,
 		Description: "Number of connections waiting in the accept queue of Gunicorn's listening sockets."}
 )
+
+// ReservedMappings returns the instruments of the built-in Gunicorn profile
+// (name, kind, unit, description and buckets; no attributes), or nil when the
+// profile is off. Their Reserved field is set. A consumer makes them before
+// any sample comes, so that no other mapping can take their names. The
+// Mappings are shared and must not be modified.
+func (m *Mapper) ReservedMappings() []*Mapping {
+	if !m.profile {
+		return nil
+	}
+	return []*Mapping{&profDuration, &profRequests, &profResponses, &profWorkers, &profLog, &profBacklog}
+}
 
 // gunicorn maps the sample if it is one of Gunicorn's own metrics.
 func (m *Mapper) gunicorn(s *statsd.Sample) (*Mapping, bool) {

@@ -61,4 +61,9 @@ type Mapping struct {
 	// TTL is how long the series may go without samples before its state may
 	// be forgotten; 0 means never. Carried from a statsd_exporter rule file.
 	TTL time.Duration
+	// Reserved marks the mappings of the built-in Gunicorn profile: a
+	// consumer such as otelbridge keeps room for their instruments and
+	// series apart from every other mapping's, so that no other traffic can
+	// crowd Gunicorn's own metrics out.
+	Reserved bool
 }

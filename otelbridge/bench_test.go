@@ -207,3 +207,46 @@ func BenchmarkBridgeGunicornBatch64(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/datagram")
 }
+
+// sampledTimerFlood is the hostile datagram of issue 12.5: as many lines of a
+// timer sampled at 0.001 as fit in 60 KB.
+func sampledTimerFlood() []byte {
+	var d []byte
+	for len(d) < 60_000 {
+		d = append(d, "x:1|ms|@0.001\n"...)
+	}
+	return d
+}
+
+// BenchmarkBridgeSampledFlood: one op is one 60 KB datagram of
+// "x:1|ms|@0.001" lines (4,286 lines, each weighing 1000 observations).
+//
+//	go test -run '^$' -bench BenchmarkBridgeSampledFlood -count 5 ./otelbridge
+func BenchmarkBridgeSampledFlood(b *testing.B) {
+	br := newBenchBridge(b)
+	d := sampledTimerFlood()
+	br.HandleDatagram(d)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	for b.Loop() {
+		br.HandleDatagram(d)
+	}
+}
+
+// BenchmarkBridgeDistinctTags: one op is one datagram of a counter with a
+// tag value never seen before, on one name, as a cardinality flood sends:
+// the slow path (mapping, series table insertion, overflow past the series
+// limit per instrument).
+func BenchmarkBridgeDistinctTags(b *testing.B) {
+	br := newBenchBridge(b)
+	d := []byte("flood.tagged:1|c|#id:0000000000")
+	digits := d[len(d)-10:]
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j, n := len(digits)-1, i; j >= 0; j-- {
+			digits[j] = byte('0' + n%10)
+			n /= 10
+		}
+		br.HandleDatagram(d)
+	}
+}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -21,23 +22,31 @@ import (
 // OpenTelemetry instruments made from a metric.MeterProvider. Make one with
 // New. Its methods are safe for concurrent use.
 type Bridge struct {
-	ctx    context.Context
-	meter  metric.Meter
-	cfg    config
-	parser statsd.Parser
+	meter metric.Meter
+	cfg   config
+	born  time.Time // the bridge's clock reads time since born
 
 	mapper atomic.Pointer[mapperBox]
 	gen    atomic.Uint64 // bumped by SetMapper: older series-table entries are stale
+	room   atomic.Uint64 // bumped when series are forgotten: overflow verdicts are stale
 	table  *seriescache.Cache[*series]
+	epochs epochs
 
-	// instMu guards instruments. It is held while the SDK makes an
-	// instrument and registers its callback, which takes the SDK's pipeline
-	// lock; the SDK runs callbacks under that same lock. So no callback may
-	// take instMu: Stats reads ninstruments instead.
-	instMu       sync.Mutex
-	instruments  map[string]*instrument // by lower-cased name (the SDK compares names case-insensitively)
-	ninstruments atomic.Int64           // len(instruments), for Stats
-	nseries      atomic.Int64           // tracked series, overflow series included
+	// instMu guards instruments and ngeneric, nreserved. It is held while
+	// the SDK makes an instrument and registers its callback, which takes
+	// the SDK's pipeline lock; the SDK runs callbacks under that same lock.
+	// So no callback may take instMu: Stats reads ninstruments instead.
+	instMu              sync.Mutex
+	instruments         map[string]*instrument // by lower-cased name (the SDK compares names case-insensitively)
+	ngeneric, nreserved int                    // instruments of other and of reserved mappings
+	ninstruments        atomic.Int64           // len(instruments), for Stats
+
+	// Room for series: reserved mappings' and the others'; histogram series
+	// of the others are counted in generic and in histSeries. Overflow
+	// series are counted in overflowSeries and charged to their instrument.
+	reserved, generic pool
+	histSeries        atomic.Int64
+	overflowSeries    atomic.Int64
 
 	// Mapper cache counters of mappers replaced by SetMapper, so the
 	// reported counters never go down. mapperMu makes the swap and these
@@ -45,8 +54,9 @@ type Bridge struct {
 	mapperMu                         sync.Mutex
 	mapperHitsBase, mapperMissesBase uint64
 
-	counters counters
-	batches  sync.Pool // *statsd.Batch for HandleDatagram
+	counters  counters
+	limitLogs [numLimits]limitLog
+	batches   sync.Pool // *statsd.Batch for HandleDatagram
 
 	telemetry metric.Registration
 	closeOnce sync.Once
@@ -62,14 +72,24 @@ var overflowSet = attribute.NewSet(attribute.Bool("otel.metric.overflow", true))
 // New returns a Bridge recording into instruments made from mp. Without
 // WithMapper it uses mapper.New(): the built-in Gunicorn profile. With
 // telemetry on (the default) it registers its own instruments on mp under
-// ScopeName; Close unregisters them.
+// ScopeName; Close unregisters them. An option given a value it does not
+// take makes New fail, naming the option.
 func New(mp metric.MeterProvider, opts ...Option) (*Bridge, error) {
-	if mp == nil {
-		return nil, errors.New("otelbridge: nil MeterProvider")
-	}
 	cfg := defaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o.applyBridge(&cfg)
+		}
+	}
+	return newBridge(mp, cfg)
+}
+
+func newBridge(mp metric.MeterProvider, cfg config) (*Bridge, error) {
+	if mp == nil {
+		cfg.errs = append(cfg.errs, errors.New("otelbridge: nil MeterProvider"))
+	}
+	if err := cfg.err(); err != nil {
+		return nil, err
 	}
 	if cfg.mapper == nil {
 		m, err := mapper.New()
@@ -78,22 +98,48 @@ func New(mp metric.MeterProvider, opts ...Option) (*Bridge, error) {
 		}
 		cfg.mapper = m
 	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	eighth := cfg.maxMemory / 8
 	b := &Bridge{
-		ctx:         context.Background(),
 		meter:       mp.Meter(cfg.meterName),
 		cfg:         cfg,
-		parser:      cfg.parser,
-		table:       seriescache.New[*series](cfg.maxSeries),
+		born:        cfg.now(),
+		table:       seriescache.NewBounded(cfg.maxSeries+cfg.maxReservedSeries, eighth, tableEntryBytes),
 		instruments: make(map[string]*instrument),
+		reserved:    pool{maxSeries: int64(cfg.maxReservedSeries), maxBytes: eighth, seriesReason: oReservedSeries},
+		generic:     pool{maxSeries: int64(cfg.maxSeries), maxBytes: cfg.maxMemory - 2*eighth, seriesReason: oSeries},
 	}
 	b.mapper.Store(&mapperBox{cfg.mapper})
 	b.batches.New = func() any { return new(statsd.Batch) }
+	b.reserve(cfg.mapper)
 	if cfg.telemetry {
 		if err := b.registerTelemetry(mp.Meter(ScopeName)); err != nil {
 			return nil, fmt.Errorf("otelbridge: telemetry: %w", err)
 		}
 	}
 	return b, nil
+}
+
+// tableEntryBytes is what a series table entry counts for besides its key.
+func tableEntryBytes(*series) int64 { return tableEntryOverhead }
+
+// clock returns the time on the bridge's clock: nanoseconds since New.
+func (b *Bridge) clock() int64 { return int64(b.cfg.now().Sub(b.born)) }
+
+// reserve makes the instruments of the Mapper's reserved mappings, if it
+// names them, so that no other mapping can take their names first.
+func (b *Bridge) reserve(m Mapper) {
+	r, ok := m.(reserver)
+	if !ok {
+		return
+	}
+	for _, mapping := range r.ReservedMappings() {
+		if mapping != nil && mapping.Reserved {
+			b.instrument(mapping) // a refusal is counted when samples come
+		}
+	}
 }
 
 // Close unregisters the bridge's own telemetry callback. The instruments it
@@ -111,13 +157,13 @@ func (b *Bridge) Close() error {
 	return err
 }
 
-// SetMapper replaces the Mapper, for a reload (SIGHUP). The series table is
-// cleared so every series is mapped again by m; the instruments, their series
-// and their state (gauge values, histogram carries) stay. An instrument keeps
-// the kind and unit it was made with: if m maps its name to another kind or
-// unit, those samples are rejected as "type_conflict" (OpenTelemetry cannot
-// change an instrument). Samples handled concurrently with SetMapper are
-// mapped by either mapper.
+// SetMapper replaces the Mapper, for a reload (SIGHUP); a nil Mapper is
+// ignored. The series table is cleared so every series is mapped again by m;
+// the instruments, their series and their state (gauge values, histogram
+// carries) stay. An instrument keeps the kind and unit it was made with: if m
+// maps its name to another kind or unit, those samples are rejected as
+// "type_conflict" (OpenTelemetry cannot change an instrument). Samples
+// handled concurrently with SetMapper are mapped by either mapper.
 func (b *Bridge) SetMapper(m Mapper) {
 	if m == nil {
 		return
@@ -130,25 +176,27 @@ func (b *Bridge) SetMapper(m Mapper) {
 		b.mapperMissesBase += st.Misses
 	}
 	b.mapperMu.Unlock()
+	b.reserve(m)
 	b.gen.Add(1)
 	b.table.Clear()
 }
 
-// HandleDatagram parses one datagram (one or more lines) and handles its
-// samples as Handle does. It does not keep p. Without a socket, it is how tests
-// and benchmarks feed the bridge; it allocates nothing in steady state.
+// HandleDatagram parses one datagram (one or more lines) with the parser of
+// WithParser and handles its samples as Handle does. It does not keep p.
+// Without a socket, it is how tests and benchmarks feed the bridge; it
+// allocates nothing in steady state.
 func (b *Bridge) HandleDatagram(p []byte) {
 	batch := b.batches.Get().(*statsd.Batch)
-	b.parser.Parse(batch, p)
+	b.cfg.parser.Parse(batch, p)
 	b.Handle(batch)
 	batch.Reset()
 	b.batches.Put(batch)
 }
 
-// Write is HandleDatagram as an io.Writer: p is one datagram. It never fails.
-func (b *Bridge) Write(p []byte) (int, error) {
-	b.HandleDatagram(p)
-	return len(p), nil
+// handling is what one Handle call reads once and carries over its samples.
+type handling struct {
+	gen, room uint64
+	budget    int // observations sampled histogram samples may still add (WithMaxDatagramWeight)
 }
 
 // Handle records every sample of the batch and counts its datagrams, samples
@@ -160,47 +208,117 @@ func (b *Bridge) Handle(batch *statsd.Batch) {
 		t.reject(parseReasonSlot(batch.Errors[i].Reason))
 	}
 	if len(batch.Samples) > 0 {
-		gen := b.gen.Load()
+		h := handling{gen: b.gen.Load(), room: b.room.Load(), budget: max(batch.Datagrams, 1) * b.cfg.maxDatagramWeight}
 		for i := range batch.Samples {
 			s := &batch.Samples[i]
 			ti := s.Type % numTypeSlots
 			t.types[ti]++
 			t.typeMask |= 1 << ti
-			if r := b.record(s, gen, &t); r != 0 {
+			if r := b.record(s, &h, &t); r != 0 {
 				t.reject(r)
 				t.rejectedSamples++
 			}
 		}
 	}
-	b.counters.flush(&t, batch.Datagrams, stripeOf(batch))
+	tick := b.counters.flush(&t, batch.Datagrams, stripeOf(batch))
+	if t.rare || tick {
+		now := b.clock()
+		if tick {
+			b.epochs.advance(now)
+		}
+		if t.rare {
+			b.noteLimits(&t, now)
+		}
+	}
+}
+
+// noteLimits logs the limits that dropped data in one Handle call.
+func (b *Bridge) noteLimits(t *tally, now int64) {
+	if n := t.reasons[rNameLimit]; n != 0 {
+		b.noteLimit(lNames, uint64(n), now)
+	}
+	if n := t.reasons[rMemoryLimit]; n != 0 {
+		b.noteLimit(oMemory, uint64(n), now)
+	}
+	for o := 1; o < numOverflowReasons; o++ {
+		if n := t.overflow[o]; n != 0 {
+			b.noteLimit(o, uint64(n), now)
+		}
+	}
+	for c := range numCapReasons {
+		if n := t.capped[c]; n != 0 {
+			b.noteLimit(numOverflowReasons+c, uint64(n), now)
+		}
+	}
 }
 
 func finite(v float64) bool { return v-v == 0 }
 
+// maxRetries bounds how often one sample looks its series up again because
+// its state was forgotten while the sample was being recorded.
+const maxRetries = 3
+
 // record records one sample: look up its series, then record by kind. It
 // returns the reason slot of a rejection, 0 when the sample was recorded or
 // dropped.
-func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
+func (b *Bridge) record(s *statsd.Sample, h *handling, t *tally) int {
 	if s.Type == statsd.Set {
 		return rUnsupportedType
 	}
 	ser, ok := b.table.Get(s)
-	if !ok || ser.gen != gen {
-		ser = b.resolve(s, gen)
+	if !ok || ser.gen != h.gen || (ser.overflow != 0 && ser.room != h.room) {
+		ser = b.resolve(s, h.gen)
 	}
-	if ser.reject != 0 {
-		return ser.reject
-	}
-	if ser.drop {
-		t.dropped++
-		t.rare = true
+	for try := 0; ; try++ {
+		if ser.reject != 0 {
+			return int(ser.reject)
+		}
+		if ser.drop {
+			t.dropped++
+			t.rare = true
+			return 0
+		}
+		st := ser.state
+		if r := b.update(s, ser, st, h, t); r != 0 {
+			return r
+		}
+		// A series that can be forgotten is stamped after it is updated. If
+		// it was forgotten before the stamp, the update is lost with it (a
+		// forgotten state is never reported again): the sample is recorded
+		// again, in the series made anew. If it is forgotten after the
+		// stamp, it was idle for its time since this very sample, and the
+		// sample goes with it, as it should.
+		if st.mortal && try < maxRetries && !st.touch(b.epochs.cur.Load()) {
+			ser = b.resolve(s, h.gen)
+			continue
+		}
+		if ser.overflow != 0 {
+			t.overflow[ser.overflow]++
+			t.rare = true
+		}
 		return 0
 	}
-	st := ser.state
+}
+
+// weight returns 1/rate, capped at WithMaxSampleWeight.
+func (b *Bridge) weight(rate float64, t *tally) float64 {
+	w := 1 / rate
+	if w > float64(b.cfg.maxSampleWeight) {
+		w = float64(b.cfg.maxSampleWeight)
+		t.capped[cSample]++
+		t.rare = true
+	}
+	return w
+}
+
+// update records the sample's value in the series state.
+func (b *Bridge) update(s *statsd.Sample, ser *series, st *seriesState, h *handling, t *tally) int {
 	v := s.Value * ser.scale
 	switch st.inst.kind {
 	case mapper.Counter:
-		v /= s.Rate
+		if s.Rate != 1 {
+			v *= b.weight(s.Rate, t)
+		}
 		if !finite(v) {
 			return rBadValue
 		}
@@ -214,17 +332,22 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 		if !finite(v) {
 			return rBadValue
 		}
+		ctx := context.Background()
 		if s.Rate == 1 {
-			st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
-		} else {
-			n, capped := st.weigh(s.Rate)
-			if capped {
-				t.capped++
-				t.rare = true
-			}
-			for ; n > 0; n-- {
-				st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
-			}
+			st.inst.recorder.Record(ctx, v, st.recordOpts...)
+			break
+		}
+		n := st.weigh(b.weight(s.Rate, t))
+		if extra := n - 1; extra > h.budget {
+			n = 1 + h.budget
+			h.budget = 0
+			t.capped[cDatagram]++
+			t.rare = true
+		} else if extra > 0 {
+			h.budget -= extra
+		}
+		for ; n > 0; n-- {
+			st.inst.recorder.Record(ctx, v, st.recordOpts...)
 		}
 	case mapper.Gauge, mapper.UpDownCounter:
 		// A gauge holds the last value: a signed gauge sample moves it, any
@@ -237,15 +360,14 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 		case s.Type == statsd.Gauge || st.inst.kind == mapper.Gauge:
 			ok = st.set(v)
 		default:
-			ok = st.add(v / s.Rate)
+			if s.Rate != 1 {
+				v *= b.weight(s.Rate, t)
+			}
+			ok = st.add(v)
 		}
 		if !ok {
 			return rBadValue
 		}
-	}
-	if st.overflow {
-		t.overflow++
-		t.rare = true
 	}
 	return 0
 }
@@ -281,50 +403,31 @@ func (st *seriesState) set(v float64) bool {
 	return true
 }
 
-// series is what the series table holds for a raw StatsD series (name, type,
-// tags): a verdict (reject, drop) or the state to record into, and the scale.
-type series struct {
-	gen    uint64
-	reject int // a reason slot; 0 when accepted
-	drop   bool
-	state  *seriesState
-	scale  float64
-}
-
-// seriesState is one series of one instrument: an attribute set, its
-// measurement options built once, and its state. Several raw StatsD series may
-// share it (tags in another order, a timer and a histogram of the same name).
-type seriesState struct {
-	inst     *instrument
-	overflow bool
-
-	// Counters, up-down counters and gauges: the value the instrument's
-	// callback observes (float64 bits), and whether any sample set it, so
-	// that a series whose samples were all rejected is not reported.
-	value      atomic.Uint64
-	observed   atomic.Bool
-	observeOpt []metric.ObserveOption
-
-	// Histograms: the measurement option, and the fractional weight carried
-	// (float64 bits).
-	recordOpts []metric.RecordOption
-	carry      atomic.Uint64
+// touch stamps the series as updated in epoch ep (never moving the stamp
+// back), and reports false if the series was forgotten.
+func (st *seriesState) touch(ep uint32) bool {
+	for {
+		l := st.last.Load()
+		switch {
+		case l == deadEpoch:
+			return false
+		case l >= ep:
+			return true
+		case st.last.CompareAndSwap(l, ep):
+			return true
+		}
+	}
 }
 
 // epsilon absorbs the rounding of 1/rate sums (1/0.3 three times is
 // 9.999999999999998) so whole weights are not lost to it.
 const epsilon = 1e-9
 
-// weigh returns how many observations a histogram sample at the given rate
-// counts as. The weight 1/rate is added to the series' carried fraction; the
-// whole part is returned and the rest carried: at rate 0.3 the counts are
-// 3, 3, 4, 3, 3, 4, ..., 10 per 3 samples. A weight over
-// DefaultMaxHistogramWeight is capped (and reported).
-func (st *seriesState) weigh(rate float64) (n int, capped bool) {
-	w := 1 / rate
-	if w > DefaultMaxHistogramWeight {
-		w, capped = DefaultMaxHistogramWeight, true
-	}
+// weigh returns how many observations a histogram sample of weight w (1/rate,
+// capped) counts as. w is added to the series' carried fraction; the whole
+// part is returned and the rest carried: at rate 0.3 the counts are 3, 3, 4,
+// 3, 3, 4, ..., 10 per 3 samples.
+func (st *seriesState) weigh(w float64) int {
 	for {
 		old := st.carry.Load()
 		acc := math.Float64frombits(old) + w
@@ -334,174 +437,7 @@ func (st *seriesState) weigh(rate float64) (n int, capped bool) {
 			rem = 0
 		}
 		if st.carry.CompareAndSwap(old, math.Float64bits(rem)) {
-			return int(whole), capped
+			return int(whole)
 		}
 	}
-}
-
-// instrument is one instrument the bridge made, by name.
-type instrument struct {
-	name   string
-	kind   mapper.Kind
-	unit   string
-	reject int // instrument_error: the name is known and refused
-
-	histogram  metric.Float64Histogram
-	observable metric.Float64Observable // counters, up-down counters, gauges
-
-	mu       sync.Mutex
-	sets     map[attribute.Distinct]*seriesState
-	overflow *seriesState
-}
-
-// resolve is the slow path: map the sample, find or make its instrument and
-// series, and remember the verdict in the series table.
-func (b *Bridge) resolve(s *statsd.Sample, gen uint64) *series {
-	m := b.mapper.Load().m
-	mp := m.Map(s)
-	ser := &series{gen: gen}
-	switch {
-	case mp == nil || mp.Drop:
-		ser.drop = true
-	default:
-		inst, reject := b.instrument(mp)
-		if reject != 0 {
-			ser.reject = reject
-			break
-		}
-		ser.state = b.seriesState(inst, mp.Attributes)
-		ser.scale = mp.Scale
-		if ser.scale == 0 || !finite(ser.scale) {
-			ser.scale = 1
-		}
-	}
-	b.table.Put(s, ser)
-	return ser
-}
-
-// instrument returns the instrument the mapping names, making it on first use.
-// An instrument name belongs to the kind and unit that made it first.
-func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
-	key := strings.ToLower(mp.Name)
-	b.instMu.Lock()
-	defer b.instMu.Unlock()
-	if inst, ok := b.instruments[key]; ok {
-		switch {
-		case inst.reject != 0:
-			return nil, inst.reject
-		case inst.kind != mp.Kind || inst.unit != mp.Unit:
-			return nil, rTypeConflict
-		}
-		return inst, 0
-	}
-	// A bad name or kind takes no slot: the series table remembers the
-	// verdict for each StatsD series, so a flood of them cannot use up the
-	// names.
-	if !validName(mp.Name) || mp.Kind < mapper.Counter || mp.Kind > mapper.Histogram {
-		return nil, rBadName
-	}
-	if len(b.instruments) >= b.cfg.maxInstruments {
-		return nil, rNameLimit
-	}
-	inst := &instrument{
-		name: mp.Name,
-		kind: mp.Kind,
-		unit: mp.Unit,
-		sets: make(map[attribute.Distinct]*seriesState),
-	}
-	b.instruments[key] = inst
-	b.ninstruments.Add(1)
-	var err error
-	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
-	switch mp.Kind {
-	case mapper.Counter:
-		inst.observable, err = b.meter.Float64ObservableCounter(mp.Name, unit, desc)
-	case mapper.UpDownCounter:
-		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mp.Name, unit, desc)
-	case mapper.Gauge:
-		inst.observable, err = b.meter.Float64ObservableGauge(mp.Name, unit, desc)
-	case mapper.Histogram:
-		hopts := []metric.Float64HistogramOption{unit, desc}
-		if mp.Buckets != nil {
-			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mp.Buckets...))
-		}
-		inst.histogram, err = b.meter.Float64Histogram(mp.Name, hopts...)
-	}
-	if err == nil && inst.observable != nil {
-		_, err = b.meter.RegisterCallback(inst.observe, inst.observable)
-	}
-	if err != nil {
-		inst.reject = rInstrumentError
-		return nil, inst.reject
-	}
-	return inst, 0
-}
-
-// seriesState returns the instrument's series for the attribute set, making
-// it if the limits allow, or else the instrument's overflow series.
-func (b *Bridge) seriesState(inst *instrument, attrs attribute.Set) *seriesState {
-	key := attrs.Equivalent()
-	inst.mu.Lock()
-	defer inst.mu.Unlock()
-	if st, ok := inst.sets[key]; ok {
-		return st
-	}
-	if len(inst.sets) >= b.cfg.maxSeriesPerInstrument-1 || b.nseries.Load() >= int64(b.cfg.maxSeries) {
-		if inst.overflow == nil {
-			inst.overflow = newSeriesState(inst, overflowSet)
-			inst.overflow.overflow = true
-			b.nseries.Add(1)
-		}
-		return inst.overflow
-	}
-	st := newSeriesState(inst, attrs)
-	inst.sets[key] = st
-	b.nseries.Add(1)
-	return st
-}
-
-func newSeriesState(inst *instrument, attrs attribute.Set) *seriesState {
-	opt := metric.WithAttributeSet(attrs)
-	st := &seriesState{inst: inst}
-	if inst.kind == mapper.Histogram {
-		st.recordOpts = []metric.RecordOption{opt}
-	} else {
-		st.observeOpt = []metric.ObserveOption{opt}
-	}
-	return st
-}
-
-// observe is the callback of a counter, up-down counter or gauge: it reports
-// the value of every series that a sample has set. It holds the instrument's
-// lock, which only the slow path of a new series contends for.
-func (inst *instrument) observe(_ context.Context, o metric.Observer) error {
-	inst.mu.Lock()
-	defer inst.mu.Unlock()
-	for _, st := range inst.sets {
-		if st.observed.Load() {
-			o.ObserveFloat64(inst.observable, math.Float64frombits(st.value.Load()), st.observeOpt...)
-		}
-	}
-	if st := inst.overflow; st != nil && st.observed.Load() {
-		o.ObserveFloat64(inst.observable, math.Float64frombits(st.value.Load()), st.observeOpt...)
-	}
-	return nil
-}
-
-// validName reports whether OpenTelemetry accepts name as an instrument name:
-// 1 to 255 characters, a letter first, then letters, digits, '_', '.', '-', '/'.
-func validName(name string) bool {
-	if len(name) == 0 || len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '/'):
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -85,30 +85,22 @@ func TestHistogramWeightSequence(t *testing.T) {
 	st := &seriesState{}
 	var got []int
 	for i := 0; i < 9; i++ {
-		n, capped := st.weigh(0.3)
-		if capped {
-			t.Fatal("capped")
-		}
-		got = append(got, n)
+		got = append(got, st.weigh(1/0.3))
 	}
 	want := []int{3, 3, 4, 3, 3, 4, 3, 3, 4}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("weights at 0.3: %v, want %v", got, want)
 	}
-	st = &seriesState{}
-	if n, capped := st.weigh(1e-6); n != DefaultMaxHistogramWeight || !capped {
-		t.Errorf("weigh(1e-6) = %d, %v", n, capped)
-	}
 }
 
 func TestHistogramWeightCapped(t *testing.T) {
 	b, r := newTestBridge(t, WithMapper(&stubMapper{}))
-	feed(b, "h:1|h|@0.00001")
+	feed(b, "h:1|h|@0.00001", "h:1|h|@0.5")
 	hp := histPoints(t, mustMetric(t, metricsOf(collect(t, r), ScopeName), "h", ""))[""]
-	if hp.Count != DefaultMaxHistogramWeight {
-		t.Errorf("count %d", hp.Count)
+	if hp.Count != DefaultMaxSampleWeight+2 {
+		t.Errorf("count %d, want %d", hp.Count, DefaultMaxSampleWeight+2)
 	}
-	if st := b.Stats(); st.WeightCapped != 1 || st.Recorded != 1 {
+	if st := b.Stats(); st.WeightCapped != 1 || st.WeightCappedByReason[ReasonSampleWeight] != 1 || st.Recorded != 2 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -247,7 +239,7 @@ func TestNameLimit(t *testing.T) {
 	feed(b, "1x:1|c", "2y:1|c", "3z:1|c") // bad names take no slot
 	feed(b, "a:1|c", "b:1|g", "c:1|c", "d:1|ms", "a:1|c", "c:1|c")
 	ms := metricsOf(collect(t, r), ScopeName)
-	if len(ms) != 2+13 { // a, b and the bridge's own 13
+	if len(ms) != 2+14 { // a, b and the bridge's own 14 (all but the overflow counter)
 		t.Errorf("metrics %v", names(ms))
 	}
 	equalMaps(t, "a", sumValues(t, ms["a"], true), map[string]float64{"": 2})
@@ -311,13 +303,17 @@ func TestTelemetry(t *testing.T) {
 	if got := one(MetricInstruments); got != 3 {
 		t.Errorf("instruments %d", got)
 	}
-	if got := one(MetricSeriesCacheMiss); got != 3 {
+	if got := one(MetricSeriesCacheMisses); got != 3 {
 		t.Errorf("series cache misses %d", got)
 	}
 	if got := one(MetricSeriesCacheHits); got != 1 {
 		t.Errorf("series cache hits %d", got)
 	}
-	equalMaps(t, "overflow", intSumValues(t, ms[MetricSeriesOverflow]), map[string]int64{"reason=series_overflow": 0})
+	if _, ok := ms[MetricSeriesOverflow]; ok {
+		t.Errorf("%s reported with no overflow", MetricSeriesOverflow)
+	}
+	equalMaps(t, "weight capped", intSumValues(t, ms[MetricWeightCapped]), map[string]int64{"reason=sample_weight": 0, "reason=datagram_weight": 0})
+	equalMaps(t, "removed", intSumValues(t, ms[MetricSeriesRemoved]), map[string]int64{"reason=ttl": 0, "reason=idle": 0})
 }
 
 func TestTelemetryOff(t *testing.T) {
@@ -434,12 +430,9 @@ func TestZeroAllocs(t *testing.T) {
 	}
 }
 
-func TestWriteAndClose(t *testing.T) {
+func TestParserAndClose(t *testing.T) {
 	b, r := newTestBridge(t, WithMapper(&stubMapper{}), WithParser(statsd.Parser{MaxLineLength: 16}))
-	n, err := b.Write([]byte("a:1|c\nloooooooooooong:1|c"))
-	if n != 25 || err != nil {
-		t.Fatalf("Write = %d, %v", n, err)
-	}
+	b.HandleDatagram([]byte("a:1|c\nloooooooooooong:1|c"))
 	ms := metricsOf(collect(t, r), ScopeName)
 	if _, ok := ms[MetricDatagrams]; !ok {
 		t.Fatal("no telemetry before Close")
@@ -572,7 +565,8 @@ func TestCollectWhileMakingInstruments(t *testing.T) {
 		// goroutine's stack.
 		panic("deadlock: collecting and making instruments did not finish within 20s")
 	}
-	if st := b.Stats(); st.Instruments != names || st.Recorded != names {
-		t.Errorf("stats: %d instruments, %d recorded; want %d each", st.Instruments, st.Recorded, names)
+	// The Gunicorn profile's six instruments are made at once.
+	if st := b.Stats(); st.Instruments != names+6 || st.Recorded != names {
+		t.Errorf("stats: %d instruments, %d recorded; want %d and %d", st.Instruments, st.Recorded, names+6, names)
 	}
 }

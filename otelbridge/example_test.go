@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"log/slog"
+	"os"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -88,4 +90,37 @@ func ExampleListen() {
 	}
 	fmt.Println("datagrams:", r.Bridge().Stats().Datagrams)
 	// Output: datagrams: 0
+}
+
+// Limits: a junk client's thousand names over the name limit cannot keep
+// Gunicorn's metrics out, and what went over is counted (and logged, here to
+// stdout without the time).
+func ExampleWithMaxInstruments() {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer mp.Shutdown(context.Background())
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	b, err := otelbridge.New(mp, otelbridge.WithMaxInstruments(100), otelbridge.WithLogger(logger))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 1000 {
+		b.HandleDatagram(fmt.Appendf(nil, "junk.%d:1|c", i))
+	}
+	b.HandleDatagram([]byte("shop.web.gunicorn.requests:1|c"))
+	st := b.Stats()
+	fmt.Println(st.Recorded, st.RejectedByReason)
+
+	// An option given a value it does not take is an error.
+	_, err = otelbridge.New(mp, otelbridge.WithMaxSeries(0))
+	fmt.Println(err)
+	// Output:
+	// level=WARN msg="otelbridge: a limit dropped data" limit=name_limit option=WithMaxInstruments value=100 count=1 effect="samples of new instrument names rejected"
+	// 101 map[name_limit:900]
+	// otelbridge: WithMaxSeries(0): must be at least 1
 }

@@ -1,6 +1,7 @@
 package otelbridge
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
@@ -18,10 +19,13 @@ func FuzzHandleDatagram(f *testing.F) {
 	for _, s := range []string{
 		"a:1|c|@0.001", "g:-1e308|g\ng:-1e308|g", "t:1e308|ms|@0.5", "s:x|s", "x:1|c\nx:1|g", "a.b:1:2:3|h|@0.3|#k:v,k2",
 		"app.gunicorn.backlog:3|h", "app.gunicorn.request.status.abc:1|c", "é:1|c", "a:1|c|#:v", "\n\n\r\n",
+		"x:1|ms|@0.001\nx:1|ms|@0.001\nx:1|ms|@0.001", "x:1|c|@1e-308", "gunicorn.requests:1|g",
+		"w:1|g|#a:" + strings.Repeat("v", 300) + ",b:c",
 	} {
 		f.Add([]byte(s))
 	}
-	b, _ := newTestBridge(f, WithMaxSeries(64), WithMaxSeriesPerInstrument(4), WithMaxInstruments(16))
+	b, _ := newTestBridge(f, WithMaxSeries(64), WithMaxSeriesPerInstrument(4), WithMaxInstruments(16),
+		WithMaxMemory(1<<20), WithMaxAttributeBytes(256), WithMaxHistogramSeries(8), WithMaxDatagramWeight(50))
 	f.Fuzz(func(t *testing.T, d []byte) {
 		before := b.Stats()
 		var batch statsd.Batch
@@ -36,6 +40,14 @@ func FuzzHandleDatagram(f *testing.F) {
 			(after.Rejected - before.Rejected) - uint64(len(batch.Errors))
 		if accounted != samples {
 			t.Fatalf("%d samples, %d accounted for: %+v", samples, accounted, after)
+		}
+		for _, p := range []*pool{&b.generic, &b.reserved} {
+			if p.bytes.Load() > p.maxBytes || p.series.Load() > p.maxSeries {
+				t.Fatalf("pool over its bounds: %d bytes of %d, %d series of %d", p.bytes.Load(), p.maxBytes, p.series.Load(), p.maxSeries)
+			}
+		}
+		if tb := b.table.Stats().Bytes; tb > b.table.MaxBytes() {
+			t.Fatalf("series table %d bytes, over %d", tb, b.table.MaxBytes())
 		}
 	})
 }

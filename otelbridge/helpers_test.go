@@ -2,9 +2,12 @@ package otelbridge
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -23,6 +26,7 @@ type stubMapper struct {
 	drop  map[string]bool
 	kinds map[string]mapper.Kind
 	units map[string]string
+	ttls  map[string]time.Duration
 }
 
 func (m *stubMapper) Map(s *statsd.Sample) *mapper.Mapping {
@@ -47,6 +51,7 @@ func (m *stubMapper) Map(s *statsd.Sample) *mapper.Mapping {
 	if u, ok := m.units[name]; ok {
 		mp.Unit = u
 	}
+	mp.TTL = m.ttls[name]
 	var kvs []attribute.KeyValue
 	it := s.TagIter()
 	for it.Next() {
@@ -57,13 +62,13 @@ func (m *stubMapper) Map(s *statsd.Sample) *mapper.Mapping {
 }
 
 // newTestBridge returns a bridge recording into a fresh SDK MeterProvider
-// read by a ManualReader.
+// read by a ManualReader. It logs nothing unless opts set a logger.
 func newTestBridge(t testing.TB, opts ...Option) (*Bridge, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	b, err := New(mp, opts...)
+	b, err := New(mp, append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,3 +207,22 @@ func mustMetric(t testing.TB, ms map[string]metricdata.Metrics, name, unit strin
 	}
 	return m
 }
+
+// fakeClock is a clock for the bridge (withClock) that tests move by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := new(fakeClock)
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// set puts the clock at d after its start.
+func (c *fakeClock) set(d time.Duration) {
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(d).UnixNano())
+}
+
+// seconds is s seconds as a Duration (s may have a fraction).
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

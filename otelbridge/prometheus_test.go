@@ -220,3 +220,20 @@ func TestPrometheusExporter(t *testing.T) {
 		promValues(t, promFamily(t, fams, "gunicornotel_series", dto.MetricType_GAUGE), ScopeName),
 		map[string]float64{"": 2 + 6 + 2 + 3 + 2}) // requests, responses, workers, log messages, durations
 }
+
+// promServer returns the URL of a Prometheus exposition of a fresh
+// MeterProvider, and the provider.
+func promServer(t *testing.T) (string, *sdkmetric.MeterProvider) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/metrics", mp
+}

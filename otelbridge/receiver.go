@@ -37,20 +37,27 @@ type Receiver struct {
 	closeErr  error
 }
 
-// Listen makes a Bridge recording into mp (New(mp, opts...)), a statsd.Server handing it every
-// batch, and starts serving addr (any address statsd.Server.Start takes:
+// Listen makes a Bridge recording into mp (as New does, with the Options
+// among opts), a statsd.Server handing it every batch (WithServer's, or a
+// zero one), and starts serving addr (any address statsd.Server.Start takes:
 // "127.0.0.1:8125", "udp://:8125", "unix:/run/gunicorn-statsd.sock",
 // "tcp://:8125"; "" means statsd.DefaultAddr). It returns once the socket is
 // bound; serving goes on in the Server's goroutines until Shutdown or Close.
 //
 // Unless the Bridge's telemetry is off, the Server's counters are registered
 // too, as the gunicornotel.server.* instruments.
-func Listen(addr string, mp metric.MeterProvider, opts ...Option) (*Receiver, error) {
-	b, err := New(mp, opts...)
+func Listen(addr string, mp metric.MeterProvider, opts ...ListenOption) (*Receiver, error) {
+	cfg := listenConfig{bridge: defaultConfig()}
+	for _, o := range opts {
+		if o != nil {
+			o.applyListen(&cfg)
+		}
+	}
+	b, err := newBridge(mp, cfg.bridge)
 	if err != nil {
 		return nil, err
 	}
-	srv := b.cfg.server
+	srv := cfg.server
 	if srv == nil {
 		srv = new(statsd.Server)
 	}

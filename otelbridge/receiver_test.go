@@ -15,7 +15,7 @@ import (
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
-func newReceiver(t *testing.T, addr string, opts ...Option) (*Receiver, *sdkmetric.ManualReader) {
+func newReceiver(t *testing.T, addr string, opts ...ListenOption) (*Receiver, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))

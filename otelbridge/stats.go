@@ -23,7 +23,8 @@ const (
 	// with another kind or unit. The existing instrument keeps working.
 	ReasonTypeConflict = "type_conflict"
 	// ReasonNameLimit: the mapping names a new instrument while
-	// WithMaxInstruments names exist already.
+	// WithMaxInstruments names exist already (for reserved mappings: while
+	// as many reserved instruments exist).
 	ReasonNameLimit = "name_limit"
 	// ReasonUnsupportedType: a StatsD set ("|s"): counting distinct members
 	// is not supported.
@@ -35,10 +36,6 @@ const (
 	// ReasonInstrumentError: the MeterProvider returned an error creating the
 	// instrument.
 	ReasonInstrumentError = "instrument_error"
-	// ReasonSeriesOverflow is the reason attribute under which samples
-	// recorded in an overflow series are reported (gunicornotel.series.overflow).
-	// They are recorded, not rejected.
-	ReasonSeriesOverflow = "series_overflow"
 )
 
 // Slots of the per-reason counters: statsd.Reason values below ownReasonBase
@@ -52,6 +49,7 @@ const (
 	rUnsupportedType
 	rBadName
 	rInstrumentError
+	rMemoryLimit
 	numReasonSlots
 )
 
@@ -72,6 +70,7 @@ func init() {
 	reasonNames[rUnsupportedType] = ReasonUnsupportedType
 	reasonNames[rBadName] = ReasonBadName
 	reasonNames[rInstrumentError] = ReasonInstrumentError
+	reasonNames[rMemoryLimit] = ReasonMemoryLimit
 }
 
 func parseReasonSlot(r statsd.Reason) int {
@@ -87,11 +86,13 @@ const numTypeSlots = 8 // statsd.Type values are small; slot 0 is unused
 // shared counters with one atomic add per non-zero field. The common case (no
 // rejection, drop or overflow) costs two atomic adds per batch.
 type tally struct {
-	types                                      [numTypeSlots]uint32
-	typeMask                                   uint8 // bit i: types[i] != 0
-	rare                                       bool  // any of the fields below is non-zero
-	dropped, overflow, capped, rejectedSamples uint32
-	reasons                                    [numReasonSlots]uint32
+	types                    [numTypeSlots]uint32
+	typeMask                 uint8 // bit i: types[i] != 0
+	rare                     bool  // any of the fields below is non-zero
+	dropped, rejectedSamples uint32
+	overflow                 [numOverflowReasons]uint32
+	capped                   [numCapReasons]uint32
+	reasons                  [numReasonSlots]uint32
 }
 
 func (t *tally) reject(slot int) {
@@ -108,9 +109,12 @@ func (t *tally) reject(slot int) {
 // (a server reader, and a P's pooled batch in HandleDatagram, each keep their
 // own). The rest change only on the rare path.
 type counters struct {
-	stripes                                    [numStripes]stripe
-	dropped, overflow, capped, rejectedSamples atomic.Uint64
-	reasons                                    [numReasonSlots]atomic.Uint64
+	stripes                  [numStripes]stripe
+	dropped, rejectedSamples atomic.Uint64
+	overflow                 [numOverflowReasons]atomic.Uint64
+	capped                   [numCapReasons]atomic.Uint64
+	reasons                  [numReasonSlots]atomic.Uint64
+	expired, reclaimed       atomic.Uint64 // series forgotten: ttl, idle under pressure
 }
 
 const numStripes = 16 // a power of two
@@ -126,28 +130,39 @@ func stripeOf(b *statsd.Batch) int {
 	return int((uint64(uintptr(unsafe.Pointer(b))) * 0x9e3779b97f4a7c15) >> (64 - 4))
 }
 
+// tickEvery is how many datagrams of one stripe pass between two looks at
+// the clock, for the epochs (see epochs).
+const tickEvery = 64
+
 // flush adds a tally. The types are added before the rest, and Stats reads
-// them after the rest, so that Recorded never comes out negative.
-func (c *counters) flush(t *tally, datagrams int, stripe int) {
+// them after the rest, so that Recorded never comes out negative. It reports
+// whether the stripe's datagram count passed a multiple of tickEvery: time to
+// look at the clock.
+func (c *counters) flush(t *tally, datagrams int, stripe int) (tick bool) {
 	st := &c.stripes[stripe%numStripes]
 	if datagrams > 0 {
-		st.datagrams.Add(uint64(datagrams))
+		n := st.datagrams.Add(uint64(datagrams))
+		tick = n/tickEvery != (n-uint64(datagrams))/tickEvery
 	}
 	for m := t.typeMask; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros8(m)
 		st.types[i].Add(uint64(t.types[i]))
 	}
 	if !t.rare {
-		return
+		return tick
 	}
 	if t.dropped != 0 {
 		c.dropped.Add(uint64(t.dropped))
 	}
-	if t.overflow != 0 {
-		c.overflow.Add(uint64(t.overflow))
+	for i, v := range t.overflow {
+		if v != 0 {
+			c.overflow[i].Add(uint64(v))
+		}
 	}
-	if t.capped != 0 {
-		c.capped.Add(uint64(t.capped))
+	for i, v := range t.capped {
+		if v != 0 {
+			c.capped[i].Add(uint64(v))
+		}
 	}
 	if t.rejectedSamples != 0 {
 		c.rejectedSamples.Add(uint64(t.rejectedSamples))
@@ -157,6 +172,7 @@ func (c *counters) flush(t *tally, datagrams int, stripe int) {
 			c.reasons[i].Add(uint64(v))
 		}
 	}
+	return tick
 }
 
 // datagrams and types sum the stripes.
@@ -179,7 +195,7 @@ func (c *counters) types() [numTypeSlots]uint64 {
 }
 
 // Stats are the bridge's counters since it was made. Counters only grow;
-// Series and Instruments are current sizes.
+// Series, ReservedSeries, Memory and Instruments are current sizes.
 //
 // Every parsed sample is counted once in Samples (and SamplesByType), and then
 // exactly once in Recorded, Dropped or Rejected. Lines the parser rejected are
@@ -205,16 +221,34 @@ type Stats struct {
 	// the bridge's own (the Reason... constants). Only non-zero entries.
 	RejectedByReason map[string]uint64
 	// SeriesOverflow counts the samples recorded in an instrument's overflow
-	// series (otel.metric.overflow=true) because a limit on series was reached.
+	// series (otel.metric.overflow=true) because a limit kept their series
+	// from having its own.
 	SeriesOverflow uint64
-	// WeightCapped counts the histogram samples whose sample rate was under
-	// 1/DefaultMaxHistogramWeight, counted as that many observations only.
+	// SeriesOverflowByReason counts SeriesOverflow by the limit: reasons
+	// "instrument_series_limit", "series_limit", "reserved_series_limit",
+	// "histogram_series_limit", "attribute_bytes", "memory_limit". Only
+	// non-zero entries.
+	SeriesOverflowByReason map[string]uint64
+	// WeightCapped counts the samples whose weight was capped (counted as
+	// fewer observations, or a smaller increment, than 1/rate).
 	WeightCapped uint64
-	// Series is the number of series (instrument and attribute set) tracked.
-	Series int
-	// Instruments is the number of instrument names taken (out of
-	// WithMaxInstruments), those the provider refused (instrument_error)
-	// included.
+	// WeightCappedByReason counts WeightCapped by reason: "sample_weight"
+	// (WithMaxSampleWeight), "datagram_weight" (WithMaxDatagramWeight). Only
+	// non-zero entries.
+	WeightCappedByReason map[string]uint64
+	// SeriesExpired counts the series forgotten because their mapping's TTL
+	// passed without a sample; SeriesReclaimed those forgotten, idle, to make
+	// room (WithReclaimIdle).
+	SeriesExpired, SeriesReclaimed uint64
+	// Series is the number of series (instrument and attribute set) tracked,
+	// overflow series included; ReservedSeries those of reserved mappings.
+	Series, ReservedSeries int
+	// Memory is what the bridge's instruments, series and series table
+	// count for (see Memory in the package documentation), against
+	// WithMaxMemory.
+	Memory int64
+	// Instruments is the number of instrument names taken, reserved ones and
+	// those the provider refused (instrument_error) included.
 	Instruments int
 	// SeriesCacheHits and SeriesCacheMisses count lookups in the series
 	// table; a miss calls the Mapper.
@@ -229,12 +263,28 @@ func (b *Bridge) Stats() Stats {
 	c := &b.counters
 	// The rest before the types: see flush.
 	s := Stats{
-		Dropped:          c.dropped.Load(),
-		SeriesOverflow:   c.overflow.Load(),
-		WeightCapped:     c.capped.Load(),
-		RejectedByReason: make(map[string]uint64),
-		SamplesByType:    make(map[string]uint64),
-		Series:           int(b.nseries.Load()),
+		Dropped:                c.dropped.Load(),
+		RejectedByReason:       make(map[string]uint64),
+		SamplesByType:          make(map[string]uint64),
+		SeriesOverflowByReason: make(map[string]uint64),
+		WeightCappedByReason:   make(map[string]uint64),
+		SeriesExpired:          c.expired.Load(),
+		SeriesReclaimed:        c.reclaimed.Load(),
+		ReservedSeries:         int(b.reserved.series.Load()),
+		Memory:                 b.reserved.bytes.Load() + b.generic.bytes.Load(),
+	}
+	s.Series = s.ReservedSeries + int(b.generic.series.Load()+b.overflowSeries.Load())
+	for i := range c.overflow {
+		if v := c.overflow[i].Load(); v != 0 {
+			s.SeriesOverflowByReason[overflowNames[i]] = v
+			s.SeriesOverflow += v
+		}
+	}
+	for i := range c.capped {
+		if v := c.capped[i].Load(); v != 0 {
+			s.WeightCappedByReason[capNames[i]] = v
+			s.WeightCapped += v
+		}
 	}
 	rejectedSamples := c.rejectedSamples.Load()
 	for i := range c.reasons {
@@ -254,6 +304,7 @@ func (b *Bridge) Stats() Stats {
 	s.Instruments = int(b.ninstruments.Load()) // not instMu: Stats runs in a callback (see Bridge.instMu)
 	cs := b.table.Stats()
 	s.SeriesCacheHits, s.SeriesCacheMisses = cs.Hits, cs.Misses
+	s.Memory += cs.Bytes
 	b.mapperMu.Lock()
 	s.MapperCacheHits, s.MapperCacheMisses = b.mapperHitsBase, b.mapperMissesBase
 	if m, ok := b.mapper.Load().m.(cacheStatser); ok {
@@ -264,3 +315,6 @@ func (b *Bridge) Stats() Stats {
 	b.mapperMu.Unlock()
 	return s
 }
+
+// series.reject holds a reason slot in a byte.
+var _ [255 - numReasonSlots]struct{}

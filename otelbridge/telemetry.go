@@ -15,19 +15,21 @@ import (
 // asynchronous: one callback reads the bridge's counters at collection time,
 // so recording a sample does no extra OpenTelemetry work.
 const (
-	MetricDatagrams       = "gunicornotel.datagrams"             // counter {datagram}
-	MetricSamples         = "gunicornotel.samples"               // counter {sample}, attribute statsd.metric.type
-	MetricRecorded        = "gunicornotel.samples.recorded"      // counter {sample}
-	MetricRejected        = "gunicornotel.samples.rejected"      // counter {sample}, attribute reason
-	MetricDropped         = "gunicornotel.samples.dropped"       // counter {sample}
-	MetricWeightCapped    = "gunicornotel.samples.weight_capped" // counter {sample}
-	MetricSeriesOverflow  = "gunicornotel.series.overflow"       // counter {sample}, attribute reason=series_overflow
-	MetricSeries          = "gunicornotel.series"                // up-down counter {series}
-	MetricInstruments     = "gunicornotel.instruments"           // up-down counter {instrument}
-	MetricSeriesCacheHits = "gunicornotel.series.cache.hits"     // counter {lookup}
-	MetricSeriesCacheMiss = "gunicornotel.series.cache.misses"   // counter {lookup}
-	MetricMapperCacheHits = "gunicornotel.mapper.cache.hits"     // counter {lookup}
-	MetricMapperCacheMiss = "gunicornotel.mapper.cache.misses"   // counter {lookup}
+	MetricDatagrams         = "gunicornotel.datagrams"             // counter {datagram}
+	MetricSamples           = "gunicornotel.samples"               // counter {sample}, attribute statsd.metric.type
+	MetricRecorded          = "gunicornotel.samples.recorded"      // counter {sample}
+	MetricRejected          = "gunicornotel.samples.rejected"      // counter {sample}, attribute reason
+	MetricDropped           = "gunicornotel.samples.dropped"       // counter {sample}
+	MetricWeightCapped      = "gunicornotel.samples.weight_capped" // counter {sample}, attribute reason (sample_weight, datagram_weight)
+	MetricSeriesOverflow    = "gunicornotel.series.overflow"       // counter {sample}, attribute reason: the limit (series_limit, ...)
+	MetricSeriesRemoved     = "gunicornotel.series.removed"        // counter {series}, attribute reason (ttl, idle)
+	MetricSeries            = "gunicornotel.series"                // up-down counter {series}
+	MetricMemory            = "gunicornotel.memory"                // up-down counter By: instruments, series and series table, as counted for WithMaxMemory
+	MetricInstruments       = "gunicornotel.instruments"           // up-down counter {instrument}
+	MetricSeriesCacheHits   = "gunicornotel.series.cache.hits"     // counter {lookup}
+	MetricSeriesCacheMisses = "gunicornotel.series.cache.misses"   // counter {lookup}
+	MetricMapperCacheHits   = "gunicornotel.mapper.cache.hits"     // counter {lookup}
+	MetricMapperCacheMisses = "gunicornotel.mapper.cache.misses"   // counter {lookup}
 )
 
 // Attribute keys of the bridge's own instruments.
@@ -73,18 +75,23 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	recorded := counter(MetricRecorded, "{sample}", "Samples recorded in an instrument.")
 	rejected := counter(MetricRejected, "{sample}", "Rejected lines and samples, by reason.")
 	dropped := counter(MetricDropped, "{sample}", "Samples dropped on purpose by the mapping.")
-	capped := counter(MetricWeightCapped, "{sample}", "Histogram samples whose sample rate was too low to weigh in full.")
-	overflow := counter(MetricSeriesOverflow, "{sample}", "Samples recorded in an overflow series (otel.metric.overflow=true) over a series limit.")
+	capped := counter(MetricWeightCapped, "{sample}", "Samples whose weight (1/rate) was capped, by the limit that capped it.")
+	overflow := counter(MetricSeriesOverflow, "{sample}", "Samples recorded in an overflow series (otel.metric.overflow=true), by the limit that sent them there.")
+	removed := counter(MetricSeriesRemoved, "{series}", "Series forgotten: their ttl passed (ttl), or idle to make room (idle).")
 	series := updown(MetricSeries, "{series}", "Series (instrument and attribute set) tracked.")
+	memory := updown(MetricMemory, "By", "Memory of the instruments, series and series table, as counted for the bridge's memory limit.")
 	insts := updown(MetricInstruments, "{instrument}", "Instrument names known to the bridge.")
 	tableHits := counter(MetricSeriesCacheHits, "{lookup}", "Series table lookups that found the series.")
-	tableMisses := counter(MetricSeriesCacheMiss, "{lookup}", "Series table lookups that called the mapper.")
+	tableMisses := counter(MetricSeriesCacheMisses, "{lookup}", "Series table lookups that called the mapper.")
 	mapHits := counter(MetricMapperCacheHits, "{lookup}", "Mapper cache hits, when the mapper reports them.")
-	mapMisses := counter(MetricMapperCacheMiss, "{lookup}", "Mapper cache misses, when the mapper reports them.")
+	mapMisses := counter(MetricMapperCacheMisses, "{lookup}", "Mapper cache misses, when the mapper reports them.")
 	if err := obs.err(); err != nil {
 		return err
 	}
 
+	reasonOpt := func(r string) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, r)))
+	}
 	var typeOpts [numTypeSlots]metric.ObserveOption
 	for i := range typeOpts {
 		typeOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrType, statsd.Type(i).String())))
@@ -92,10 +99,18 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	var reasonOpts [numReasonSlots]metric.ObserveOption
 	for i := range reasonOpts {
 		if reasonNames[i] != "" {
-			reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, reasonNames[i])))
+			reasonOpts[i] = reasonOpt(reasonNames[i])
 		}
 	}
-	overflowOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, ReasonSeriesOverflow)))
+	var overflowOpts [numOverflowReasons]metric.ObserveOption
+	for i := 1; i < numOverflowReasons; i++ {
+		overflowOpts[i] = reasonOpt(overflowNames[i])
+	}
+	var capOpts [numCapReasons]metric.ObserveOption
+	for i := range capOpts {
+		capOpts[i] = reasonOpt(capNames[i])
+	}
+	ttlOpt, idleOpt := reasonOpt("ttl"), reasonOpt("idle")
 
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		c := &b.counters
@@ -113,16 +128,25 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 			}
 		}
 		o.ObserveInt64(dropped, clampInt64(st.Dropped))
-		o.ObserveInt64(capped, clampInt64(st.WeightCapped))
-		o.ObserveInt64(overflow, clampInt64(st.SeriesOverflow), overflowOpt)
+		for i := range c.capped {
+			o.ObserveInt64(capped, clampInt64(c.capped[i].Load()), capOpts[i])
+		}
+		for i := 1; i < numOverflowReasons; i++ {
+			if v := c.overflow[i].Load(); v != 0 {
+				o.ObserveInt64(overflow, clampInt64(v), overflowOpts[i])
+			}
+		}
+		o.ObserveInt64(removed, clampInt64(st.SeriesExpired), ttlOpt)
+		o.ObserveInt64(removed, clampInt64(st.SeriesReclaimed), idleOpt)
 		o.ObserveInt64(series, int64(st.Series))
+		o.ObserveInt64(memory, st.Memory)
 		o.ObserveInt64(insts, int64(st.Instruments))
 		o.ObserveInt64(tableHits, clampInt64(st.SeriesCacheHits))
 		o.ObserveInt64(tableMisses, clampInt64(st.SeriesCacheMisses))
 		o.ObserveInt64(mapHits, clampInt64(st.MapperCacheHits))
 		o.ObserveInt64(mapMisses, clampInt64(st.MapperCacheMisses))
 		return nil
-	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, series, insts,
+	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, removed, series, memory, insts,
 		tableHits, tableMisses, mapHits, mapMisses)
 	if err != nil {
 		return err

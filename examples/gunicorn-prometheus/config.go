@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -72,10 +73,19 @@ type config struct {
 	maxInstruments   int
 	maxSeries        int
 	cardinalityLimit int
-	maxLineLength    int
-	maxDatagramSize  int
-	tcpMaxConns      int
-	relayQueue       int
+	// The bridge's other limits (otelbridge's With... options of the same names).
+	maxHistogramSeries int
+	maxReservedSeries  int
+	maxAttributeBytes  int
+	maxMemory          int64
+	maxSampleWeight    int
+	maxDatagramWeight  int
+	reclaimIdle        time.Duration
+	maxLineLength      int
+	maxDatagramSize    int
+	tcpMaxConns        int
+	tcpIdleTimeout     time.Duration
+	relayQueue         int
 
 	webMaxConns          int
 	webMaxRequests       int
@@ -182,12 +192,28 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(strconv.Itoa(otelbridge.DefaultMaxSeries)).IntVar(&c.maxSeries)
 	app.Flag("otel.cardinality-limit", `Most label sets per metric; new ones over it go to one series labelled otel_metric_overflow="true".`).
 		Default(strconv.Itoa(otelbridge.DefaultMaxSeriesPerInstrument)).IntVar(&c.cardinalityLimit)
+	app.Flag("otel.max-histogram-series", "Most series of generic histograms and timers, over all their metrics (the SDK never forgets a histogram's series); new ones over it go to the overflow series.").
+		Default(strconv.Itoa(otelbridge.DefaultMaxHistogramSeries)).IntVar(&c.maxHistogramSeries)
+	app.Flag("otel.max-reserved-series", "Most series of Gunicorn's own metrics (the built-in profile), kept apart so that no other traffic can crowd them out.").
+		Default(strconv.Itoa(otelbridge.DefaultMaxReservedSeries)).IntVar(&c.maxReservedSeries)
+	app.Flag("otel.max-attribute-bytes", "Most bytes of label names and values in one series; a series over it is rejected (reason attribute_bytes).").
+		Default(strconv.Itoa(otelbridge.DefaultMaxAttributeBytes)).IntVar(&c.maxAttributeBytes)
+	app.Flag("otel.max-memory", "Most memory for series state and one scrape of it (e.g. 256MiB); new series over it are rejected (reason memory_limit).").
+		Default(strconv.FormatInt(otelbridge.DefaultMaxMemory>>20, 10) + "MiB").BytesVar((*units.Base2Bytes)(&c.maxMemory))
+	app.Flag("otel.max-sample-weight", "Most a sampled counter or timer line counts for (1/rate is capped to it).").
+		Default(strconv.Itoa(otelbridge.DefaultMaxSampleWeight)).IntVar(&c.maxSampleWeight)
+	app.Flag("otel.max-datagram-weight", "Most extra histogram observations the sample rates of one datagram may add.").
+		Default(strconv.Itoa(otelbridge.DefaultMaxDatagramWeight)).IntVar(&c.maxDatagramWeight)
+	app.Flag("otel.reclaim-idle", "When a series limit is nearly reached, series idle this long are forgotten to make room.").
+		Default(otelbridge.DefaultReclaimIdle.String()).DurationVar(&c.reclaimIdle)
 	app.Flag("statsd.max-line-length", "Longest StatsD line in bytes; longer ones are rejected (reason too_long). It bounds each TCP connection's buffer.").
 		Default(strconv.Itoa(statsd.DefaultMaxLineLength)).IntVar(&c.maxLineLength)
 	app.Flag("statsd.max-datagram-size", "Largest datagram read whole, in bytes; longer ones are rejected (reason too_long). Each reader holds 64 of them.").
 		Default(strconv.Itoa(statsd.DefaultMaxDatagramSize)).IntVar(&c.maxDatagramSize)
-	app.Flag("statsd.tcp-max-connections", "Most StatsD TCP connections open at once; one over it is closed at once.").
+	app.Flag("statsd.tcp-max-connections", "Most StatsD TCP connections open at once; a new one over it closes the one idle longest.").
 		Default(strconv.Itoa(statsd.DefaultMaxConns)).IntVar(&c.tcpMaxConns)
+	app.Flag("statsd.tcp-idle-timeout", "How long a StatsD TCP connection may send nothing before it is closed; 0 means no timeout.").
+		Default(statsd.DefaultIdleTimeout.String()).DurationVar(&c.tcpIdleTimeout)
 	app.Flag("statsd.relay.queue-size", "Relay datagrams waiting to be sent; when it is full, lines are dropped and counted instead of slowing intake.").
 		Default(strconv.Itoa(defaultRelayQueue)).IntVar(&c.relayQueue)
 	app.Flag("web.max-connections", "Most HTTP connections open at once; over it the longest idle one is closed to admit a new one.").
@@ -257,6 +283,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	}{
 		{"otel.max-instruments", c.maxInstruments},
 		{"otel.max-series", c.maxSeries},
+		{"otel.max-histogram-series", c.maxHistogramSeries},
+		{"otel.max-reserved-series", c.maxReservedSeries},
+		{"otel.max-attribute-bytes", c.maxAttributeBytes},
+		{"otel.max-sample-weight", c.maxSampleWeight},
 		{"statsd.max-line-length", c.maxLineLength},
 		{"statsd.max-datagram-size", c.maxDatagramSize},
 		{"statsd.tcp-max-connections", c.tcpMaxConns},
@@ -279,6 +309,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		{"web.write-timeout", c.webWriteTimeout},
 		{"web.idle-timeout", c.webIdleTimeout},
 		{"web.scrape-timeout", c.webScrapeTimeout},
+		{"statsd.tcp-idle-timeout", c.tcpIdleTimeout},
 	} {
 		if f.d < 0 {
 			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", f.name, f.d))
@@ -359,6 +390,16 @@ func (c *config) statsdSocketMode() os.FileMode {
 	return os.ModeSocket | c.socketMode
 }
 
+// statsdIdleTimeout is the statsd.Server IdleTimeout for
+// --statsd.tcp-idle-timeout, whose 0 means no timeout (the field's zero
+// means its default).
+func (c *config) statsdIdleTimeout() time.Duration {
+	if c.tcpIdleTimeout == 0 {
+		return -1
+	}
+	return c.tcpIdleTimeout
+}
+
 // server returns the StatsD server the flags describe, without its Handler.
 func (c *config) server(log *slog.Logger) *statsd.Server {
 	return &statsd.Server{
@@ -366,6 +407,7 @@ func (c *config) server(log *slog.Logger) *statsd.Server {
 		MaxDatagramSize: c.maxDatagramSize,
 		Parser:          c.parser(),
 		MaxConns:        c.tcpMaxConns,
+		IdleTimeout:     c.statsdIdleTimeout(),
 		SocketMode:      c.statsdSocketMode(),
 		ErrorLog:        log,
 	}
@@ -403,6 +445,13 @@ func (c *config) bridgeOptions() []otelbridge.Option {
 		otelbridge.WithMaxInstruments(c.maxInstruments),
 		otelbridge.WithMaxSeries(c.maxSeries),
 		otelbridge.WithMaxSeriesPerInstrument(c.cardinalityLimit),
+		otelbridge.WithMaxHistogramSeries(c.maxHistogramSeries),
+		otelbridge.WithMaxReservedSeries(c.maxReservedSeries),
+		otelbridge.WithMaxAttributeBytes(c.maxAttributeBytes),
+		otelbridge.WithMaxMemory(c.maxMemory),
+		otelbridge.WithMaxSampleWeight(c.maxSampleWeight),
+		otelbridge.WithMaxDatagramWeight(c.maxDatagramWeight),
+		otelbridge.WithReclaimIdle(c.reclaimIdle),
 		otelbridge.WithParser(c.parser()),
 	}
 }

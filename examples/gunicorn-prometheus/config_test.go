@@ -29,12 +29,20 @@ var defaultConfig = config{
 	prefixKey:            "app",
 	histogram:            histExplicit,
 	gunicornProfile:      true,
-	maxInstruments:       1000,
+	maxInstruments:       2000,
 	maxSeries:            100_000,
 	cardinalityLimit:     2000,
+	maxHistogramSeries:   10_000,
+	maxReservedSeries:    5000,
+	maxAttributeBytes:    4096,
+	maxMemory:            256 << 20,
+	maxSampleWeight:      1000,
+	maxDatagramWeight:    10_000,
+	reclaimIdle:          10 * time.Minute,
 	maxLineLength:        8192,
 	maxDatagramSize:      65535,
 	tcpMaxConns:          1024,
+	tcpIdleTimeout:       10 * time.Minute,
 	relayQueue:           1024,
 	webMaxConns:          512,
 	webMaxRequests:       40,
@@ -156,6 +164,14 @@ func TestParseFlagsOwn(t *testing.T) {
 		"--web.write-timeout=3s",
 		"--web.idle-timeout=4s",
 		"--web.scrape-timeout=5s",
+		"--otel.max-histogram-series=11",
+		"--otel.max-reserved-series=12",
+		"--otel.max-attribute-bytes=13",
+		"--otel.max-memory=64MiB",
+		"--otel.max-sample-weight=14",
+		"--otel.max-datagram-weight=0",
+		"--otel.reclaim-idle=2m",
+		"--statsd.tcp-idle-timeout=0",
 	}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +194,14 @@ func TestParseFlagsOwn(t *testing.T) {
 	want.webWriteTimeout = 3 * time.Second
 	want.webIdleTimeout = 4 * time.Second
 	want.webScrapeTimeout = 5 * time.Second
+	want.maxHistogramSeries = 11
+	want.maxReservedSeries = 12
+	want.maxAttributeBytes = 13
+	want.maxMemory = 64 << 20
+	want.maxSampleWeight = 14
+	want.maxDatagramWeight = 0
+	want.reclaimIdle = 2 * time.Minute
+	want.tcpIdleTimeout = 0
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}
@@ -185,7 +209,7 @@ func TestParseFlagsOwn(t *testing.T) {
 		t.Error("the profile is on with --no-gunicorn.profile")
 	}
 	srv := c.server(nil)
-	if srv.Parser.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != os.ModeSocket|0o755 {
+	if srv.Parser.MaxLineLength != 100 || srv.MaxDatagramSize != 1500 || srv.MaxConns != 3 || srv.SocketMode != os.ModeSocket|0o755 || srv.IdleTimeout >= 0 {
 		t.Errorf("server settings %+v", srv)
 	}
 }
@@ -256,7 +280,7 @@ func TestHelpAndVersion(t *testing.T) {
 			// statsd_exporter's flags are all there, booleans with --[no-].
 			for _, f := range []string{"--[no-]web.enable-lifecycle", "--statsd.relay.address", "--[no-]statsd.parse-influxdb-tags",
 				"--statsd.udp-packet-queue-size=10000", "--log.level=info", "--[no-]version", "-h, --[no-]help",
-				"--web.max-connections=512", "--otel.max-instruments=1000"} {
+				"--web.max-connections=512", "--otel.max-instruments=2000", "--otel.max-memory=256MiB"} {
 				if !strings.Contains(out, f) {
 					t.Errorf("%q: usage lacks %s:\n%s", args, f, out)
 				}

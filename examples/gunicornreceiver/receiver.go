@@ -87,11 +87,13 @@ func (r *metricsReceiver) Start(_ context.Context, _ component.Host) error {
 		// StatsD samples carry no span context.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
 	)
-	srv := &statsd.Server{ErrorLog: slogToZap(r.log)}
+	logger := slogToZap(r.log)
+	srv := &statsd.Server{ErrorLog: logger}
 	recv, err := otelbridge.Listen(r.cfg.address(), provider,
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),
-		otelbridge.WithTelemetry(r.cfg.IncludeTelemetry))
+		otelbridge.WithTelemetry(r.cfg.IncludeTelemetry),
+		otelbridge.WithLogger(logger))
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return fmt.Errorf("gunicorn receiver: %w", err)

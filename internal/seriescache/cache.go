@@ -1,9 +1,10 @@
 // Package seriescache is a bounded, concurrent map from a StatsD series (a
 // sample's name, type and raw tags) to a value, looked up without allocating.
 //
-// Lookups take a shard's read lock only. When a shard is full, an arbitrary
-// entry of that shard is evicted to make room: the cache never grows past its
-// capacity, and an evicted series is simply computed again when it returns.
+// Lookups take a shard's read lock only. When a shard is full (in entries, or
+// in bytes for a cache made by NewBounded), arbitrary entries of that shard
+// are evicted to make room: the cache never grows past its bounds, and an
+// evicted series is simply computed again when it returns.
 package seriescache
 
 import (
@@ -17,11 +18,14 @@ import (
 
 const shardCount = 64
 
-// Cache maps series to values of type V. The zero value is not usable; call New.
+// Cache maps series to values of type V. The zero value is not usable; call
+// New or NewBounded.
 type Cache[V any] struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [shardCount]shard[V]
+	seed          maphash.Seed
+	perShard      int
+	perShardBytes int64         // 0: no bound in bytes
+	cost          func(V) int64 // what an entry counts for besides its key; nil: nothing
+	shards        [shardCount]shard[V]
 }
 
 // shard counts its own lookups: a counter shared by the whole cache would be
@@ -30,14 +34,17 @@ type Cache[V any] struct {
 type shard[V any] struct {
 	mu        sync.RWMutex
 	m         map[uint64]*entry[V]
+	bytes     int64 // guarded by mu
 	hits      atomic.Uint64
 	misses    atomic.Uint64
 	evictions atomic.Uint64
-	_         [8]byte // pad the shard to 64 bytes: neighbouring shards on separate cache lines
+	skipped   atomic.Uint64
+	_         [56]byte // pad the shard to 128 bytes: neighbouring shards on separate cache lines
 }
 
 type entry[V any] struct {
 	key   string // name + "\x00" + type + tags
+	size  int64  // what the entry counts for
 	value V
 }
 
@@ -55,8 +62,24 @@ func New[V any](capacity int) *Cache[V] {
 	return c
 }
 
+// NewBounded returns a cache that holds at most capacity entries (as New)
+// and at most maxBytes bytes, an entry counting for the length of its key
+// (the name, two bytes, the tags) plus cost(value). Each shard holds a 64th
+// of maxBytes: an entry larger than that is not stored (and counted in
+// Stats.Skipped).
+func NewBounded[V any](capacity int, maxBytes int64, cost func(V) int64) *Cache[V] {
+	c := New[V](capacity)
+	c.perShardBytes = max(maxBytes/shardCount, 1)
+	c.cost = cost
+	return c
+}
+
 // Capacity returns the most entries the cache holds.
 func (c *Cache[V]) Capacity() int { return c.perShard * shardCount }
+
+// MaxBytes returns the most bytes the cache holds; 0 when it is not bounded
+// in bytes.
+func (c *Cache[V]) MaxBytes() int64 { return c.perShardBytes * shardCount }
 
 func (c *Cache[V]) hash(s *statsd.Sample) uint64 {
 	h := maphash.Bytes(c.seed, s.Name)
@@ -89,42 +112,57 @@ func (c *Cache[V]) Get(s *statsd.Sample) (v V, ok bool) {
 	return v, false
 }
 
-// Put stores v for the sample's series, replacing what was there, and
-// reports whether another entry was evicted to make room. It copies the
-// sample's name and tags.
-func (c *Cache[V]) Put(s *statsd.Sample, v V) (evicted bool) {
+// Put stores v for the sample's series, replacing what was there and
+// evicting other entries if the shard is full. It copies the sample's name
+// and tags.
+func (c *Cache[V]) Put(s *statsd.Sample, v V) {
 	h := c.hash(s)
+	sh := &c.shards[h%shardCount]
+	size := int64(len(s.Name) + 2 + len(s.Tags))
+	if c.cost != nil {
+		size += c.cost(v)
+	}
+	if c.perShardBytes > 0 && size > c.perShardBytes {
+		sh.skipped.Add(1)
+		return
+	}
 	key := make([]byte, 0, len(s.Name)+2+len(s.Tags))
 	key = append(key, s.Name...)
 	key = append(key, 0, byte(s.Type))
 	key = append(key, s.Tags...)
-	e := &entry[V]{key: string(key), value: v}
+	e := &entry[V]{key: string(key), size: size, value: v}
 
-	sh := &c.shards[h%shardCount]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, exists := sh.m[h]; !exists && len(sh.m) >= c.perShard {
-		for k := range sh.m { // map iteration starts at a random entry
-			delete(sh.m, k)
-			break
+	if old, exists := sh.m[h]; exists {
+		sh.bytes -= old.size
+	} else {
+		for len(sh.m) >= c.perShard {
+			sh.evict(h, c.perShardBytes > 0)
 		}
-		evicted = true
-		sh.evictions.Add(1)
+	}
+	for c.perShardBytes > 0 && sh.bytes+size > c.perShardBytes {
+		sh.evict(h, true)
 	}
 	sh.m[h] = e
-	return evicted
+	sh.bytes += size
 }
 
-// Len returns the number of entries.
-func (c *Cache[V]) Len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
+// evict removes an arbitrary entry other than keep's. It is called with the
+// shard locked and holding an entry other than keep's. Only a cache bounded
+// in bytes reads the entry it evicts (a likely cache miss) for its size.
+func (sh *shard[V]) evict(keep uint64, sized bool) {
+	for k, victim := range sh.m { // map iteration starts at a random entry
+		if k == keep {
+			continue
+		}
+		delete(sh.m, k)
+		if sized {
+			sh.bytes -= victim.size
+		}
+		sh.evictions.Add(1)
+		return
 	}
-	return n
 }
 
 // Clear removes every entry.
@@ -133,30 +171,19 @@ func (c *Cache[V]) Clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		clear(sh.m)
+		sh.bytes = 0
 		sh.mu.Unlock()
 	}
 }
 
-// Range calls f for every entry until f returns false. f must not call the
-// cache's other methods for the same shard; it is called with the shard read-locked.
-func (c *Cache[V]) Range(f func(v V) bool) {
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.RLock()
-		for _, e := range sh.m {
-			if !f(e.value) {
-				sh.mu.RUnlock()
-				return
-			}
-		}
-		sh.mu.RUnlock()
-	}
-}
-
-// Stats are the cache's counters since it was made.
+// Stats are the cache's counters since it was made, and its size now.
 type Stats struct {
-	Hits, Misses, Evictions uint64
-	Len                     int
+	// Hits and Misses count lookups; Evictions the entries evicted to make
+	// room; Skipped the entries too large for a shard, not stored.
+	Hits, Misses, Evictions, Skipped uint64
+	// Len is the number of entries, Bytes what they count for.
+	Len   int
+	Bytes int64
 }
 
 // Stats returns the cache's counters.
@@ -167,7 +194,14 @@ func (c *Cache[V]) Stats() Stats {
 		st.Hits += sh.hits.Load()
 		st.Misses += sh.misses.Load()
 		st.Evictions += sh.evictions.Load()
+		st.Skipped += sh.skipped.Load()
+		sh.mu.RLock()
+		st.Len += len(sh.m)
+		st.Bytes += sh.bytes
+		sh.mu.RUnlock()
 	}
-	st.Len = c.Len()
 	return st
 }
+
+// Len returns the number of entries.
+func (c *Cache[V]) Len() int { return c.Stats().Len }

@@ -2,6 +2,7 @@ package seriescache
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -52,22 +53,82 @@ func TestIdentity(t *testing.T) {
 
 func TestBounded(t *testing.T) {
 	c := New[int](128)
-	evicted := 0
 	for i := range 10000 {
-		if c.Put(sample(fmt.Sprintf("name.%d", i), statsd.Counter, ""), i) {
-			evicted++
+		c.Put(sample(fmt.Sprintf("name.%d", i), statsd.Counter, ""), i)
+	}
+	st := c.Stats()
+	if st.Len > c.Capacity() || c.Capacity() != 128 {
+		t.Fatalf("Len = %d, Capacity = %d; want Len <= 128 = Capacity", st.Len, c.Capacity())
+	}
+	if st.Evictions != uint64(10000-st.Len) {
+		t.Errorf("evictions %d; want %d", st.Evictions, 10000-st.Len)
+	}
+	// Every entry left is the one put for its series.
+	n := 0
+	for i := range 10000 {
+		if v, ok := c.Get(sample(fmt.Sprintf("name.%d", i), statsd.Counter, "")); ok {
+			if v != i {
+				t.Fatalf("name.%d = %d", i, v)
+			}
+			n++
 		}
 	}
-	if c.Len() > c.Capacity() || c.Capacity() != 128 {
-		t.Fatalf("Len = %d, Capacity = %d; want Len <= 128 = Capacity", c.Len(), c.Capacity())
+	if n != st.Len {
+		t.Errorf("found %d entries; Len %d", n, st.Len)
 	}
-	if evicted != 10000-c.Len() || c.Stats().Evictions != uint64(evicted) {
-		t.Errorf("evicted %d (stats %d); want %d", evicted, c.Stats().Evictions, 10000-c.Len())
+}
+
+// TestBoundedBytes: a cache made by NewBounded counts each entry for its key
+// (name, two bytes, tags) plus the value's cost, exactly, and never holds
+// more than its bound, whatever the size of the keys.
+func TestBoundedBytes(t *testing.T) {
+	const maxBytes = 64 * 1024 // 1 KiB per shard
+	c := NewBounded(100000, maxBytes, func(v int) int64 { return int64(v) })
+	if c.MaxBytes() != maxBytes {
+		t.Fatalf("MaxBytes = %d", c.MaxBytes())
 	}
-	n := 0
-	c.Range(func(int) bool { n++; return true })
-	if n != c.Len() {
-		t.Errorf("Range saw %d entries; Len %d", n, c.Len())
+	c.Put(sample("a.b", statsd.Counter, "env:prod"), 100)
+	c.Put(sample("c", statsd.Gauge, ""), 7)
+	if st := c.Stats(); st.Bytes != (3+2+8+100)+(1+2+7) || st.Len != 2 {
+		t.Fatalf("Stats = %+v; want 2 entries, 123 bytes", st)
+	}
+	// Replacing an entry replaces its size.
+	c.Put(sample("c", statsd.Gauge, ""), 10)
+	if st := c.Stats(); st.Bytes != 113+13 || st.Len != 2 {
+		t.Fatalf("after replace: %+v; want 126 bytes", st)
+	}
+	// An entry larger than a shard's share is not stored.
+	c.Put(sample("big", statsd.Counter, strings.Repeat("t", 2000)), 0)
+	if _, ok := c.Get(sample("big", statsd.Counter, strings.Repeat("t", 2000))); ok || c.Stats().Skipped != 1 {
+		t.Fatalf("an entry over a shard's bytes was stored: %+v", c.Stats())
+	}
+	// Wide keys: the bound holds, entries are evicted to keep it, and the
+	// count of bytes is the sum of what is held.
+	var want int64
+	for i := range 5000 {
+		c.Put(sample(fmt.Sprintf("wide.%d", i), statsd.Counter, strings.Repeat("k:v,", 40)), 50)
+	}
+	st := c.Stats()
+	if st.Bytes > maxBytes || st.Evictions == 0 {
+		t.Fatalf("Stats = %+v; want at most %d bytes, some evictions", st, maxBytes)
+	}
+	for i := range 5000 {
+		name := fmt.Sprintf("wide.%d", i)
+		if _, ok := c.Get(sample(name, statsd.Counter, strings.Repeat("k:v,", 40))); ok {
+			want += int64(len(name)+2+160) + 50
+		}
+	}
+	for _, s := range []*statsd.Sample{sample("a.b", statsd.Counter, "env:prod"), sample("c", statsd.Gauge, "")} {
+		if v, ok := c.Get(s); ok {
+			want += int64(len(s.Name)+2+len(s.Tags)) + int64(v)
+		}
+	}
+	if st := c.Stats(); st.Bytes != want {
+		t.Errorf("Bytes = %d; the entries held count for %d", st.Bytes, want)
+	}
+	c.Clear()
+	if st := c.Stats(); st.Bytes != 0 || st.Len != 0 {
+		t.Errorf("after Clear: %+v", st)
 	}
 }
 
