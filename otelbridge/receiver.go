@@ -64,7 +64,7 @@ func Listen(addr string, mp metric.MeterProvider, opts ...ListenOption) (*Receiv
 	srv.Handler = b
 	r := &Receiver{server: srv, bridge: b}
 	if b.cfg.telemetry {
-		if r.reg, err = registerServerTelemetry(mp.Meter(ScopeName), srv); err != nil {
+		if r.reg, err = ObserveServer(mp, srv); err != nil {
 			_ = b.Close()
 			return nil, fmt.Errorf("otelbridge: server telemetry: %w", err)
 		}
@@ -116,7 +116,18 @@ func (r *Receiver) unregister() error {
 	return errors.Join(err, r.bridge.Close())
 }
 
-func registerServerTelemetry(m metric.Meter, srv *statsd.Server) (metric.Registration, error) {
+// ObserveServer registers the telemetry of a statsd.Server (the
+// gunicornotel.server.* instruments: bytes, reads, read errors, kernel
+// drops, stream connections) on mp under ScopeName, read from srv.Stats at
+// each collection. Listen does it for the Server it makes; a program that
+// runs its own Server (in front of a Bridge wrapped in a Handler of its
+// own, say) calls it once. Unregister the returned Registration when the
+// Server is gone.
+func ObserveServer(mp metric.MeterProvider, srv *statsd.Server) (metric.Registration, error) {
+	if mp == nil || srv == nil {
+		return nil, errors.New("otelbridge: ObserveServer: nil MeterProvider or Server")
+	}
+	m := mp.Meter(ScopeName)
 	obs := &observables{m: m}
 	counter := obs.counter
 	bytes := counter(MetricServerBytes, "By", "Payload bytes the StatsD server read.")

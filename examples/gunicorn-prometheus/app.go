@@ -47,6 +47,8 @@ type app struct {
 	mp        metric.MeterProvider // routes between std and raw
 	reloads   metric.Int64Counter
 	telemetry metric.Registration
+	// srvTelemetry is the StatsD server's (otelbridge.ObserveServer).
+	srvTelemetry metric.Registration
 
 	mu      sync.Mutex    // serialises reloads
 	rules   *mapper.Rules // in use; nil without --statsd.mapping-config
@@ -112,6 +114,9 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw}
 	a.srv = cfg.server(logger)
 	if err := a.registerTelemetry(a.std.Meter(otelbridge.ScopeName)); err != nil {
+		return nil, err
+	}
+	if a.srvTelemetry, err = otelbridge.ObserveServer(a.std, a.srv); err != nil {
 		return nil, err
 	}
 	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
@@ -324,8 +329,10 @@ func (a *app) close() {
 	if a.bridge != nil {
 		_ = a.bridge.Close()
 	}
-	if a.telemetry != nil {
-		_ = a.telemetry.Unregister()
+	for _, reg := range []metric.Registration{a.telemetry, a.srvTelemetry} {
+		if reg != nil {
+			_ = reg.Unregister()
+		}
 	}
 	for _, mp := range []*sdkmetric.MeterProvider{a.std, a.raw} {
 		if mp != nil {

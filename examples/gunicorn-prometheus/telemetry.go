@@ -8,9 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-
-	"github.com/gunicornotel/gunicornotel/otelbridge"
-	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // Names of the program's own instruments (scope otelbridge.ScopeName), next to
@@ -67,10 +64,9 @@ func (in *instruments) gauge(name, unit, desc string) metric.Int64ObservableGaug
 
 // registerTelemetry makes the program's own instruments and registers the
 // callback that reads them, on the std meter: the reloads counter, the rules
-// in use, the relay's and the web limiter's counters, and the StatsD server's
-// counters (the gunicornotel.server.* instruments otelbridge.Listen would
-// register: the daemon wires its server itself, to put the relay in front of
-// the bridge).
+// in use, the relay's and the web limiter's counters. The StatsD server's
+// own (gunicornotel.server.*) are registered by otelbridge.ObserveServer: the
+// daemon runs its server itself, to put the relay in front of the bridge.
 func (a *app) registerTelemetry(m metric.Meter) error {
 	var err error
 	if a.reloads, err = m.Int64Counter(metricReloads, metric.WithUnit("{reload}"),
@@ -84,14 +80,7 @@ func (a *app) registerTelemetry(m metric.Meter) error {
 	relayErrs := in.counter(metricRelayErrs, "{error}", "Datagrams to --statsd.relay.address that could not be sent.")
 	webClosed := in.counter(metricWebClosed, "{connection}", "HTTP connections closed over --web.max-connections, by reason: evicted (the longest idle, to admit a new one), rejected (a new one, all being busy).")
 	webOpen := in.updown(metricWebOpen, "{connection}", "HTTP connections open.")
-	obs := &instruments{m: m}
-	srvBytes := obs.counter(otelbridge.MetricServerBytes, "By", "Payload bytes the StatsD server read.")
-	srvReads := obs.counter(otelbridge.MetricServerReads, "{read}", "Reads that returned data (each one batch for the bridge).")
-	srvReadErrs := obs.counter(otelbridge.MetricServerReadErrors, "{error}", "Failed reads and accepts.")
-	srvConns := obs.counter(otelbridge.MetricServerConnections, "{connection}", "Stream connections accepted.")
-	srvRejected := obs.counter(otelbridge.MetricServerConnectionsEvicted, "{connection}", "Stream connections idle longest, closed to admit new ones over the connection limit.")
-	srvOpen := obs.updown(otelbridge.MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
-	if err := errors.Join(append(in.errs, obs.errs...)...); err != nil {
+	if err := errors.Join(in.errs...); err != nil {
 		return err
 	}
 	relayed := metric.WithAttributes(attribute.String(attrOutcome, "relayed"))
@@ -114,23 +103,11 @@ func (a *app) registerTelemetry(m metric.Meter) error {
 			o.ObserveInt64(webClosed, clamp(l.rejected.Load()), rejected)
 			o.ObserveInt64(webOpen, int64(l.open()))
 		}
-		observeServer(o, a.srv.Stats(), srvBytes, srvReads, srvReadErrs, srvConns, srvRejected, srvOpen)
 		return nil
-	}, rules, relayLines, relayPkts, relayErrs, webClosed, webOpen, srvBytes, srvReads, srvReadErrs, srvConns, srvRejected, srvOpen)
+	}, rules, relayLines, relayPkts, relayErrs, webClosed, webOpen)
 	if err != nil {
 		return fmt.Errorf("telemetry callback: %w", err)
 	}
 	a.telemetry = reg
 	return nil
-}
-
-// observeServer reports the StatsD server's counters.
-func observeServer(o metric.Observer, st statsd.Stats, bytes, reads, readErrs, conns, rejected metric.Int64ObservableCounter,
-	open metric.Int64ObservableUpDownCounter) {
-	o.ObserveInt64(bytes, clamp(st.Bytes))
-	o.ObserveInt64(reads, clamp(st.Reads))
-	o.ObserveInt64(readErrs, clamp(st.ReadErrors))
-	o.ObserveInt64(conns, clamp(st.TCPConnections))
-	o.ObserveInt64(rejected, clamp(st.TCPConnectionsEvicted))
-	o.ObserveInt64(open, clamp(st.TCPConnectionsOpen))
 }
