@@ -26,6 +26,7 @@ import (
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -64,6 +65,12 @@ type app struct {
 	quit    chan struct{}  // closed by POST /-/quit
 	addrs   listenAddrs
 	ready   atomic.Bool
+
+	// watcher watches Gunicorn through /proc (nil without --gunicorn.*);
+	// watchStop ends its Run, watchDone is closed when Run has returned.
+	watcher   *procwatch.Watcher
+	watchStop context.CancelFunc
+	watchDone chan struct{}
 
 	quitOnce, shutOnce sync.Once
 }
@@ -118,6 +125,16 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	}
 	if a.srvTelemetry, err = otelbridge.ObserveServer(a.std, a.srv); err != nil {
 		return nil, err
+	}
+	if cfg.watching() {
+		a.watcher, err = procwatch.New(a.std, cfg.watcherOptions(logger)...)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			logger.Warn("the Gunicorn watcher does not run on this system; serving StatsD without it", "err", err)
+			a.watcher = nil
+		case err != nil:
+			return nil, fmt.Errorf("--gunicorn.*: %w", err)
+		}
 	}
 	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
 		return nil, err
@@ -205,6 +222,15 @@ func (a *app) start() (err error) {
 	a.web = a.newWebServer(a.webLn)
 	a.webErr = make(chan error, 1)
 	go func() { a.webErr <- a.web.Serve(a.webLn) }()
+	if a.watcher != nil {
+		var ctx context.Context
+		ctx, a.watchStop = context.WithCancel(context.Background())
+		a.watchDone = make(chan struct{})
+		go func() {
+			defer close(a.watchDone)
+			_ = a.watcher.Run(ctx) // errors only if already running
+		}()
+	}
 	// Catch SIGHUP before anyone can learn that we are up: from now on it
 	// reloads instead of ending the process.
 	a.hup = make(chan os.Signal, 1)
@@ -256,6 +282,7 @@ func (a *app) shutdown(ctx context.Context) (err error) {
 			a.log.Info("StatsD receiver stopped", "datagrams", st.Datagrams, "samples", st.Samples,
 				"recorded", st.Recorded, "dropped", st.Dropped, "rejected", st.Rejected)
 		}
+		a.stopWatcher()
 		if a.relay != nil {
 			if err := a.relay.close(); err != nil {
 				errs = append(errs, fmt.Errorf("relay to %s: %w", a.cfg.relayAddr, err))
@@ -309,6 +336,14 @@ func (a *app) reload() error {
 	return nil
 }
 
+// stopWatcher stops the Gunicorn watcher, if it runs, and waits for it.
+func (a *app) stopWatcher() {
+	if a.watchStop != nil {
+		a.watchStop()
+		<-a.watchDone
+	}
+}
+
 // close releases everything start and newApp made. Call shutdown first not
 // to lose what the sockets hold.
 func (a *app) close() {
@@ -328,6 +363,10 @@ func (a *app) close() {
 	}
 	if a.bridge != nil {
 		_ = a.bridge.Close()
+	}
+	a.stopWatcher()
+	if a.watcher != nil {
+		_ = a.watcher.Close()
 	}
 	for _, reg := range []metric.Registration{a.telemetry, a.srvTelemetry} {
 		if reg != nil {

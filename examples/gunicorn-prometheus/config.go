@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -67,9 +69,17 @@ type config struct {
 	logFormat       string // logfmt or json
 
 	// The program's own flags.
-	prefixKey        string
-	histogram        string
-	gunicornProfile  bool
+	prefixKey       string
+	histogram       string
+	gunicornProfile bool
+
+	// The Gunicorn watcher (procwatch): on when one of watchPIDFile,
+	// watchPID and watchDiscover is set.
+	watchPIDFile     string
+	watchPID         int
+	watchDiscover    bool
+	watchInterval    time.Duration
+	watchApp         string // the prefix attribute's value on the watcher's series
 	maxInstruments   int
 	maxSeries        int
 	cardinalityLimit int
@@ -186,6 +196,16 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
 	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
 		Default("true").BoolVar(&c.gunicornProfile)
+	app.Flag("gunicorn.pid-file", "Watch the Gunicorn master whose pid is in this file (Gunicorn's --pid) through /proc: busy and idle workers, utilization, restarts, memory, CPU, the accept queue. Followed across restarts and USR2 upgrades. Linux only.").
+		PlaceHolder("PATH").StringVar(&c.watchPIDFile)
+	app.Flag("gunicorn.pid", "Watch the Gunicorn master with this process id (as --gunicorn.pid-file).").
+		PlaceHolder("N").IntVar(&c.watchPID)
+	app.Flag("gunicorn.discover", "Watch the Gunicorn master found by its command line or title (as --gunicorn.pid-file).").
+		BoolVar(&c.watchDiscover)
+	app.Flag("gunicorn.sample-interval", "How often the watcher samples Gunicorn's workers.").
+		Default(procwatch.DefaultSampleInterval.String()).DurationVar(&c.watchInterval)
+	app.Flag("gunicorn.app", "Gunicorn's --statsd-prefix, as the value of the --otel.prefix-key label on the watcher's series, so that they sit beside its StatsD series (the watcher cannot read the prefix from traffic).").
+		PlaceHolder("PREFIX").StringVar(&c.watchApp)
 	app.Flag("otel.max-instruments", "Most distinct metric names; samples of a new name over it are rejected (reason name_limit).").
 		Default(strconv.Itoa(otelbridge.DefaultMaxInstruments)).IntVar(&c.maxInstruments)
 	app.Flag("otel.max-series", "Most series (label sets) over all metrics; new ones over it go to their metric's overflow series.").
@@ -433,6 +453,30 @@ func (c *config) profileOptions() []mapper.Option {
 		mapper.WithCacheSize(c.cacheSize),
 		mapper.WithDropUnmatched(),
 	}
+}
+
+// watching reports whether the flags turn the Gunicorn watcher on.
+func (c *config) watching() bool {
+	return c.watchPIDFile != "" || c.watchPID != 0 || c.watchDiscover
+}
+
+// watcherOptions returns the options of the Gunicorn watcher the flags
+// describe; procwatch.New checks them (one master, a positive interval).
+func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
+	opts := []procwatch.Option{procwatch.WithSampleInterval(c.watchInterval), procwatch.WithLogger(log)}
+	if c.watchPIDFile != "" {
+		opts = append(opts, procwatch.WithPIDFile(c.watchPIDFile))
+	}
+	if c.watchPID != 0 {
+		opts = append(opts, procwatch.WithPID(c.watchPID))
+	}
+	if c.watchDiscover {
+		opts = append(opts, procwatch.WithDiscover())
+	}
+	if app := strings.TrimRight(c.watchApp, "."); app != "" && c.prefixKey != "" {
+		opts = append(opts, procwatch.WithAttributes(attribute.String(c.prefixKey, app)))
+	}
+	return opts
 }
 
 // useProfile reports whether the built-in Gunicorn profile names Gunicorn's
