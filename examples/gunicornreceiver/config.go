@@ -51,6 +51,11 @@ type Config struct {
 	// datagrams, samples, rejected samples by reason, server reads, ...)
 	// to the metrics it produces.
 	IncludeTelemetry bool `mapstructure:"include_telemetry"`
+	// Watch turns on the Gunicorn watcher: busy and idle workers, restarts,
+	// the accept queue, process figures (Linux only).
+	Watch WatchConfig `mapstructure:"watch"`
+	// Limits bound the series and names kept; zero keeps each default.
+	Limits LimitsConfig `mapstructure:"limits"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -87,6 +92,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.CollectionInterval <= 0 {
 		errs = append(errs, fmt.Errorf("collection_interval %v: must be positive", cfg.CollectionInterval))
+	}
+	if err := cfg.Watch.validate(cfg.PrefixAttribute); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Limits.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.MappingConfig != "" {
 		if _, err := mapper.LoadRules(cfg.MappingConfig); err != nil {

@@ -117,6 +117,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.IncludeTelemetry = true
 	noPrefix := defaultConfig()
 	noPrefix.PrefixAttribute = ""
+	watched := defaultConfig()
+	watched.Watch = WatchConfig{PIDFile: "/run/gunicorn.pid", SampleInterval: 250 * time.Millisecond, App: "shop.web"}
+	watched.Limits = LimitsConfig{MaxInstruments: 500, MaxSeries: 20000, MaxSeriesPerInstrument: 1000,
+		MaxHistogramSeries: 3000, MaxMemory: 64 << 20}
 
 	for _, tc := range []struct {
 		id   component.ID
@@ -125,6 +129,7 @@ func TestLoadConfig(t *testing.T) {
 		{component.NewID(componentType), defaultConfig()},
 		{component.NewIDWithName(componentType, "custom"), custom},
 		{component.NewIDWithName(componentType, "noprefix"), noPrefix},
+		{component.NewIDWithName(componentType, "watched"), watched},
 	} {
 		t.Run(tc.id.String(), func(t *testing.T) {
 			sub, err := cm.Sub(tc.id.String())
@@ -151,5 +156,36 @@ func TestLoadConfigUnknownKey(t *testing.T) {
 	err := cm.Unmarshal(cfg)
 	if err == nil || !strings.Contains(err.Error(), "mapping_file") {
 		t.Errorf("Unmarshal with an unknown key: %v, want an error naming it", err)
+	}
+}
+
+func TestValidateWatchAndLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string // "" for valid
+	}{
+		{"pid file", func(c *Config) { c.Watch.PIDFile = "/run/g.pid" }, ""},
+		{"discover with app", func(c *Config) { c.Watch.Discover, c.Watch.App = true, "shop.web" }, ""},
+		{"two masters", func(c *Config) { c.Watch.PID, c.Watch.Discover = 7, true }, "give one of pid_file, pid and discover"},
+		{"negative pid", func(c *Config) { c.Watch.PID = -1 }, "pid -1: not a process id"},
+		{"zero interval", func(c *Config) { c.Watch.PIDFile, c.Watch.SampleInterval = "/run/g.pid", 0 }, "sample_interval 0s: must be positive"},
+		{"app without a master", func(c *Config) { c.Watch.App = "shop" }, "watch: app labels the watcher's series"},
+		{"app without a prefix attribute", func(c *Config) { c.Watch.PID, c.Watch.App, c.PrefixAttribute = 7, "shop", "" },
+			"watch: app labels the watcher's series"},
+		{"limits", func(c *Config) { c.Limits.MaxSeries, c.Limits.MaxMemory = 10, 1<<20 }, ""},
+		{"negative limit", func(c *Config) { c.Limits.MaxSeriesPerInstrument = -2 }, "limits: max_series_per_instrument -2: must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			tc.edit(cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate: %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate: %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
@@ -31,6 +32,7 @@ func createDefaultConfig() component.Config {
 		Transport:          DefaultTransport,
 		PrefixAttribute:    DefaultPrefixAttribute,
 		CollectionInterval: DefaultCollectionInterval,
+		Watch:              WatchConfig{SampleInterval: procwatch.DefaultSampleInterval},
 	}
 }
 

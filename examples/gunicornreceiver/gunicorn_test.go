@@ -1,6 +1,8 @@
 package gunicornreceiver
 
 import (
+	"io"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -139,4 +141,49 @@ func dump(t *testing.T, m map[string]pmetric.Metric) map[string]map[string]float
 		}
 	}
 	return out
+}
+
+// TestRealGunicornWatched runs the receiver with a watch block on a real
+// Gunicorn's pid file: the watcher's figures come down the same pipeline as
+// the StatsD ones, under the same app attribute, and a request in flight
+// shows as one busy worker of two.
+func TestRealGunicornWatched(t *testing.T) {
+	gunicorntest.LookPath(t)
+	cfg := testConfig()
+	cfg.CollectionInterval = 50 * time.Millisecond
+	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
+	cfg.Watch = WatchConfig{PIDFile: pidFile, SampleInterval: 50 * time.Millisecond, App: "shop.web."}
+	sink := new(consumertest.MetricsSink)
+	r, addr := start(t, cfg, sink)
+	g := gunicorntest.Start(t, gunicorntest.Options{
+		StatsdHost:   addr.String(),
+		StatsdPrefix: "shop.web",
+		Workers:      2,
+		Timeout:      20,
+		Args:         []string{"--pid", pidFile},
+	})
+	done := make(chan error, 1)
+	go func() {
+		resp, err := g.Client(15 * time.Second).Get(g.URL("/slow?s=2"))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitCollection(t, sink, "one busy worker of 2, gunicorn.up 1", func(m map[string]pmetric.Metric) bool {
+		up, count := m["gunicorn.up"], m["gunicorn.worker.count"]
+		if up.Type() != pmetric.MetricTypeGauge || count.Type() != pmetric.MetricTypeGauge {
+			return false
+		}
+		ups := numberPoints(t, "gunicorn.up", up.Gauge().DataPoints())
+		counts := numberPoints(t, "gunicorn.worker.count", count.Gauge().DataPoints())
+		return ups["app=shop.web"] == 1 &&
+			counts["app=shop.web,gunicorn.worker.state=busy"] == 1 && counts["app=shop.web,gunicorn.worker.state=idle"] == 1
+	})
+	if err := <-done; err != nil {
+		t.Fatalf("GET /slow: %v", err)
+	}
+	g.Stop()
+	shutdown(t, r)
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -43,6 +44,9 @@ type metricsReceiver struct {
 	reader   *sdkmetric.ManualReader
 	provider *sdkmetric.MeterProvider
 	recv     *otelbridge.Receiver // nil until Start, and after Shutdown
+	watcher  *procwatch.Watcher   // nil without a watch block
+	watchEnd context.CancelFunc   // ends the watcher's Run
+	watched  chan struct{}        // closed when the watcher's Run has returned
 	stop     chan struct{}        // closed by Shutdown to end the collection loop
 	done     chan struct{}        // closed by the collection loop when it ends
 }
@@ -89,14 +93,34 @@ func (r *metricsReceiver) Start(_ context.Context, _ component.Host) error {
 	)
 	logger := slogToZap(r.log)
 	srv := &statsd.Server{ErrorLog: logger}
-	recv, err := otelbridge.Listen(r.cfg.address(), provider,
+	opts := append([]otelbridge.ListenOption{
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),
 		otelbridge.WithTelemetry(r.cfg.IncludeTelemetry),
-		otelbridge.WithLogger(logger))
+		otelbridge.WithLogger(logger),
+	}, listenOptions(r.cfg.Limits.options())...)
+	recv, err := otelbridge.Listen(r.cfg.address(), provider, opts...)
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return fmt.Errorf("gunicorn receiver: %w", err)
+	}
+	if r.cfg.Watch.enabled() {
+		w, err := procwatch.New(provider, r.cfg.Watch.options(r.cfg.PrefixAttribute, logger)...)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			r.log.Warn("The Gunicorn watcher does not run on this system; receiving StatsD without it", zap.Error(err))
+		case err != nil:
+			_ = recv.Close()
+			_ = provider.Shutdown(context.Background())
+			return fmt.Errorf("gunicorn receiver: watch: %w", err)
+		default:
+			ctx, cancel := context.WithCancel(context.Background())
+			r.watcher, r.watchEnd, r.watched = w, cancel, make(chan struct{})
+			go func() {
+				defer close(r.watched)
+				_ = w.Run(ctx) // errors only when already running
+			}()
+		}
 	}
 	r.reader, r.provider, r.recv = reader, provider, recv
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
@@ -126,6 +150,11 @@ func (r *metricsReceiver) Shutdown(ctx context.Context) error {
 	if err := r.recv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gunicorn receiver: draining: %w", err))
 	}
+	if r.watcher != nil {
+		// The watcher's last pass goes into the final collection.
+		r.watchEnd()
+		<-r.watched
+	}
 	// Whatever was read is in the instruments now, even if the drain was
 	// cut short: send it.
 	if err := r.collect(ctx); err != nil {
@@ -138,6 +167,10 @@ func (r *metricsReceiver) Shutdown(ctx context.Context) error {
 		zap.Uint64("recorded", st.Recorded),
 		zap.Uint64("rejected", st.Rejected),
 		zap.Uint64("dropped", st.Dropped))
+	if r.watcher != nil {
+		errs = append(errs, r.watcher.Close())
+		r.watcher = nil
+	}
 	errs = append(errs, r.recv.Close(), r.provider.Shutdown(ctx))
 	r.recv = nil
 	return errors.Join(errs...)
@@ -188,6 +221,15 @@ func (r *metricsReceiver) collect(ctx context.Context) error {
 	err := r.next.ConsumeMetrics(ctx, md)
 	r.obs.EndMetricsOp(ctx, dataFormat, n, err)
 	return err
+}
+
+// listenOptions turns bridge options into Listen's.
+func listenOptions(opts []otelbridge.Option) []otelbridge.ListenOption {
+	out := make([]otelbridge.ListenOption, len(opts))
+	for i, o := range opts {
+		out[i] = o
+	}
+	return out
 }
 
 // slogToZap returns a slog.Logger writing to l's core: the statsd.Server

@@ -65,6 +65,11 @@ type Options struct {
 	// Timeout is --timeout in seconds, after which the arbiter kills a
 	// silent worker; 0 leaves Gunicorn's default (30).
 	Timeout int
+	// GracefulTimeout is --graceful-timeout in seconds, how long Stop's
+	// SIGTERM lets workers finish; 0 means 5 s. Gunicorn's own default, 30
+	// s, would be waited out whole when Gunicorn 20.1 spawns a worker just
+	// as the SIGTERM arrives (that worker never gets it), past StopTimeout.
+	GracefulTimeout int
 	// Unix binds on a Unix socket in a temporary directory instead of
 	// 127.0.0.1 and a port that was free a moment before.
 	Unix bool
@@ -130,6 +135,11 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Timeout != 0 {
 		args = append(args, "--timeout", strconv.Itoa(opts.Timeout))
 	}
+	graceful := opts.GracefulTimeout
+	if graceful == 0 {
+		graceful = 5
+	}
+	args = append(args, "--graceful-timeout", strconv.Itoa(graceful)) // Args may say otherwise: the last one counts
 	args = append(append(args, opts.Args...), "app:app")
 
 	// A file rather than a pipe: Gunicorn writes to it directly, and

@@ -1,0 +1,149 @@
+package gunicornreceiver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
+)
+
+// WatchConfig turns on the Gunicorn watcher (package procwatch): the master
+// and its workers seen from outside through /proc and socket diagnostics,
+// Linux only. Its figures (gunicorn.worker.count by state, busy time, the
+// longest request, restarts, each process's CPU, memory and uptime, the
+// accept queues, gunicorn.up) go down the same pipeline as the StatsD ones.
+// Exactly one of PIDFile, PID and Discover turns it on; none leaves it off.
+type WatchConfig struct {
+	// PIDFile is Gunicorn's --pid file, read at each pass: a master replaced
+	// by a USR2 upgrade or a restart is followed.
+	PIDFile string `mapstructure:"pid_file"`
+	// PID is the master's process id.
+	PID int `mapstructure:"pid"`
+	// Discover finds the master by its command line or title.
+	Discover bool `mapstructure:"discover"`
+	// SampleInterval is how often the workers are sampled (default 100ms:
+	// often enough to see short requests).
+	SampleInterval time.Duration `mapstructure:"sample_interval"`
+	// App is Gunicorn's --statsd-prefix, set as the prefix attribute
+	// (prefix_attribute) on the watcher's series so that they sit beside its
+	// StatsD series; the watcher cannot learn it from traffic. Trailing dots
+	// are trimmed, as the StatsD side trims them.
+	App string `mapstructure:"app"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// enabled reports whether the configuration turns the watcher on.
+func (w *WatchConfig) enabled() bool { return w.PIDFile != "" || w.PID != 0 || w.Discover }
+
+// validate checks the watch block; prefixKey is the receiver's
+// prefix_attribute.
+func (w *WatchConfig) validate(prefixKey string) error {
+	var errs []error
+	n := 0
+	for _, set := range []bool{w.PIDFile != "", w.PID != 0, w.Discover} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, errors.New("watch: give one of pid_file, pid and discover"))
+	}
+	if w.PID < 0 {
+		errs = append(errs, fmt.Errorf("watch: pid %d: not a process id", w.PID))
+	}
+	if w.SampleInterval <= 0 {
+		errs = append(errs, fmt.Errorf("watch: sample_interval %v: must be positive", w.SampleInterval))
+	}
+	if w.App != "" && (n == 0 || prefixKey == "") {
+		errs = append(errs, errors.New("watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"))
+	}
+	return errors.Join(errs...)
+}
+
+// options returns the watcher's options.
+func (w *WatchConfig) options(prefixKey string, log *slog.Logger) []procwatch.Option {
+	opts := []procwatch.Option{procwatch.WithSampleInterval(w.SampleInterval), procwatch.WithLogger(log)}
+	switch {
+	case w.PIDFile != "":
+		opts = append(opts, procwatch.WithPIDFile(w.PIDFile))
+	case w.PID != 0:
+		opts = append(opts, procwatch.WithPID(w.PID))
+	default:
+		opts = append(opts, procwatch.WithDiscover())
+	}
+	if app := strings.TrimRight(w.App, "."); app != "" && prefixKey != "" {
+		opts = append(opts, procwatch.WithAttributes(attribute.String(prefixKey, app)))
+	}
+	return opts
+}
+
+// LimitsConfig bounds what the receiver keeps, as the otelbridge options of
+// the same names do; zero keeps the library's default (in parentheses).
+type LimitsConfig struct {
+	// MaxInstruments bounds the distinct metric names
+	// (otelbridge.DefaultMaxInstruments).
+	MaxInstruments int `mapstructure:"max_instruments"`
+	// MaxSeries bounds the series over all metrics
+	// (otelbridge.DefaultMaxSeries).
+	MaxSeries int `mapstructure:"max_series"`
+	// MaxSeriesPerInstrument bounds the series of one metric
+	// (otelbridge.DefaultMaxSeriesPerInstrument).
+	MaxSeriesPerInstrument int `mapstructure:"max_series_per_instrument"`
+	// MaxHistogramSeries bounds the series of generic histograms and timers
+	// (otelbridge.DefaultMaxHistogramSeries).
+	MaxHistogramSeries int `mapstructure:"max_histogram_series"`
+	// MaxMemory bounds the bytes of series state (otelbridge.DefaultMaxMemory).
+	MaxMemory int64 `mapstructure:"max_memory"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// validate checks that no limit is negative.
+func (l *LimitsConfig) validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"max_instruments", int64(l.MaxInstruments)},
+		{"max_series", int64(l.MaxSeries)},
+		{"max_series_per_instrument", int64(l.MaxSeriesPerInstrument)},
+		{"max_histogram_series", int64(l.MaxHistogramSeries)},
+		{"max_memory", l.MaxMemory},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("limits: %s %d: must not be negative (0 keeps the default)", f.name, f.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// options returns the bridge options of the limits that are set.
+func (l *LimitsConfig) options() []otelbridge.Option {
+	var opts []otelbridge.Option
+	if l.MaxInstruments > 0 {
+		opts = append(opts, otelbridge.WithMaxInstruments(l.MaxInstruments))
+	}
+	if l.MaxSeries > 0 {
+		opts = append(opts, otelbridge.WithMaxSeries(l.MaxSeries))
+	}
+	if l.MaxSeriesPerInstrument > 0 {
+		opts = append(opts, otelbridge.WithMaxSeriesPerInstrument(l.MaxSeriesPerInstrument))
+	}
+	if l.MaxHistogramSeries > 0 {
+		opts = append(opts, otelbridge.WithMaxHistogramSeries(l.MaxHistogramSeries))
+	}
+	if l.MaxMemory > 0 {
+		opts = append(opts, otelbridge.WithMaxMemory(l.MaxMemory))
+	}
+	return opts
+}
