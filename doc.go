@@ -16,6 +16,15 @@
 //	                                            ▼
 //	                       SDK MeterProvider ─▶ Prometheus exporter │ OTLP │ Collector pdata
 //
+// A second source sits beside the StatsD path: Gunicorn watched from
+// outside, through /proc and the kernel's socket diagnostics, with no change
+// to Gunicorn (Linux):
+//
+//	Gunicorn master + workers ──/proc, sock_diag──▶ procwatch.Watcher ──▶ the same MeterProvider
+//	  (pid, pid file, or found)    sampled ~10/s      busy/idle, busy time,    (same prefix
+//	                                                  request age, CPU, memory,  attribute app)
+//	                                                  restarts, accept queue
+//
 // Each package can be used alone:
 //
 //   - statsd: the wire format (Sample, Type, Parser, typed ParseError with a
@@ -27,6 +36,12 @@
 //     configuration), generic rules, and statsd_exporter mapping files.
 //   - otelbridge: Bridge, the statsd.Handler that maps each sample and records
 //     it in instruments made from a metric.MeterProvider.
+//   - procwatch: Watcher, which watches one Gunicorn master and its workers
+//     through /proc and sock_diag and records what it sees (busy and idle
+//     workers, busy worker-seconds, the longest request in flight, CPU,
+//     memory and uptime per process, restarts, the listen queues,
+//     gunicorn.up) in instruments made from a metric.MeterProvider. Linux
+//     only; elsewhere New returns an error wrapping errors.ErrUnsupported.
 //
 // A complete program that serves Gunicorn's metrics to Prometheus:
 //

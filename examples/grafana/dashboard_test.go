@@ -3,7 +3,9 @@ package grafana_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
@@ -62,6 +66,7 @@ type dashboard struct {
 			IncludeAll bool        `json:"includeAll"`
 			Multi      bool        `json:"multi"`
 			AllValue   string      `json:"allValue"`
+			Query      any         `json:"query"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -85,17 +90,57 @@ func load(t *testing.T) *dashboard {
 // exporter by TestNamesAreExported.
 var usedMetrics = []string{
 	"gunicorn_backlog",
+	"gunicorn_listen_backlog",
+	"gunicorn_listen_backlog_limit",
 	"gunicorn_log_messages_total",
+	"gunicorn_process_cpu_time_seconds_total",
+	"gunicorn_process_memory_usage_bytes",
 	"gunicorn_request_duration_seconds_bucket",
 	"gunicorn_request_duration_seconds_count",
 	"gunicorn_request_duration_seconds_sum",
 	"gunicorn_requests_total",
 	"gunicorn_responses_total",
+	"gunicorn_up",
+	"gunicorn_worker_busy_time_seconds_total",
+	"gunicorn_worker_connections",
+	"gunicorn_worker_count",
+	"gunicorn_worker_request_age_max_seconds",
+	"gunicorn_worker_restarts_total",
 	"gunicorn_workers",
 	"gunicornotel_samples_rejected_total",
 }
 
+// watcherMetrics are the names of procwatch's instruments, as the daemon
+// serves them (issue 10's table), with the labels the dashboard and the
+// rules use.
+var watcherMetrics = map[string][]string{
+	"gunicorn_worker_count":                   {"app", "gunicorn_worker_state"},
+	"gunicorn_worker_busy_time_seconds_total": {"app"},
+	"gunicorn_worker_request_age_max_seconds": {"app"},
+	"gunicorn_worker_connections":             {"app", "process_pid"},
+	"gunicorn_worker_restarts_total":          {"app"},
+	"gunicorn_process_cpu_time_seconds_total": {"app", "gunicorn_process_role", "process_pid", "cpu_mode"},
+	"gunicorn_process_memory_usage_bytes":     {"app", "gunicorn_process_role", "process_pid"},
+	"gunicorn_process_uptime_seconds":         {"app", "gunicorn_process_role", "process_pid"},
+	"gunicorn_listen_backlog":                 {"app", "network_local_address", "network_local_port", "network_transport"},
+	"gunicorn_listen_backlog_limit":           {"app", "network_local_address", "network_local_port", "network_transport"},
+	"gunicorn_up":                             {"app"},
+	"gunicorn_watch_errors_total":             {"app", "error_type"},
+}
+
 var metricName = regexp.MustCompile(`\bgunicorn(?:otel)?_[a-z_]+`)
+
+// labelNames are the label names that look like metric names: the
+// watcher's attributes gunicorn.worker.state and gunicorn.process.role.
+var labelNames = []string{"gunicorn_worker_state", "gunicorn_process_role"}
+
+// metricNames returns the metric names in text: the words metricName finds,
+// less labelNames.
+func metricNames(text string) []string {
+	return slices.DeleteFunc(metricName.FindAllString(text, -1), func(n string) bool {
+		return slices.Contains(labelNames, n)
+	})
+}
 
 // exprs returns every query of the dashboard, "panel title/refId" → expr.
 func (d *dashboard) exprs() map[string]string {
@@ -118,13 +163,17 @@ func TestDashboard(t *testing.T) {
 	}
 	ds := datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
 
-	if len(d.Templating.List) != 1 {
-		t.Fatalf("%d template variables, want 1 (app)", len(d.Templating.List))
+	if len(d.Templating.List) != 2 {
+		t.Fatalf("%d template variables, want 2 (app, timeout)", len(d.Templating.List))
 	}
 	v := d.Templating.List[0]
 	if v.Name != "app" || v.Type != "query" || v.Definition != "label_values(gunicorn_requests_total, app)" ||
 		!v.IncludeAll || !v.Multi || v.AllValue != ".*" || v.Datasource == nil || *v.Datasource != ds {
 		t.Errorf("template variable %+v", v)
+	}
+	// Gunicorn's --timeout, which nothing exports, typed in by the user.
+	if v := d.Templating.List[1]; v.Name != "timeout" || v.Type != "textbox" || v.Query != "30" {
+		t.Errorf("template variable %+v, want the textbox timeout with 30", v)
 	}
 
 	ids := make(map[int]bool)
@@ -156,7 +205,7 @@ func TestDashboard(t *testing.T) {
 
 	var used []string
 	for where, expr := range d.exprs() {
-		names := metricName.FindAllString(expr, -1)
+		names := metricNames(expr)
 		if len(names) == 0 {
 			t.Errorf("%s: no metric in %q", where, expr)
 		}
@@ -196,7 +245,7 @@ func TestQueriesParse(t *testing.T) {
 	}
 	slices.Sort(keys)
 	for i, k := range keys {
-		expr := strings.ReplaceAll(exprs[k], "$app", ".*")
+		expr := strings.NewReplacer("$app", ".*", "$timeout", "30").Replace(exprs[k])
 		if strings.Contains(expr, "$") && !strings.Contains(expr, "${1}") {
 			t.Errorf("%s: Grafana variable left in %q", k, expr)
 		}
@@ -241,6 +290,8 @@ func TestNamesAreExported(t *testing.T) {
 	}
 	defer b.Close()
 
+	watched := watch(t, mp)
+
 	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: "shop.web"}, statsdtest.HandlerSink(b))
 	e.Request(200, 12*time.Millisecond)
 	e.Request(503, 1200*time.Millisecond)
@@ -283,12 +334,17 @@ func TestNamesAreExported(t *testing.T) {
 		"gunicorn_backlog":                         {"app"},
 		"gunicornotel_samples_rejected_total":      {"reason"},
 	}
+	maps.Copy(wantLabels, watcherMetrics)
 	rules, err := os.ReadFile(filepath.Join("..", "prometheus", "rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := slices.Concat(usedMetrics, metricName.FindAllString(string(rules), -1))
+	names := slices.Concat(usedMetrics, metricNames(string(rules)+string(rulesTests(t))),
+		slices.Collect(maps.Keys(watcherMetrics)))
 	for _, n := range names {
+		if _, ok := watcherMetrics[n]; ok && !watched {
+			continue // procwatch does not run here
+		}
 		labels, ok := served[n]
 		if !ok {
 			t.Errorf("%s is not served", n)
@@ -313,6 +369,58 @@ func TestNamesAreExported(t *testing.T) {
 	}
 }
 
+// procTrees is where procwatch keeps its recorded /proc trees.
+var procTrees = filepath.Join("..", "..", "procwatch", "testdata", "proc")
+
+// watch makes one pass of two procwatch watchers into mp, over procwatch's
+// recorded /proc trees: shop.web runs 4 sync workers on TCP (busy/idle,
+// request age, a TCP backlog), api 2 gthread workers on a unix socket
+// (connections per worker), and the fds of admin cannot be read (an error
+// counted by reason). It returns false, having logged why, where
+// procwatch does not run (other systems than Linux).
+func watch(t *testing.T, mp *sdkmetric.MeterProvider) bool {
+	t.Helper()
+	for _, w := range []struct {
+		tree, app string
+		pid       int
+		wantErr   bool
+	}{
+		{"sync-tcp", "shop.web", 1000, false},
+		{"gthread-unix", "api", 2000, false},
+		{"no-fd", "admin", 1000, true},
+	} {
+		pw, err := procwatch.New(mp,
+			procwatch.WithProcRoot(filepath.Join(procTrees, w.tree)),
+			procwatch.WithPID(w.pid),
+			procwatch.WithAttributes(attribute.String("app", w.app)))
+		if errors.Is(err, errors.ErrUnsupported) {
+			t.Logf("the watcher's names are not checked: %v", err)
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pw.Sample(context.Background()); (err != nil) != w.wantErr {
+			t.Fatalf("%s: Sample: %v", w.tree, err)
+		}
+		if st := pw.Stats(); !st.Up {
+			t.Fatalf("%s: master %d not found: %+v", w.tree, w.pid, st)
+		}
+	}
+	return true
+}
+
+// rulesTests returns examples/prometheus/tests.yml, whose input series must
+// also be named as the exporter serves them.
+func rulesTests(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "prometheus", "tests.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestQueriesEvaluate evaluates some of the dashboard's queries with promtool
 // on series shaped as the exporter serves them, and checks the results: the
 // status classes of label_replace, the 5xx ratio, the median from the buckets.
@@ -326,7 +434,7 @@ func TestQueriesEvaluate(t *testing.T) {
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
 				if p.Type == "timeseries" && p.Title == title && tg.RefID == refID {
-					q, _ := json.Marshal(strings.ReplaceAll(tg.Expr, "$app", ".*"))
+					q, _ := json.Marshal(strings.NewReplacer("$app", ".*", "$timeout", "30").Replace(tg.Expr))
 					return string(q)
 				}
 			}
@@ -336,6 +444,9 @@ func TestQueriesEvaluate(t *testing.T) {
 	}
 	// Per second: 2 answers 200, 1 answers 201, 1 answers 503; every request
 	// takes between 1s and 2.5s, so the median is 1 + 1.5*0.5 = 1.75s.
+	// The watcher sees 4 sync workers, 3 of them busy all the time (180
+	// busy worker-seconds a minute: utilization 0.75), the longest request
+	// 12s old, a backlog of 5 out of 64, and 3 restarts in the last 5 minutes.
 	test := `evaluation_interval: 1m
 tests:
   - interval: 1m
@@ -354,6 +465,24 @@ tests:
         values: '0+240x10'
       - series: 'gunicorn_request_duration_seconds_bucket{app="shop.web",le="+Inf"}'
         values: '0+240x10'
+      - series: 'gunicorn_worker_busy_time_seconds_total{app="shop.web",instance="web-1:9102"}'
+        values: '0+180x10'
+      - series: 'gunicorn_worker_count{app="shop.web",instance="web-1:9102",gunicorn_worker_state="busy"}'
+        values: '3x10'
+      - series: 'gunicorn_worker_count{app="shop.web",instance="web-1:9102",gunicorn_worker_state="idle"}'
+        values: '1x10'
+      - series: 'gunicorn_worker_request_age_max_seconds{app="shop.web",instance="web-1:9102"}'
+        values: '12x10'
+      - series: 'gunicorn_listen_backlog{app="shop.web",instance="web-1:9102",network_local_address="0.0.0.0",network_local_port="8000",network_transport="tcp"}'
+        values: '5x10'
+      - series: 'gunicorn_listen_backlog_limit{app="shop.web",instance="web-1:9102",network_local_address="0.0.0.0",network_local_port="8000",network_transport="tcp"}'
+        values: '64x10'
+      - series: 'gunicorn_worker_restarts_total{app="shop.web",instance="web-1:9102"}'
+        values: '0x5 1 2 3 3 3'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42",cpu_mode="user"}'
+        values: '0+24x10'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42",cpu_mode="system"}'
+        values: '0+6x10'
     promql_expr_test:
       - expr: ` + query("Responses by status class", "A") + `
         eval_time: 10m
@@ -372,6 +501,48 @@ tests:
         exp_samples:
           - labels: '{app="shop.web"}'
             value: 1.75
+      - expr: ` + query("Utilization", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 0.75
+      - expr: ` + query("Busy and idle workers", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",gunicorn_worker_state="busy"}'
+            value: 3
+          - labels: '{app="shop.web",gunicorn_worker_state="idle"}'
+            value: 1
+      - expr: ` + query("Listen backlog vs limit", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",network_local_address="0.0.0.0",network_local_port="8000"}'
+            value: 5
+      - expr: ` + query("Listen backlog vs limit", "B") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",network_local_address="0.0.0.0",network_local_port="8000"}'
+            value: 64
+      - expr: ` + query("Longest request in flight vs timeout", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 12
+      - expr: ` + query("Longest request in flight vs timeout", "B") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 30
+      - expr: ` + query("Worker restarts", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 3
+      - expr: ` + query("CPU per process", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42"}'
+            value: 0.5
 `
 	file := filepath.Join(t.TempDir(), "dashboard-tests.yml")
 	if err := os.WriteFile(file, []byte(test), 0o644); err != nil {

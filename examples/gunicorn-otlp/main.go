@@ -19,12 +19,23 @@
 //	OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource
 //	OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT (milliseconds)
 //
+// With -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover it also
+// watches the Gunicorn master and its workers from outside, through /proc and
+// socket diagnostics (package procwatch, Linux only): busy and idle workers,
+// busy worker-seconds, the longest request in flight, each process's CPU,
+// memory and uptime, worker restarts, the listen sockets' accept queues, and
+// gunicorn.up. These go out in the same export, with -gunicorn.app as the
+// app attribute: the forwarder cannot know Gunicorn's --statsd-prefix
+// before datagrams arrive, so it is given again. Elsewhere than on Linux the
+// watcher is logged as unsupported and the forwarder carries on.
+//
 // On SIGTERM or SIGINT it stops reading, records every datagram already
-// received, exports one last time and exits.
+// received, stops the watcher, exports one last time and exits.
 //
 // Usage:
 //
 //	gunicorn-otlp [-statsd.listen udp://:8125] [-export.interval 60s]
+//	    [-gunicorn.pid-file /run/gunicorn.pid -gunicorn.app shop.web]
 package main
 
 import (

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/gunicornotel/gunicornotel/examples/internal/otlptest"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
@@ -38,11 +42,16 @@ func cleanEnv(t *testing.T) {
 // datagrams to the StatsD address, then stops it as SIGTERM would.
 func forward(t *testing.T, args []string, traffic func(addr string)) {
 	t.Helper()
+	forwardLog(t, slog.New(slog.NewTextHandler(t.Output(), nil)), args, traffic)
+}
+
+// forwardLog is forward logging to log.
+func forwardLog(t *testing.T, log *slog.Logger, args []string, traffic func(addr string)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	go func() { done <- run(ctx, args, log, func(a net.Addr) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
@@ -307,17 +316,89 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.listen != "udp://:8125" || c.interval != 0 || c.prefixKey != "app" {
+	if c.listen != "udp://:8125" || c.interval != 0 || c.prefixKey != "app" ||
+		c.watching() || c.gunicornInterval != 100*time.Millisecond || c.gunicornApp != "" {
 		t.Errorf("defaults: %+v", c)
 	}
-	for _, args := range [][]string{
-		{"-export.interval", "-1s"},
-		{"-shutdown.timeout", "0s"},
-		{"extra"},
-		{"-nope"},
+	for _, tc := range []struct {
+		args    []string
+		wantErr string // "" for none
+	}{
+		{[]string{"-export.interval", "-1s"}, "-export.interval -1s"},
+		{[]string{"-shutdown.timeout", "0s"}, "-shutdown.timeout 0s"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"-gunicorn.pid-file", "/run/g.pid", "-gunicorn.pid", "7"}, "give only one"},
+		{[]string{"-gunicorn.pid", "7", "-gunicorn.discover"}, "give only one"},
+		{[]string{"-gunicorn.pid", "-3"}, "-gunicorn.pid -3: not a process id"},
+		{[]string{"-gunicorn.pid", "7", "-gunicorn.sample-interval", "0s"}, "-gunicorn.sample-interval 0s: must be positive"},
+		{[]string{"-gunicorn.app", "shop.web"}, "-gunicorn.app labels the watcher's series"},
+		{[]string{"-gunicorn.discover", "-gunicorn.app", "shop.web", "-prefix-key", ""}, `-gunicorn.app "shop.web": -prefix-key is empty`},
+		{[]string{"-gunicorn.discover", "-prefix-key", ""}, ""},
+		{[]string{"-gunicorn.pid-file", "/run/g.pid", "-gunicorn.sample-interval", "1s"}, ""},
 	} {
-		if _, err := parseFlags(args, io.Discard); err == nil {
-			t.Errorf("%q: no error", args)
+		_, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want one saying %q", tc.args, err, tc.wantErr)
 		}
+	}
+
+	c, err = parseFlags([]string{"-gunicorn.pid", "42", "-gunicorn.app", "shop.web..", "-gunicorn.sample-interval", "250ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.watching() || c.gunicornPID != 42 || c.gunicornApp != "shop.web" || c.gunicornInterval != 250*time.Millisecond {
+		t.Errorf("watcher flags: %+v", c)
+	}
+}
+
+// TestWatcherUnsupported: where procwatch cannot run (New returns
+// errors.ErrUnsupported, as on every system but Linux), the forwarder logs it
+// and forwards StatsD as without the watcher.
+func TestWatcherUnsupported(t *testing.T) {
+	cleanEnv(t)
+	calls := 0
+	newWatcher = func(metric.MeterProvider, ...procwatch.Option) (*procwatch.Watcher, error) {
+		calls++
+		return nil, fmt.Errorf("procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not plan9: %w", errors.ErrUnsupported)
+	}
+	t.Cleanup(func() { newWatcher = procwatch.New })
+
+	s := new(otlptest.Sink)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	t.Setenv("OTEL_SERVICE_NAME", "shop-web")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci")
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil))
+	forwardLog(t, log, []string{"-statsd.listen", "udp://127.0.0.1:0", "-gunicorn.discover"},
+		func(addr string) { gunicornTraffic(t, addr) })
+	check(t, s.Received(t), "shop-web") // exactly the StatsD traffic, one scope
+	if calls != 1 {
+		t.Errorf("newWatcher called %d times, want 1", calls)
+	}
+	if want := `msg="the Gunicorn watcher cannot run here; forwarding StatsD only" err="procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not plan9: unsupported operation"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("log:\n%s\nwant a line with %s", logs.String(), want)
+	}
+}
+
+// TestWatcherError: any other error from procwatch.New stops the program
+// before it listens.
+func TestWatcherError(t *testing.T) {
+	cleanEnv(t)
+	newWatcher = func(metric.MeterProvider, ...procwatch.Option) (*procwatch.Watcher, error) {
+		return nil, errors.New("procwatch: WithPIDFile: empty path")
+	}
+	t.Cleanup(func() { newWatcher = procwatch.New })
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // never reached
+	err := run(context.Background(), []string{"-statsd.listen", "udp://127.0.0.1:0", "-gunicorn.pid", "1"},
+		slog.New(slog.DiscardHandler), func(net.Addr) { t.Error("listening despite the watcher's error") })
+	if want := "gunicorn watcher: procwatch: WithPIDFile: empty path"; err == nil || err.Error() != want {
+		t.Errorf("run: %v, want %q", err, want)
 	}
 }

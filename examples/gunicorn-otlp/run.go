@@ -12,14 +12,17 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 )
 
 // errUsage wraps a command-line error the flag package has already reported.
@@ -31,6 +34,39 @@ type config struct {
 	interval        time.Duration // 0: OTEL_METRIC_EXPORT_INTERVAL or the SDK's 60s
 	shutdownTimeout time.Duration // bound on draining and the final export
 	prefixKey       string        // attribute carrying Gunicorn's --statsd-prefix
+
+	// The Gunicorn watcher (procwatch), on when one of pidFile, pid and
+	// discover is set.
+	gunicornPIDFile  string
+	gunicornPID      int
+	gunicornDiscover bool
+	gunicornInterval time.Duration
+	gunicornApp      string // the prefix attribute's value on the watcher's series; "" for none
+}
+
+// watching reports whether the flags turn the Gunicorn watcher on.
+func (c *config) watching() bool {
+	return c.gunicornPIDFile != "" || c.gunicornPID != 0 || c.gunicornDiscover
+}
+
+// watcherOptions are the procwatch options the flags give.
+func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
+	opts := []procwatch.Option{
+		procwatch.WithSampleInterval(c.gunicornInterval),
+		procwatch.WithLogger(log),
+	}
+	switch {
+	case c.gunicornPIDFile != "":
+		opts = append(opts, procwatch.WithPIDFile(c.gunicornPIDFile))
+	case c.gunicornPID != 0:
+		opts = append(opts, procwatch.WithPID(c.gunicornPID))
+	default:
+		opts = append(opts, procwatch.WithDiscover())
+	}
+	if c.gunicornApp != "" {
+		opts = append(opts, procwatch.WithAttributes(attribute.String(c.prefixKey, c.gunicornApp)))
+	}
+	return opts
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -53,6 +89,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		"On SIGTERM/SIGINT, the longest `time` to drain the socket and export one last time.")
 	fs.StringVar(&c.prefixKey, "prefix-key", mapper.DefaultPrefixKey,
 		"Attribute `key` that carries Gunicorn's --statsd-prefix. \"\" drops it.")
+	fs.StringVar(&c.gunicornPIDFile, "gunicorn.pid-file", "",
+		"Watch the Gunicorn master whose pid is in this `file` (Gunicorn's --pid), followed across restarts and USR2 upgrades. Linux only.")
+	fs.IntVar(&c.gunicornPID, "gunicorn.pid", 0,
+		"Watch the Gunicorn master with this process `id`. Linux only.")
+	fs.BoolVar(&c.gunicornDiscover, "gunicorn.discover", false,
+		"Watch the Gunicorn master found by its command line or title (the oldest, if several). Linux only.")
+	fs.DurationVar(&c.gunicornInterval, "gunicorn.sample-interval", procwatch.DefaultSampleInterval,
+		"How often the watcher samples Gunicorn's workers (`interval`).")
+	fs.StringVar(&c.gunicornApp, "gunicorn.app", "",
+		"The `value` of the -prefix-key attribute on the watcher's series: Gunicorn's --statsd-prefix (trailing dots trimmed), "+
+			"so that they sit beside its StatsD series. \"\" sets none, as Gunicorn without a prefix.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -68,7 +115,41 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.shutdownTimeout <= 0 {
 		return nil, fmt.Errorf("-shutdown.timeout %v: must be positive", c.shutdownTimeout)
 	}
+	if err := c.checkWatcher(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkWatcher checks the -gunicorn.* flags.
+func (c *config) checkWatcher() error {
+	n := 0
+	for _, set := range []bool{c.gunicornPIDFile != "", c.gunicornPID != 0, c.gunicornDiscover} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("-gunicorn.pid-file, -gunicorn.pid, -gunicorn.discover: give only one")
+	}
+	if c.gunicornPID < 0 {
+		return fmt.Errorf("-gunicorn.pid %d: not a process id", c.gunicornPID)
+	}
+	if c.gunicornInterval <= 0 {
+		return fmt.Errorf("-gunicorn.sample-interval %v: must be positive", c.gunicornInterval)
+	}
+	// Gunicorn's --statsd-prefix as given, or as the mapper derives the
+	// attribute from it: either way, the same value.
+	c.gunicornApp = strings.TrimRight(c.gunicornApp, ".")
+	if c.gunicornApp != "" {
+		if !c.watching() {
+			return errors.New("-gunicorn.app labels the watcher's series: give -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover too")
+		}
+		if c.prefixKey == "" {
+			return fmt.Errorf("-gunicorn.app %q: -prefix-key is empty, so there is no attribute to carry it", c.gunicornApp)
+		}
+	}
+	return nil
 }
 
 // Protocols, as OTEL_EXPORTER_OTLP_PROTOCOL names them.
@@ -151,12 +232,37 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 		mp.Shutdown(context.Background())
 		return fmt.Errorf("mapper: %w", err)
 	}
+	var w *procwatch.Watcher
+	if cfg.watching() {
+		if w, err = newGunicornWatcher(cfg, mp, log); err != nil {
+			mp.Shutdown(context.Background())
+			return err
+		}
+	}
 	recv, err := otelbridge.Listen(cfg.listen, mp, otelbridge.WithMapper(m))
 	if err != nil {
 		mp.Shutdown(context.Background())
 		return fmt.Errorf("-statsd.listen %s: %w", cfg.listen, err)
 	}
 	log.Info("receiving StatsD", "addr", recv.Addr().Network()+"://"+recv.Addr().String(), "otlp.protocol", protocol)
+	// The watcher runs until stopWatch, which the shutdown calls before the
+	// final export.
+	stopWatch := func() {}
+	if w != nil {
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = w.Run(wctx) // errors only if already running
+		}()
+		stopWatch = func() {
+			cancel()
+			<-done // a pass takes milliseconds
+			st := w.Stats()
+			log.Info("Gunicorn watcher stopped", "passes", st.Passes, "up", st.Up, "master_pid", st.MasterPID,
+				"workers", st.Workers, "busy_seconds", st.BusyTime, "restarts", st.Restarts, "errors", st.Errors)
+		}
+	}
 	if ready != nil {
 		ready(recv.Addr())
 	}
@@ -170,9 +276,13 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 	if err := recv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("StatsD shutdown: %w", err))
 	}
+	// ... stop sampling Gunicorn (its instruments keep reporting the last
+	// pass) ...
+	stopWatch()
 	// ... then collect and export it. The MeterProvider's Shutdown makes the
 	// periodic reader collect and export one last time, so the last datagrams
-	// (and the bridge's own telemetry, still registered) leave now.
+	// (and the bridge's own telemetry, still registered) and the watcher's
+	// last pass leave now.
 	if err := mp.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("final export: %w", err))
 	}
@@ -180,4 +290,31 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 	st := recv.Bridge().Stats()
 	log.Info("stopped", "datagrams", st.Datagrams, "samples", st.Samples, "recorded", st.Recorded, "rejected", st.Rejected)
 	return errors.Join(errs...)
+}
+
+// newWatcher makes the Gunicorn watcher; tests replace it.
+var newWatcher = procwatch.New
+
+// newGunicornWatcher makes the watcher the -gunicorn.* flags describe,
+// recording into mp. On a system where procwatch cannot run (anything but
+// Linux) it logs so and returns nil: the forwarder carries on with StatsD.
+func newGunicornWatcher(cfg *config, mp metric.MeterProvider, log *slog.Logger) (*procwatch.Watcher, error) {
+	w, err := newWatcher(mp, cfg.watcherOptions(log.With("component", "procwatch"))...)
+	if errors.Is(err, errors.ErrUnsupported) {
+		log.Warn("the Gunicorn watcher cannot run here; forwarding StatsD only", "err", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gunicorn watcher: %w", err)
+	}
+	what, which := "pid_file", any(cfg.gunicornPIDFile)
+	switch {
+	case cfg.gunicornPID != 0:
+		what, which = "pid", cfg.gunicornPID
+	case cfg.gunicornDiscover:
+		what, which = "discover", true
+	}
+	log.Info("watching Gunicorn through /proc", what, which, "sample_interval", cfg.gunicornInterval,
+		"app", cfg.gunicornApp)
+	return w, nil
 }

@@ -37,7 +37,10 @@ func TestRulesUnitTests(t *testing.T) {
 }
 
 // knownMetrics are the names examples/gunicorn-prometheus serves for
-// Gunicorn's metrics (the OpenTelemetry Prometheus exporter's default names).
+// Gunicorn's metrics (the OpenTelemetry Prometheus exporter's default names):
+// those of the StatsD profile, then those of the Gunicorn watcher (procwatch,
+// issue 10's table). examples/grafana's TestNamesAreExported checks them
+// against the exporter itself.
 var knownMetrics = []string{
 	"gunicorn_requests_total",
 	"gunicorn_responses_total",
@@ -47,22 +50,93 @@ var knownMetrics = []string{
 	"gunicorn_workers",
 	"gunicorn_log_messages_total",
 	"gunicorn_backlog",
+
+	"gunicorn_worker_count",
+	"gunicorn_worker_busy_time_seconds_total",
+	"gunicorn_worker_request_age_max_seconds",
+	"gunicorn_worker_connections",
+	"gunicorn_worker_restarts_total",
+	"gunicorn_process_cpu_time_seconds_total",
+	"gunicorn_process_memory_usage_bytes",
+	"gunicorn_process_uptime_seconds",
+	"gunicorn_listen_backlog",
+	"gunicorn_listen_backlog_limit",
+	"gunicorn_up",
 }
 
-// TestRuleMetricNames checks that the rules use only names the exporter
-// serves, so that a renamed metric cannot leave an alert silently empty.
-func TestRuleMetricNames(t *testing.T) {
-	data, err := os.ReadFile("rules.yml")
+// knownLabels are the label names that look like metric names: the
+// watcher's gunicorn.worker.state and gunicorn.process.role.
+var knownLabels = []string{"gunicorn_worker_state", "gunicorn_process_role"}
+
+// usedMetrics returns the gunicorn_ metric names in file, less knownLabels.
+func usedMetrics(t *testing.T, file string) []string {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	used := regexp.MustCompile(`\bgunicorn_[a-z_]+`).FindAllString(string(data), -1)
+	used = slices.DeleteFunc(used, func(n string) bool { return slices.Contains(knownLabels, n) })
 	if len(used) == 0 {
-		t.Fatal("no gunicorn_ metric in rules.yml")
+		t.Fatalf("no gunicorn_ metric in %s", file)
 	}
-	for _, name := range used {
-		if !slices.Contains(knownMetrics, name) {
-			t.Errorf("rules.yml uses %s, which the exporter does not serve", name)
+	slices.Sort(used)
+	return slices.Compact(used)
+}
+
+// TestRuleMetricNames checks that the rules, and the series their tests
+// feed them, use only names the exporter serves, so that a renamed metric
+// cannot leave an alert (or its test) silently empty.
+func TestRuleMetricNames(t *testing.T) {
+	for _, file := range []string{"rules.yml", "tests.yml"} {
+		for _, name := range usedMetrics(t, file) {
+			if !slices.Contains(knownMetrics, name) {
+				t.Errorf("%s uses %s, which the exporter does not serve", file, name)
+			}
+		}
+	}
+	// Each alert on the watcher's metrics uses them.
+	used := usedMetrics(t, "rules.yml")
+	for _, name := range []string{
+		"gunicorn_worker_busy_time_seconds_total", "gunicorn_worker_count",
+		"gunicorn_listen_backlog", "gunicorn_listen_backlog_limit",
+		"gunicorn_worker_request_age_max_seconds", "gunicorn_worker_restarts_total", "gunicorn_up",
+	} {
+		if !slices.Contains(used, name) {
+			t.Errorf("rules.yml does not use %s", name)
+		}
+	}
+}
+
+// TestEveryAlertTested checks that tests.yml has, for every alert of
+// rules.yml, a case where it fires and one where it does not.
+func TestEveryAlertTested(t *testing.T) {
+	rules, err := os.ReadFile("rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile("tests.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := regexp.MustCompile(`(?m)^\s*- alert: (\w+)$`).FindAllStringSubmatch(string(rules), -1)
+	if len(alerts) < 12 {
+		t.Fatalf("%d alerts in rules.yml, want at least 12", len(alerts))
+	}
+	// A case is "alertname: X" followed by "exp_alerts: []" (not firing)
+	// or "exp_alerts:" and a list (firing).
+	cases := regexp.MustCompile(`(?m)^\s*alertname: (\w+)\n\s*exp_alerts:( \[\])?$`).FindAllStringSubmatch(string(tests), -1)
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, c := range cases {
+		if c[2] == "" {
+			fires[c[1]] = true
+		} else {
+			quiet[c[1]] = true
+		}
+	}
+	for _, a := range alerts {
+		if !fires[a[1]] || !quiet[a[1]] {
+			t.Errorf("%s: tested firing %v, not firing %v; want both", a[1], fires[a[1]], quiet[a[1]])
 		}
 	}
 }
