@@ -29,6 +29,7 @@ var defaultConfig = config{
 	prefixKey:            "app",
 	histogram:            histExplicit,
 	gunicornProfile:      true,
+	watchInterval:        100 * time.Millisecond,
 	maxInstruments:       2000,
 	maxSeries:            100_000,
 	cardinalityLimit:     2000,

@@ -197,19 +197,14 @@ func TestSoak(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads the exporter's memory in /proc")
 	}
-	// Over UDP when the exporter's socket gets its 8 MiB receive buffer (400
-	// ms of this traffic); otherwise (a CI runner without CAP_NET_ADMIN and
-	// with the usual 208 KiB net.core.rmem_max, 13 ms of it, while other
-	// packages' tests load the machine) over a Unix datagram socket, which
-	// makes a sender wait instead of dropping.
-	udp := os.Geteuid() == 0 || rmemMax() >= 8<<20
-	e := startExporter(t, !udp)
+	// Over a Unix datagram socket, which makes a sender wait instead of
+	// dropping: the soak checks that nothing grows and every datagram is
+	// counted, on a machine that CI's other packages load at the same time.
+	// Loss over UDP under load is measured by compare.sh (BENCHMARKS.md),
+	// not asserted by a test: it depends on the machine.
+	e := startExporter(t, true)
 	args := []string{"-soak", "20s", "-rate", "20000", "-warmup", "5s", "-sample-every", "2500ms", "-rss-slack", strconv.Itoa(8 << 20),
-		"-prefix", "shop.web", "-tags", "env:ci"}
-	if !udp {
-		t.Logf("over unixgram: net.core.rmem_max is %d and the test is not root", rmemMax())
-		args = append(args, "-target", "unixgram://"+e.unixgram)
-	}
+		"-prefix", "shop.web", "-tags", "env:ci", "-target", "unixgram://" + e.unixgram}
 	rep := loadExporter(t, e, args...)
 	for _, f := range rep.Failures {
 		t.Error(f)
@@ -312,14 +307,4 @@ func envInt(key string, def int64) int64 {
 		return v
 	}
 	return def
-}
-
-// rmemMax returns net.core.rmem_max, or 0 when it cannot be read.
-func rmemMax() int {
-	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
 }
