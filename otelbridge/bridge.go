@@ -199,7 +199,7 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 	st := ser.state
 	v := s.Value * ser.scale
 	switch st.inst.kind {
-	case mapper.Counter:
+	case mapper.KindCounter:
 		v /= s.Rate
 		if !finite(v) {
 			return rBadValue
@@ -210,7 +210,7 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 		if !st.add(v) {
 			return rBadValue
 		}
-	case mapper.Histogram:
+	case mapper.KindHistogram:
 		if !finite(v) {
 			return rBadValue
 		}
@@ -226,7 +226,7 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 				st.inst.histogram.Record(b.ctx, v, st.recordOpts...)
 			}
 		}
-	case mapper.Gauge, mapper.UpDownCounter:
+	case mapper.KindGauge, mapper.KindUpDownCounter:
 		// A gauge holds the last value: a signed gauge sample moves it, any
 		// other sample replaces it. An up-down counter's sum follows a gauge
 		// sample the same way, and adds any other sample's value/rate.
@@ -234,7 +234,7 @@ func (b *Bridge) record(s *statsd.Sample, gen uint64, t *tally) int {
 		switch {
 		case s.Type == statsd.Gauge && s.Delta:
 			ok = st.add(v)
-		case s.Type == statsd.Gauge || st.inst.kind == mapper.Gauge:
+		case s.Type == statsd.Gauge || st.inst.kind == mapper.KindGauge:
 			ok = st.set(v)
 		default:
 			ok = st.add(v / s.Rate)
@@ -397,7 +397,7 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	// A bad name or kind takes no slot: the series table remembers the
 	// verdict for each StatsD series, so a flood of them cannot use up the
 	// names.
-	if !validName(mp.Name) || mp.Kind < mapper.Counter || mp.Kind > mapper.Histogram {
+	if !validName(mp.Name) || mp.Kind < mapper.KindCounter || mp.Kind > mapper.KindHistogram {
 		return nil, rBadName
 	}
 	if len(b.instruments) >= b.cfg.maxInstruments {
@@ -414,13 +414,13 @@ func (b *Bridge) instrument(mp *mapper.Mapping) (*instrument, int) {
 	var err error
 	unit, desc := metric.WithUnit(mp.Unit), metric.WithDescription(mp.Description)
 	switch mp.Kind {
-	case mapper.Counter:
+	case mapper.KindCounter:
 		inst.observable, err = b.meter.Float64ObservableCounter(mp.Name, unit, desc)
-	case mapper.UpDownCounter:
+	case mapper.KindUpDownCounter:
 		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mp.Name, unit, desc)
-	case mapper.Gauge:
+	case mapper.KindGauge:
 		inst.observable, err = b.meter.Float64ObservableGauge(mp.Name, unit, desc)
-	case mapper.Histogram:
+	case mapper.KindHistogram:
 		hopts := []metric.Float64HistogramOption{unit, desc}
 		if mp.Buckets != nil {
 			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mp.Buckets...))
@@ -463,7 +463,7 @@ func (b *Bridge) seriesState(inst *instrument, attrs attribute.Set) *seriesState
 func newSeriesState(inst *instrument, attrs attribute.Set) *seriesState {
 	opt := metric.WithAttributeSet(attrs)
 	st := &seriesState{inst: inst}
-	if inst.kind == mapper.Histogram {
+	if inst.kind == mapper.KindHistogram {
 		st.recordOpts = []metric.RecordOption{opt}
 	} else {
 		st.observeOpt = []metric.ObserveOption{opt}

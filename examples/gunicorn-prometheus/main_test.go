@@ -382,7 +382,7 @@ const rulesInvalid = `mappings:
   - match: "*.gunicorn.requests"
     name: "reqs_v2"
     labels:
-      app: "$2"
+      app: [x]
 `
 
 const rulesV2 = `mappings:
@@ -407,12 +407,12 @@ func TestReloadKeepsRulesOnInvalidFile(t *testing.T) {
 		t.Fatal("reload of an invalid file: no error")
 	}
 	// The error names the file and the line, and is logged.
-	const where = ":5: match \"*.gunicorn.requests\": label \"app\": $2 refers to a capture the match does not have"
+	const where = ":5: match \"*.gunicorn.requests\": label \"app\": expected a string"
 	if !strings.Contains(err.Error(), path+where) {
 		t.Errorf("error %q, want it to contain %q", err, path+where)
 	}
 	if logs := a.logs.String(); !strings.Contains(logs, "mapping config reload failed") ||
-		!strings.Contains(logs, path+`:5: match \"*.gunicorn.requests\": label \"app\": $2 refers`) {
+		!strings.Contains(logs, path+`:5: match \"*.gunicorn.requests\": label \"app\": expected a string`) {
 		t.Errorf("logs do not report the failure:\n%s", logs)
 	}
 	// The old rules still map, old series and new ones.
