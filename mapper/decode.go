@@ -71,7 +71,7 @@ type decoder struct {
 	file    string
 	visits  int
 	limit   int
-	merging map[*yaml.Node]bool // merge sources being expanded, to refuse cycles
+	merging map[*yaml.Node]bool         // merge sources being expanded, to refuse cycles
 	warn    func(*RuleError) *RuleError // keeps a warning; returns it as the error in strict mode
 }
 
