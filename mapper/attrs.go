@@ -35,9 +35,10 @@ const DefaultMaxTagBytes = 256
 // attribute.
 type TagStats struct {
 	// Reserved ("reserved"): the key is, or becomes, a label name the
-	// Prometheus exposition sets itself or reserves: le and quantile on
-	// histograms, any name starting with "__" (__name__), otel_scope_*
-	// (the OpenTelemetry Prometheus exporter's scope labels). A mapping
+	// Prometheus exposition sets itself or reserves: le and quantile (the
+	// labels of histogram buckets and summary quantiles), any name starting
+	// with "__" (__name__), otel_scope_* (the OpenTelemetry Prometheus
+	// exporter's scope labels). A mapping
 	// file's label with such a key is left out too (and its file warned
 	// about).
 	Reserved uint64
@@ -126,14 +127,13 @@ func own(key string, v attribute.Value) ownAttr {
 // sample's tags. The mapping's attributes win over tags with the same
 // Prometheus label name unless override is set; among tags the last wins.
 // What would make an exposition invalid is left out and counted.
-func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, kind Kind, override bool) attribute.Set {
+func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, override bool) attribute.Set {
 	if len(s.Tags) == 0 && len(owns) == 0 {
 		return *attribute.EmptySet()
 	}
-	hist := kind == KindHistogram
 	b := attrBuilder{m: m, s: s, list: make([]ownAttr, 0, len(owns)+min(m.maxTags, 8))}
 	if override {
-		b.addOwn(owns, hist)
+		b.addOwn(owns)
 	}
 	it := s.TagIter()
 	n := 0
@@ -176,14 +176,14 @@ func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, kind Kind, overrid
 			m.note(reasonInvalid, 1, key, s)
 			continue
 		}
-		if reservedLabel(key, label, hist) != "" {
+		if reservedLabel(key, label) != "" {
 			m.note(reasonReserved, 1, key, s)
 			continue
 		}
 		b.add(ownAttr{kv: attribute.String(key, string(v)), label: label})
 	}
 	if !override {
-		b.addOwn(owns, hist)
+		b.addOwn(owns)
 	}
 	kvs := make([]attribute.KeyValue, len(b.list))
 	for i, a := range b.list {
@@ -211,9 +211,9 @@ func (b *attrBuilder) add(a ownAttr) {
 	b.list = append(b.list, a)
 }
 
-func (b *attrBuilder) addOwn(owns []ownAttr, hist bool) {
+func (b *attrBuilder) addOwn(owns []ownAttr) {
 	for _, a := range owns {
-		if onlyUnderscores(a.label) || reservedLabel(string(a.kv.Key), a.label, hist) != "" {
+		if onlyUnderscores(a.label) || reservedLabel(string(a.kv.Key), a.label) != "" {
 			b.m.note(reasonReserved, 1, string(a.kv.Key), b.s)
 			continue
 		}
@@ -294,15 +294,17 @@ func onlyUnderscores(label string) bool {
 }
 
 // reservedLabel says why a key (and its label name) must not be an
-// attribute of a series of the kind, or "".
-func reservedLabel(key, label string, histogram bool) string {
+// attribute of a series, or "". le and quantile are reserved on every
+// kind: a histogram's exposition sets le itself (a second one makes the
+// scrape fail), and promtool refuses either on any other metric.
+func reservedLabel(key, label string) string {
 	switch {
 	case strings.HasPrefix(key, "__") || strings.HasPrefix(label, "__"):
 		return "Prometheus reserves names starting with \"__\""
 	case strings.HasPrefix(label, "otel_scope_"):
 		return "the OpenTelemetry Prometheus exporter sets otel_scope_* itself"
-	case histogram && (label == "le" || label == "quantile"):
-		return "the Prometheus exposition of a histogram sets " + label + " itself"
+	case label == "le" || label == "quantile":
+		return "a Prometheus exposition sets " + label + " itself (on histogram buckets, summary quantiles)"
 	}
 	return ""
 }

@@ -203,7 +203,7 @@ func (c *compiler) rule(spec *ruleSpec, d *defaultsSpec, defaultBuckets []float6
 			}
 		}
 		rl := ruleLabel{key: l.key, label: promLabel(l.key), val: t}
-		if why := reservedLabel(l.key, rl.label, r.classes[classObserver]); why != "" {
+		if why := reservedLabel(l.key, rl.label); why != "" {
 			if err := c.warn(c.errf(l.line, match, "label %q: %s: it is left out", l.key, why)); err != nil {
 				return nil, err
 			}

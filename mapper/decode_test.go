@@ -172,13 +172,14 @@ func TestWarnings(t *testing.T) {
 		{"mappings:\n- match: \"t.*\"\n  name: t\n  ttl: 30\n",
 			[]string{`mapping.yml:4: match "t.*": ttl: 30 without a unit is 30ns (nanoseconds, as statsd_exporter reads it): write 30s for seconds`},
 			nil},
-		{"mappings:\n- match: \"t.*\"\n  name: t\n  labels:\n    le: x\n    __name__: y\n    a.b: \"1\"\n    a_b: \"2\"\n- match: \"c.*\"\n  name: c\n  match_metric_type: counter\n  labels: {le: x}\n",
+		{"mappings:\n- match: \"t.*\"\n  name: t\n  labels:\n    le: x\n    __name__: y\n    a.b: \"1\"\n    a_b: \"2\"\n    quantile: q\n",
 			[]string{
-				`mapping.yml:5: match "t.*": label "le": the Prometheus exposition of a histogram sets le itself: it is left out`,
+				`mapping.yml:5: match "t.*": label "le": a Prometheus exposition sets le itself (on histogram buckets, summary quantiles): it is left out`,
 				`mapping.yml:6: match "t.*": label "__name__": Prometheus reserves names starting with "__": it is left out`,
 				`mapping.yml:8: match "t.*": labels "a.b" and "a_b" become the same Prometheus label name "a_b": "a_b" is kept`,
+				`mapping.yml:9: match "t.*": label "quantile": a Prometheus exposition sets quantile itself (on histogram buckets, summary quantiles): it is left out`,
 			},
-			map[string]string{"t.x:1|ms": "t histogram a_b=2", "t.x:1|c": "t counter a_b=2,le=x", "c.x:1|c": "c counter le=x"}},
+			map[string]string{"t.x:1|ms": "t histogram a_b=2", "t.x:1|c": "t counter a_b=2"}},
 	} {
 		rs, err := ParseRules("mapping.yml", []byte(tc.yml))
 		if err != nil {

@@ -138,7 +138,7 @@ func (m *Mapper) gunicorn(s *statsd.Sample) (*Mapping, bool) {
 	}
 	mp := new(Mapping)
 	*mp = *base
-	mp.Attributes = m.attributes(s, own[:nown], mp.Kind, m.tagOverride)
+	mp.Attributes = m.attributes(s, own[:nown], m.tagOverride)
 	return mp, true
 }
 

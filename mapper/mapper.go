@@ -201,8 +201,8 @@ func New(opts ...Option) (*Mapper, error) {
 		switch {
 		case onlyUnderscores(m.prefixLabel):
 			m.fail("prefix key %q becomes no Prometheus label name", m.prefixKey)
-		case reservedLabel(m.prefixKey, m.prefixLabel, true) != "":
-			m.fail("prefix key %q: %s", m.prefixKey, reservedLabel(m.prefixKey, m.prefixLabel, true))
+		case reservedLabel(m.prefixKey, m.prefixLabel) != "":
+			m.fail("prefix key %q: %s", m.prefixKey, reservedLabel(m.prefixKey, m.prefixLabel))
 		}
 		for _, k := range []string{AttrStatusCode, AttrErrorType, AttrLevel} {
 			if promLabel(k) == m.prefixLabel {
@@ -305,6 +305,6 @@ func (m *Mapper) generic(s *statsd.Sample) *Mapping {
 			mp.Buckets = PrometheusDefaultBuckets
 		}
 	}
-	mp.Attributes = m.attributes(s, owns, kind, m.tagOverride)
+	mp.Attributes = m.attributes(s, owns, m.tagOverride)
 	return mp
 }

@@ -112,6 +112,6 @@ func (rs *Rules) mapSample(m *Mapper, s *statsd.Sample) (*Mapping, bool) {
 			own[i] = ownAttr{kv: attribute.String(l.key, l.val.expand(s.Name, loc)), label: l.label}
 		}
 	}
-	mp.Attributes = m.attributes(s, own, kind, m.tagOverride || r.honor)
+	mp.Attributes = m.attributes(s, own, m.tagOverride || r.honor)
 	return mp, true
 }

@@ -731,7 +731,7 @@ func TestStatsdExporterDifferences(t *testing.T) {
 			"mappings:\n- match: \"h.*\"\n  name: h\n  histogram_options: {buckets: [2, 1]}\n", "", 0,
 			`mapping.yml:4: match "h.*": histogram_options.buckets: boundaries must increase: 1 after 2`, "loads; panics when h.* is observed"},
 		{"a label Prometheus reserves",
-			"the label would make the exposition invalid (le on a histogram) or is dropped by Prometheus (__*): it is left out, with a warning, and counted in TagStats",
+			"the label would make the exposition invalid (le on a histogram), draws promtool's refusal (le, quantile elsewhere) or is dropped by Prometheus (__*): it is left out, with a warning, and counted in TagStats",
 			"mappings:\n- match: \"h.*\"\n  name: h\n  labels: {le: x, job: j}\n", "h.x", statsd.Timer,
 			"h histogram job=j", "le=x,job=j (and the histogram is refused at registration)"},
 		{"a label key statsd_exporter refuses",
