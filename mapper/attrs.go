@@ -48,7 +48,9 @@ type TagStats struct {
 	// package documentation keep one.
 	Conflict uint64
 	// Invalid ("invalid"): the key is empty or becomes no label name at all
-	// (only underscores: "_", "."), or the key or value is not UTF-8.
+	// (only underscores: "_", "."), or the key or value is not UTF-8 (the
+	// parser refuses such lines; a Sample made by hand may hold them, and a
+	// rule's label may capture them from its name).
 	Invalid uint64
 	// Bare ("bare"): a tag without a value ("canary", "canary:"), left out
 	// under WithDropBareTags.
@@ -213,11 +215,16 @@ func (b *attrBuilder) add(a ownAttr) {
 
 func (b *attrBuilder) addOwn(owns []ownAttr) {
 	for _, a := range owns {
-		if onlyUnderscores(a.label) || reservedLabel(string(a.kv.Key), a.label) != "" {
+		switch {
+		case onlyUnderscores(a.label) || reservedLabel(string(a.kv.Key), a.label) != "":
 			b.m.note(reasonReserved, 1, string(a.kv.Key), b.s)
-			continue
+		case a.kv.Value.Type() == attribute.STRING && !utf8.ValidString(a.kv.Value.AsString()):
+			// A capture of a name that is not UTF-8: the parser refuses
+			// such lines, but a Sample may be made by hand.
+			b.m.note(reasonInvalid, 1, string(a.kv.Key), b.s)
+		default:
+			b.add(a)
 		}
-		b.add(a)
 	}
 }
 
