@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"bytes"
 	"log/slog"
 	"strings"
 	"time"
@@ -133,14 +134,18 @@ func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, override bool) att
 	if len(s.Tags) == 0 && len(owns) == 0 {
 		return *attribute.EmptySet()
 	}
-	b := attrBuilder{m: m, s: s, list: make([]ownAttr, 0, len(owns)+min(m.maxTags, 8))}
+	n := len(owns)
+	if len(s.Tags) > 0 {
+		n += min(bytes.Count(s.Tags, comma)+1, m.maxTags)
+	}
+	b := attrBuilder{m: m, s: s, kvs: make([]attribute.KeyValue, 0, n), labels: make([]string, 0, n)}
 	if override {
 		b.addOwn(owns)
 	}
 	it := s.TagIter()
-	n := 0
+	read := 0
 	for it.Next() {
-		if n == m.maxTags {
+		if read == m.maxTags {
 			rest := 1
 			for it.Next() {
 				rest++
@@ -148,7 +153,7 @@ func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, override bool) att
 			m.note(reasonTooMany, rest, "", s)
 			break
 		}
-		n++
+		read++
 		k, v := it.Key(), it.Value()
 		switch {
 		case len(k) == 0:
@@ -187,30 +192,31 @@ func (m *Mapper) attributes(s *statsd.Sample, owns []ownAttr, override bool) att
 	if !override {
 		b.addOwn(owns)
 	}
-	kvs := make([]attribute.KeyValue, len(b.list))
-	for i, a := range b.list {
-		kvs[i] = a.kv
-	}
-	return attribute.NewSet(kvs...)
+	return attribute.NewSet(b.kvs...)
 }
 
+var comma = []byte{','}
+
+// attrBuilder holds the attributes kept so far and their label names.
 type attrBuilder struct {
-	m    *Mapper
-	s    *statsd.Sample
-	list []ownAttr
+	m      *Mapper
+	s      *statsd.Sample
+	kvs    []attribute.KeyValue
+	labels []string
 }
 
 // add adds an attribute; one already there with the same label name is
 // replaced (and counted).
 func (b *attrBuilder) add(a ownAttr) {
-	for i := range b.list {
-		if b.list[i].label == a.label {
-			b.m.note(reasonConflict, 1, string(b.list[i].kv.Key), b.s)
-			b.list[i] = a
+	for i, l := range b.labels {
+		if l == a.label {
+			b.m.note(reasonConflict, 1, string(b.kvs[i].Key), b.s)
+			b.kvs[i] = a.kv
 			return
 		}
 	}
-	b.list = append(b.list, a)
+	b.kvs = append(b.kvs, a.kv)
+	b.labels = append(b.labels, a.label)
 }
 
 func (b *attrBuilder) addOwn(owns []ownAttr) {

@@ -100,3 +100,18 @@ func ExampleLoadRules() {
 	// warning: mapping.yml:5: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2): it expands to ""
 	// strict: mapping.yml:5: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2): it expands to ""
 }
+
+// Tags that would make a Prometheus exposition invalid are left out and
+// counted; WithDropBareTags drops tags without a value, as statsd_exporter
+// does.
+func ExampleMapper_TagStats() {
+	m, err := mapper.New(mapper.WithDropBareTags())
+	if err != nil {
+		log.Fatal(err)
+	}
+	show(m, "api.latency:12|ms|#le:evil,__name__:x,a.b:1,a_b:2,canary")
+	fmt.Printf("%+v\n", m.TagStats())
+	// Output:
+	// api.latency:12|ms|#le:evil,__name__:x,a.b:1,a_b:2,canary   api.latency histogram "s" scale=0.001 a_b=2
+	// {Reserved:2 Conflict:1 Invalid:0 Bare:1 TooMany:0 KeyTooLong:0 ValueTruncated:0}
+}
