@@ -71,7 +71,7 @@ func compileFile(file string, data []byte, cfg rulesConfig) (*Rules, *RuleError)
 	c := &compiler{file: file, strict: cfg.strict, regexps: make(map[string]*regexp.Regexp)}
 	d := &decoder{
 		file:    file,
-		limit:   aliasFactor*countNodes(&doc) + aliasSlack,
+		limit:   aliasFactor*docSize(&doc) + aliasSlack,
 		merging: make(map[*yaml.Node]bool),
 		warn:    c.warn,
 	}

@@ -19,7 +19,7 @@ import (
 // Decoder.KnownFields: that reports unknown and duplicate keys with a line,
 // but not the rule they are in, and a rule's own decoding (Node.Decode) does
 // not carry KnownFields at all. Scalars are decoded with yaml.v3's typed
-// decoding (Node.Decode into bool, float64, int64), as statsd_exporter's
+// decoding (Node.Decode into bool and float64), as statsd_exporter's
 // yaml.v2 decodes them; the messages are ours, with the file, the line and
 // the rule.
 
@@ -63,10 +63,11 @@ type labelSpec struct {
 }
 
 // decoder reads one file. It bounds the work aliases can cause: every node
-// it visits counts, through aliases and merge keys as often as they are
-// used, and a file that needs more visits than aliasFactor times its own
-// nodes (plus aliasSlack) is refused, whatever way its aliases nest (a
-// "billion laughs" file is refused after at most that many steps).
+// it visits counts (and every 64 bytes of a scalar it reads, as one node),
+// through aliases and merge keys as often as they are used, and a file that
+// needs more visits than aliasFactor times its own size so counted (plus
+// aliasSlack) is refused, whatever way its aliases nest (a "billion laughs"
+// file is refused after at most that many steps).
 type decoder struct {
 	file    string
 	visits  int
@@ -76,7 +77,8 @@ type decoder struct {
 }
 
 // The bound on alias expansion: a file may make the decoder visit at most
-// aliasFactor times as many nodes as it holds, plus aliasSlack. Sharing a
+// aliasFactor times as many nodes as it holds, plus aliasSlack (see
+// decoder). Sharing a
 // bucket list or a label set among hundreds of rules stays far below it.
 const (
 	aliasFactor = 10
@@ -87,18 +89,25 @@ func (d *decoder) errf(line int, match, format string, args ...any) *RuleError {
 	return &RuleError{File: d.file, Line: line, Match: match, Msg: fmt.Sprintf(format, args...)}
 }
 
-// countNodes counts a document's nodes without following aliases.
-func countNodes(n *yaml.Node) int {
-	c := 1
+// scalarUnit is the number of bytes of a scalar counted as one node.
+const scalarUnit = 64
+
+// docSize counts a document's nodes, and its scalars' bytes in
+// scalarUnits, without following aliases.
+func docSize(n *yaml.Node) int {
+	c := 1 + len(n.Value)/scalarUnit
 	for _, k := range n.Content {
-		c += countNodes(k)
+		c += docSize(k)
 	}
 	return c
 }
 
 // visit charges one node against the alias bound.
-func (d *decoder) visit(n *yaml.Node) *RuleError {
-	d.visits++
+func (d *decoder) visit(n *yaml.Node) *RuleError { return d.charge(n, 1) }
+
+// charge charges units against the alias bound.
+func (d *decoder) charge(n *yaml.Node, units int) *RuleError {
+	d.visits += units
 	if d.visits > d.limit {
 		return d.errf(n.Line, "", "aliases expand to more than %d nodes (%d times the file's own, plus %d): refused", d.limit, aliasFactor, aliasSlack)
 	}
@@ -300,6 +309,9 @@ func (d *decoder) scalar(n *yaml.Node, match, key, want string) (*yaml.Node, boo
 	}
 	if n.Kind != yaml.ScalarNode {
 		return nil, false, d.errf(n.Line, match, "%s: expected %s", key, want)
+	}
+	if err := d.charge(n, len(n.Value)/scalarUnit); err != nil {
+		return nil, false, err
 	}
 	return n, !isNull(n), nil
 }

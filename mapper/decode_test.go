@@ -259,3 +259,23 @@ mappings:
 		}
 	}
 }
+
+// TestAliasedLongString: the bound counts a scalar's bytes each time an
+// alias brings it, so a long value reused by thousands of rules is refused
+// too (without it, each rule would parse the whole value again).
+func TestAliasedLongString(t *testing.T) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mappings:\n- match: a\n  name: a\n  labels: {v: &big %q}\n", strings.Repeat("x", 200_000))
+	for i := range 2000 {
+		fmt.Fprintf(&b, "- {match: b%d, name: b, labels: {v: *big}}\n", i)
+	}
+	_, err := ParseRules("long.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Fatalf("got %v, want the alias bound", err)
+	}
+	// Used by a few rules, it loads.
+	short := strings.Join(strings.SplitAfter(b.String(), "\n")[:10], "")
+	if rs, err := ParseRules("long.yml", []byte(short)); err != nil || rs.Len() != 7 {
+		t.Fatalf("7 rules: %v", err)
+	}
+}
