@@ -1,6 +1,14 @@
 // Package mapper says what a StatsD sample means: which OpenTelemetry
 // instrument it goes to (name, kind, unit, description, bucket advice), with
-// which attributes, and how its value is scaled; or that it is dropped.
+// which attributes, and how its value is scaled; or that it is dropped. It
+// reads statsd_exporter mapping files, and knows Gunicorn's metrics with no
+// configuration at all.
+//
+// It is not a parser (package statsd reads the wire format), it records
+// nothing and holds no series state (package otelbridge makes the
+// instruments and records the samples), and it does not name metrics for
+// Prometheus: it gives OpenTelemetry instrument names and units, and leaves
+// the exposition's own naming to the exporter.
 //
 // A Mapper answers in three steps, the first that claims a name wins:
 //
@@ -74,10 +82,26 @@
 // # Tags
 //
 // DogStatsD tags become string attributes: "env:prod" gives env=prod, a bare
-// "team" gives team="". Among tags with the same key the last wins. The
-// attributes a mapping sets itself (the prefix attribute, the status code,
-// the level, a rule's labels) win over tags with the same key, unless
-// WithTagOverride(true) is given, or the rule says honor_labels: true.
+// "team" gives team="" (WithDropBareTags leaves tags without a value out,
+// "team" and "team:" alike, as statsd_exporter does). The attributes a
+// mapping sets itself (the prefix attribute, the status code, the level, a
+// rule's labels) win over tags with the same key, unless
+// WithTagOverride(true) is given, or the rule says honor_labels: true; among
+// tags with the same key the last wins.
+//
+// "The same key" is judged by the Prometheus label name a key becomes when
+// the exporter escapes names: "a.b", "a_b" and "a__b" are all a_b, so only one of them is
+// kept, by the rule above. No input can make a Prometheus exposition
+// invalid: a tag whose key is, or becomes, a label the exposition sets
+// itself or Prometheus reserves (le, quantile, __name__ and any "__" prefix,
+// otel_scope_*), or no label name at all ("_", "."), is left out. What is
+// left out or cut is counted by reason in TagStats, for the bridge's own
+// telemetry, and logged at most once a minute per reason with WithLogger.
+//
+// What one line can add to a series is bounded: the first WithMaxTags tags
+// of a sample are read (default DefaultMaxTags, 32), a key longer than
+// WithMaxTagBytes (default DefaultMaxTagBytes, 256 bytes) leaves its tag
+// out, a longer value is cut to it.
 //
 // # Generic rules
 //
@@ -90,29 +114,52 @@
 //	h, d   Histogram, as sent
 //	s      dropped: sets have no OpenTelemetry instrument
 //
-// Generic histograms leave the buckets to the SDK (Buckets is nil). With
-// WithDropUnmatched, such names are dropped instead.
+// Generic timers advise statsd_exporter's default buckets, in seconds
+// (PrometheusDefaultBuckets, 5 ms to 10 s); other generic histograms leave
+// the buckets to the SDK (Buckets is nil), as their unit is unknown. With a
+// mapping file, every generic histogram advises the file's default buckets
+// and gets its defaults.ttl, as statsd_exporter treats names no rule
+// matches. Exponential histograms are one View away: the advice gives way
+// to it. With WithDropUnmatched, such names are dropped instead.
 //
 // # statsd_exporter mapping files
 //
 // ParseRules and LoadRules read a statsd_exporter mapping file unchanged:
-// mappings with match, name, labels, match_type (glob, regex),
-// match_metric_type (counter, gauge, observer), action (map, drop), help,
-// honor_labels, observer_type, histogram_options.buckets, scale and ttl, and
-// defaults with match_type, observer_type, glob_disable_ordering,
-// histogram_options and ttl. The deprecated keys timer_type, buckets and
-// quantiles, and summary_options, are accepted too. Any other key is an
-// error. Errors name the file, the line and the rule:
+// any file statsd_exporter v0.31.0 loads loads here, with the same series
+// (the few exceptions are listed below). Mappings have match, name, labels,
+// match_type (glob, regex), match_metric_type (counter, gauge, observer),
+// action (map, drop), help, honor_labels, observer_type,
+// histogram_options.buckets, scale and ttl; defaults have match_type,
+// observer_type, glob_disable_ordering, histogram_options and ttl. The keys
+// of older statsd_exporter versions (timer_type, buckets, quantiles) and
+// summary_options are accepted too. Any other key is an error. Anchors,
+// aliases and merge keys ("<<: *defaults") are read as statsd_exporter's
+// yaml.v2 reads them (a merged mapping such as labels is merged into, a
+// label set twice is an error); their expansion is bounded, so a file that
+// expands without end is refused. Errors name the file, the line and the
+// rule:
 //
-//	mapping.yml:12: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2)
+//	mapping.yml:12: match "*.foo.*": unknown key "colour"
+//
+// What statsd_exporter accepts silently but is most likely a mistake loads
+// as it would there, and is reported by Rules.Warnings, in the same form,
+// for the caller to log once: a reference to a capture the match does not
+// have ($3 on "*.*", or "$1_foo", which names a capture "1_foo"; both
+// expand to ""), an empty bucket list (the defaults apply), a ttl without a
+// unit (nanoseconds), a label Prometheus reserves (left out). With
+// StrictRules each warning is a load error instead.
 //
 // A rule's name is used as the instrument name as written
-// ("gunicorn_response_code"); labels become string attributes. In names and
-// label values "$1" and "${1}" are the captures (glob wildcards left to
-// right, or regex groups; "$0" is a regex's whole match, "${name}" a named
-// group), "$$" is a dollar sign. As in Go's regexp.Expand and in
-// statsd_exporter, "$1_total" refers to a capture named "1_total": write
-// "${1}_total".
+// ("gunicorn_response_code"); labels become string attributes. In a glob
+// rule's name and labels, references read as statsd_exporter's glob
+// formatter reads them: "$1" or "${1}" is the first wildcard's segment, "$0"
+// the whole name; a "$" takes the longest run of letters, digits, '_' and
+// '$' after it, so "$1_total" and "$$" refer to nothing and expand to "":
+// write "${1}_total". In a regex rule they read as Go's regexp.Expand reads
+// them, as statsd_exporter calls it: "$1" or "${1}" is a group, "$0" the
+// whole match, "${name}" a named group, "$$" a dollar sign, and "$1_total"
+// again the (missing) group "1_total". A rule whose name expands to nothing
+// drops the sample, as statsd_exporter does.
 //
 // Glob rules are compiled into one state machine over the dot-separated
 // segments of a name (a trie with exact and wildcard edges, explored as a
@@ -134,22 +181,28 @@
 // Histograms advise the rule's buckets, else the defaults' buckets, else
 // the Prometheus default buckets (PrometheusDefaultBuckets), as
 // statsd_exporter would make them. ttl is carried in Mapping.TTL for the
-// bridge.
+// bridge, as statsd_exporter applies it: a rule's ttl, or defaults.ttl when
+// the rule has none or 0 (a negative ttl never expires), and defaults.ttl
+// for names no rule matches; the Gunicorn profile's metrics never expire
+// (gunicorn.workers is sent only when it changes).
 //
-// Where this package differs from statsd_exporter:
+// Where this package differs from statsd_exporter (TestStatsdExporterDifferences
+// and TestStatsdExporterMapperCases show each):
 //
 //   - Summaries (observer_type: summary, the statsd_exporter default) are
 //     recorded as histograms: OpenTelemetry has no summary instrument. Their
-//     summary_options are accepted and ignored.
-//   - A reference to a capture the match does not have is a load error;
-//     statsd_exporter silently substitutes an empty string.
-//   - Names may also hold '.', '-' and '/', as OpenTelemetry instrument names
-//     may; labels may have any non-empty key. A glob segment may be any text
-//     without '*' (statsd_exporter only allows identifier characters), but a
-//     '*' inside a segment ("foo*bar") is refused, as statsd_exporter does.
-//   - scale must be positive; histogram buckets must increase.
-//   - A rule that expands to an empty name does not claim the sample: the
-//     profile and the generic rules get it.
+//     summary_options are checked and have no effect.
+//   - Text in a glob template is text: statsd_exporter garbles a '%' beside
+//     a capture (it formats with fmt.Sprintf) and "$1" before "$10".
+//   - A superset is accepted: names may also hold '.', '-' and '/', as
+//     OpenTelemetry instrument names may; labels may have any non-empty key;
+//     a glob segment may be any text without '*' (a '*' inside a segment,
+//     "foo*bar", is refused, as statsd_exporter does); a drop rule needs no
+//     name; the older keys above.
+//   - Refused where statsd_exporter loads: scale: 0 (every value would be
+//     recorded as 0), and histogram buckets that do not increase (the
+//     Prometheus client panics on them at the first observation).
+//   - Labels Prometheus reserves are left out, as tags are (see Tags).
 //   - Rules combine with the Gunicorn profile: file rules first, the profile
 //     for the names they do not match, then the generic rules (statsd_exporter
 //     has no profile: WithoutGunicornProfile gives its behaviour, and

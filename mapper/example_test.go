@@ -75,16 +75,43 @@ func ExampleLoadRules() {
 	show(m, "myapp.gunicorn.request.duration:12.5|ms")
 	show(m, "myapp.gunicorn.log.warning:1|c|@1.0")
 
-	_, err = mapper.ParseRules("mapping.yml", []byte(`mappings:
+	// A reference to a capture the match does not have loads, as in
+	// statsd_exporter (it expands to ""), with a warning to log once; with
+	// StrictRules it is a load error.
+	file := []byte(`mappings:
 - match: "*.foo.*"
   name: "foo"
   labels:
     app: "$3"
-`))
-	fmt.Println(err)
+`)
+	rules, err = mapper.ParseRules("mapping.yml", file)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, w := range rules.Warnings() {
+		fmt.Println("warning:", w)
+	}
+	_, err = mapper.ParseRules("mapping.yml", file, mapper.StrictRules())
+	fmt.Println("strict:", err)
 	// Output:
 	// myapp.gunicorn.request.status.200:1|c|@1.0                 gunicorn_response_code counter "" scale=1 app=myapp status=200
 	// myapp.gunicorn.request.duration:12.5|ms                    gunicorn_request_duration histogram "s" scale=0.001 app=myapp
 	// myapp.gunicorn.log.warning:1|c|@1.0                        gunicorn.log.messages counter "{message}" scale=1 app=myapp level=warning
-	// mapping.yml:5: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2)
+	// warning: mapping.yml:5: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2): it expands to ""
+	// strict: mapping.yml:5: match "*.foo.*": label "app": $3 refers to a capture the match does not have (it has 2): it expands to ""
+}
+
+// Tags that would make a Prometheus exposition invalid are left out and
+// counted; WithDropBareTags drops tags without a value, as statsd_exporter
+// does.
+func ExampleMapper_TagStats() {
+	m, err := mapper.New(mapper.WithDropBareTags())
+	if err != nil {
+		log.Fatal(err)
+	}
+	show(m, "api.latency:12|ms|#le:evil,__name__:x,a.b:1,a_b:2,canary")
+	fmt.Printf("%+v\n", m.TagStats())
+	// Output:
+	// api.latency:12|ms|#le:evil,__name__:x,a.b:1,a_b:2,canary   api.latency histogram "s" scale=0.001 a_b=2
+	// {Reserved:2 Conflict:1 Invalid:0 Bare:1 TooMany:0 KeyTooLong:0 ValueTruncated:0}
 }

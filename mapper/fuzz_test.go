@@ -1,9 +1,12 @@
 package mapper
 
 import (
+	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
@@ -60,6 +63,7 @@ func fuzzMappers(t testing.TB) []*Mapper {
 		{WithRules(rd), WithPrefix("shop.web"), WithTagOverride(true)},
 		{WithPrefix("a"), WithPrefixKey("")},
 		{WithRules(rs), WithoutGunicornProfile(), WithDropUnmatched(), WithCacheSize(1)},
+		{WithDropBareTags(), WithMaxTags(2), WithMaxTagBytes(3), WithPrefixKey("a.p-p")},
 	} {
 		ms = append(ms, mustMapper(t, opts...))
 	}
@@ -67,6 +71,7 @@ func fuzzMappers(t testing.TB) []*Mapper {
 }
 
 func checkMapping(t *testing.T, s *statsd.Sample, mp *Mapping) {
+	t.Helper()
 	if mp == nil {
 		t.Fatalf("%q: nil mapping", s.Name)
 	}
@@ -76,11 +81,27 @@ func checkMapping(t *testing.T, s *statsd.Sample, mp *Mapping) {
 		}
 		return
 	}
-	if mp.Name == "" || mp.Kind < Counter || mp.Kind > Histogram || mp.Scale <= 0 || math.IsInf(mp.Scale, 0) || math.IsNaN(mp.Scale) {
+	if mp.Name == "" || mp.Kind < KindCounter || mp.Kind > KindHistogram || mp.Scale == 0 || math.IsInf(mp.Scale, 0) || math.IsNaN(mp.Scale) {
 		t.Fatalf("%q: bad mapping %+v", s.Name, mp)
 	}
-	if mp.Buckets != nil && mp.Kind != Histogram {
+	if mp.Buckets != nil && mp.Kind != KindHistogram {
 		t.Fatalf("%q: buckets on a %v", s.Name, mp.Kind)
+	}
+	// No attribute set can make a Prometheus exposition invalid: every key
+	// has a label name of its own, none reserved.
+	labels := make(map[string]string)
+	it := mp.Attributes.Iter()
+	for it.Next() {
+		kv := it.Attribute()
+		key := string(kv.Key)
+		label := promLabel(key)
+		if key == "" || onlyUnderscores(label) || reservedLabel(key, label) != "" || !utf8.ValidString(key) || !utf8.ValidString(kv.Value.Emit()) {
+			t.Fatalf("%q: attribute %q=%q in %+v", s.Name, key, kv.Value.Emit(), mp)
+		}
+		if other, ok := labels[label]; ok {
+			t.Fatalf("%q: attributes %q and %q are both label %q", s.Name, other, key, label)
+		}
+		labels[label] = key
 	}
 }
 
@@ -144,14 +165,41 @@ func FuzzLoadRules(f *testing.F) {
 	f.Add([]byte("mappings:\n- match: a.b\n  action: drop\n- match: a.*\n  name: x\n  summary_options: {quantiles: [{quantile: 0.5, error: 0.1}], max_age: 1m}\n"))
 	f.Add([]byte("mappings: [{match: \"a\", name: \"b\", labels: {\"\": \"\"}}]"))
 	f.Add([]byte("&a [*a]"))
+	anchors, err := os.ReadFile("testdata/anchors.yml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(anchors)
+	f.Add([]byte(strings.Join(strings.SplitAfter(laughs(), "\n")[:4], "")))
+	f.Add([]byte("mappings:\n- &b {match: \"a.*\", name: a, labels: {team: x}}\n- <<: [*b, {ttl: 30}]\n  match: \"b.*.*\"\n  name: \"$1_foo$0${1}$1}\"\n  labels: {pp: \"$$$1\", le: x, a.b: y, a_b: \"${2}\"}\n"))
+	f.Add([]byte("defaults: {buckets: [], ttl: -1s}\nmappings:\n- {match: \"(?P<n>x)(?P<n>y)?\", match_type: regex, name: \"r_${n}_$01_${1\", scale: -2, histogram_options: {buckets: []}}\n"))
 	names := [][]byte{[]byte("a.b"), []byte("a"), []byte("x.gunicorn.request.status.200"), []byte("a..b"), []byte("ab"), []byte("c1.c2.c3.c4.c5.c6.c7.c8.c9.c10.c11.c12")}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := ParseRules("fuzz.yml", data)
+		strict, serr := ParseRules("fuzz.yml", data, StrictRules())
+		for _, e := range []error{err, serr} {
+			var re *RuleError
+			if e != nil && (!errors.As(e, &re) || re.File != "fuzz.yml") {
+				t.Fatalf("error %T %v", e, e)
+			}
+		}
 		if err != nil {
-			if re, ok := err.(*RuleError); !ok || re.File != "fuzz.yml" {
-				t.Fatalf("error %T %v", err, err)
+			if serr == nil {
+				t.Fatalf("strict loads what lenient refuses: %v", err)
 			}
 			return
+		}
+		// Strict refuses exactly the files with warnings, with the first.
+		switch w := rs.Warnings(); {
+		case len(w) == 0 && (serr != nil || strict.Len() != rs.Len()):
+			t.Fatalf("no warnings, strict: %v", serr)
+		case len(w) > 0 && (serr == nil || serr.Error() != w[0].Error()):
+			t.Fatalf("warnings %v, strict: %v", w, serr)
+		}
+		for _, w := range rs.Warnings() {
+			if w.File != "fuzz.yml" || w.Line == 0 {
+				t.Fatalf("warning %+v", w)
+			}
 		}
 		m, err := New(WithRules(rs))
 		if err != nil {

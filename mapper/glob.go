@@ -1,9 +1,6 @@
 package mapper
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // A globNode is a state of the glob state machine: a trie over
 // dot-separated segments, with exact-segment edges and one wildcard edge.
@@ -146,20 +143,3 @@ func (n *globNode) matchSpecific(rest []byte, rem int, class int) int {
 }
 
 var dot = []byte{'.'}
-
-// globCaptures returns the captures of a name matched by the pattern: index
-// 0 is the whole name, 1..n the segments the wildcards matched.
-func globCaptures(segs []string, name []byte) []string {
-	caps := []string{string(name)}
-	rest := string(name)
-	for _, p := range segs {
-		seg := rest
-		if i := strings.IndexByte(rest, '.'); i >= 0 {
-			seg, rest = rest[:i], rest[i+1:]
-		}
-		if p == "*" {
-			caps = append(caps, seg)
-		}
-	}
-	return caps
-}

@@ -52,20 +52,30 @@ var (
 	sufBacklog  = []byte("gunicorn.backlog")
 )
 
+// The Prometheus label names of the profile's attributes.
+var (
+	labelLevel      = promLabel(AttrLevel)
+	labelStatusCode = promLabel(AttrStatusCode)
+	labelErrorType  = promLabel(AttrErrorType)
+)
+
 // The profile's instruments, without attributes: copied for each series.
 var (
-	profDuration = Mapping{Reserved: true, Name: NameRequestDuration, Kind: Histogram, Unit: "s", Scale: 0.001,
+	profDuration = Mapping{Reserved: true, Name: NameRequestDuration, Kind: KindHistogram, Unit: "s", Scale: 0.001,
 		Buckets:     HTTPServerDurationBuckets,
 		Description: "Duration of HTTP requests handled by Gunicorn workers, from the moment a worker starts handling a request until the response is written."}
-	profRequests = Mapping{Reserved: true, Name: NameRequests, Kind: Counter, Unit: "{request}", Scale: 1,
+	profRequests = Mapping{Reserved: true, Name: NameRequests, Kind: KindCounter, Unit: "{request}", Scale: 1,
 		Description: "Number of HTTP requests handled by Gunicorn workers."}
-	profResponses = Mapping{Reserved: true, Name: NameResponses, Kind: Counter, Unit: "{response}", Scale: 1,
+	profResponses = Mapping{Reserved: true, Name: NameResponses, Kind: KindCounter, Unit: "{response}", Scale: 1,
 		Description: "Number of HTTP responses sent by Gunicorn workers, by status code."}
-	profWorkers = Mapping{Reserved: true, Name: NameWorkers, Kind: Gauge, Unit: "{worker}", Scale: 1,
+	profWorkers = Mapping{Reserved: true, Name: NameWorkers, Kind: KindGauge, Unit: "{worker}", Scale: 1,
 		Description: "Number of worker processes the Gunicorn arbiter manages."}
-	profLog = Mapping{Reserved: true, Name: NameLogMessages, Kind: Counter, Unit: "{message}", Scale: 1,
+	profLog = Mapping{Reserved: true, Name: NameLogMessages, Kind: KindCounter, Unit: "{message}", Scale: 1,
 		Description: "Number of log records Gunicorn wrote at level critical, error, warning or exception."}
-	profBacklog = Mapping{Reserved: true, Name: NameBacklog, Kind: Gauge, Unit: "{connection}", Scale: 1,
+	// The backlog is sent as a histogram sample (Gunicorn 24.1's "h") but is
+	// a queue length: it is recorded as a gauge, its last value, where
+	// recordAs would make a histogram.
+	profBacklog = Mapping{Reserved: true, Name: NameBacklog, Kind: KindGauge, Unit: "{connection}", Scale: 1,
 		Description: "Number of connections waiting in the accept queue of Gunicorn's listening sockets."}
 )
 
@@ -87,7 +97,7 @@ func (m *Mapper) gunicorn(s *statsd.Sample) (*Mapping, bool) {
 	var (
 		base   *Mapping
 		prefix []byte
-		own    [2]attribute.KeyValue
+		own    [2]ownAttr
 		nown   int
 	)
 	switch s.Type {
@@ -124,7 +134,7 @@ func (m *Mapper) gunicorn(s *statsd.Sample) (*Mapping, bool) {
 				return nil, false
 			}
 			base, prefix = &profLog, name[:i]
-			own[0], nown = attribute.String(AttrLevel, level), 1
+			own[0], nown = ownAttr{kv: attribute.String(AttrLevel, level), label: labelLevel}, 1
 		}
 	}
 	if base == nil {
@@ -135,12 +145,12 @@ func (m *Mapper) gunicorn(s *statsd.Sample) (*Mapping, bool) {
 		return nil, false
 	}
 	if app != "" && m.prefixKey != "" {
-		own[nown] = attribute.String(m.prefixKey, app)
+		own[nown] = ownAttr{kv: attribute.String(m.prefixKey, app), label: m.prefixLabel}
 		nown++
 	}
 	mp := new(Mapping)
 	*mp = *base
-	mp.Attributes = buildAttributes(s, own[:nown], m.tagOverride)
+	mp.Attributes = m.attributes(s, own[:nown], m.tagOverride)
 	return mp, true
 }
 
@@ -163,24 +173,24 @@ func (m *Mapper) gunicornPrefix(p []byte) (string, bool) {
 
 // statusAttribute returns the attribute for the status code part of
 // gunicorn.request.status.<code>, and false when code is not a number.
-func statusAttribute(code []byte) (attribute.KeyValue, bool) {
+func statusAttribute(code []byte) (ownAttr, bool) {
 	digits := code
 	if len(digits) > 0 && digits[0] == '-' {
 		digits = digits[1:]
 	}
 	if len(digits) == 0 {
-		return attribute.KeyValue{}, false
+		return ownAttr{}, false
 	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return attribute.KeyValue{}, false
+			return ownAttr{}, false
 		}
 	}
 	if len(code) == 3 && code[0] >= '1' && code[0] <= '5' {
 		n := int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-		return attribute.Int(AttrStatusCode, n), true
+		return ownAttr{kv: attribute.Int(AttrStatusCode, n), label: labelStatusCode}, true
 	}
-	return attribute.String(AttrErrorType, InvalidStatusCode), true
+	return ownAttr{kv: attribute.String(AttrErrorType, InvalidStatusCode), label: labelErrorType}, true
 }
 
 // logLevel returns the level of gunicorn.log.<level>, or "" when it is not

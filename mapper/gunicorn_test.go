@@ -214,7 +214,7 @@ func TestGunicornStatusCodes(t *testing.T) {
 		{"200.5", "gunicorn.request.status.200.5", ""},
 	} {
 		got := m.Map(parseOne(t, "gunicorn.request.status."+tc.code+":1|c|@1.0"))
-		if got.Name != tc.name || got.Kind != Counter || attrString(got.Attributes) != tc.attrs {
+		if got.Name != tc.name || got.Kind != KindCounter || attrString(got.Attributes) != tc.attrs {
 			t.Errorf("%s: got %s %v %q, want %s %q", tc.code, got.Name, got.Kind, attrString(got.Attributes), tc.name, tc.attrs)
 		}
 	}
@@ -250,8 +250,14 @@ func TestGunicornNotGunicorn(t *testing.T) {
 		{"shop.web.payload:512|d", "shop.web.payload", "histogram", "", 1},
 	} {
 		got := m.Map(parseOne(t, tc.line))
-		if got.Drop || got.Name != tc.name || got.Kind.String() != tc.kind || got.Unit != tc.unit || got.Scale != tc.scale || got.Buckets != nil ||
-			got.Description != DefaultDescription {
+		// Generic timers advise statsd_exporter's default buckets, in
+		// seconds; other generic histograms leave the buckets to the SDK.
+		wantBuckets := []float64(nil)
+		if tc.unit == "s" {
+			wantBuckets = PrometheusDefaultBuckets
+		}
+		if got.Drop || got.Name != tc.name || got.Kind.String() != tc.kind || got.Unit != tc.unit || got.Scale != tc.scale ||
+			!slices.Equal(got.Buckets, wantBuckets) || got.Description != DefaultDescription || got.TTL != 0 {
 			t.Errorf("%s: got %+v", tc.line, got)
 		}
 		if a := attrString(got.Attributes); a != "" {
@@ -343,7 +349,7 @@ func TestDropUnmatchedAndNoProfile(t *testing.T) {
 		t.Errorf("other name: got %+v, want drop", got)
 	}
 	m, _ = New(WithoutGunicornProfile())
-	if got := m.Map(parseOne(t, "shop.web.gunicorn.request.duration:5|ms")); got.Name != "shop.web.gunicorn.request.duration" || got.Scale != 0.001 || got.Buckets != nil {
+	if got := m.Map(parseOne(t, "shop.web.gunicorn.request.duration:5|ms")); got.Name != "shop.web.gunicorn.request.duration" || got.Scale != 0.001 || !slices.Equal(got.Buckets, PrometheusDefaultBuckets) {
 		t.Errorf("no profile: got %+v", got)
 	}
 	m, _ = New(WithoutGunicornProfile(), WithDropUnmatched())

@@ -2,7 +2,10 @@ package mapper
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -35,22 +38,40 @@ type Mapper struct {
 	rules         *Rules
 	profile       bool
 	prefixKey     string
+	prefixLabel   string // prefixKey as a Prometheus label name
 	prefix        string // explicit prefix, trailing dots trimmed
 	hasPrefix     bool
 	dropUnmatched bool
 	tagOverride   bool
+	dropBare      bool
+	maxTags       int
+	maxTagBytes   int
 	cacheSize     int
+	logger        *slog.Logger
 	cache         *seriescache.Cache[*Mapping]
-	err           error
+	errs          []error
+
+	tagDrops [numReasons]atomic.Uint64
+	lastLog  [numReasons]atomic.Int64 // unix nanoseconds of the last log line, per reason
 }
 
 // Option configures a Mapper. Options are applied in order; a later option
-// overrides an earlier one of the same kind.
+// overrides an earlier one of the same kind. An option given a value it
+// cannot take makes New return an error (it is never silently replaced by
+// the default).
 type Option func(*Mapper)
+
+func (m *Mapper) fail(format string, args ...any) {
+	m.errs = append(m.errs, fmt.Errorf("mapper: "+format, args...))
+}
 
 // WithPrefixKey sets the attribute key that carries the StatsD prefix of
 // Gunicorn metrics (default "app"). An empty key means the prefix is not
-// turned into an attribute at all.
+// turned into an attribute at all. A key that Prometheus reserves ("le",
+// "quantile", "__" and "otel_scope_" prefixes), that becomes no label name
+// ("_", "."), or that becomes the label name of an attribute the Gunicorn
+// profile sets (http.response.status_code, error.type, level) makes New
+// fail.
 func WithPrefixKey(key string) Option {
 	return func(m *Mapper) { m.prefixKey = key }
 }
@@ -98,36 +119,99 @@ func WithDropUnmatched() Option {
 func WithCacheSize(n int) Option {
 	return func(m *Mapper) {
 		if n <= 0 {
-			m.err = fmt.Errorf("mapper: cache size must be positive, got %d", n)
+			m.fail("cache size must be positive, got %d", n)
 			return
 		}
 		m.cacheSize = n
 	}
 }
 
-// WithTagOverride decides who wins when a DogStatsD tag has the same key as
-// an attribute the mapping sets (the prefix attribute, the status code, the
-// log level, a rule's labels). By default the mapping wins; with
-// WithTagOverride(true) the tag wins, for every rule, as honor_labels: true
-// does for a single rule of a mapping file.
+// WithTagOverride decides who wins when a DogStatsD tag has the same key (or
+// Prometheus label name) as an attribute the mapping sets (the prefix
+// attribute, the status code, the log level, a rule's labels). By default
+// the mapping wins; with WithTagOverride(true) the tag wins, for every rule,
+// as honor_labels: true does for a single rule of a mapping file.
 func WithTagOverride(on bool) Option {
 	return func(m *Mapper) { m.tagOverride = on }
 }
 
+// WithDropBareTags leaves DogStatsD tags without a value out of the
+// attributes: "canary" and "canary:" in "#env:prod,canary", as
+// statsd_exporter drops both. By default they are kept with an empty value
+// (canary=""), this package's behaviour since its first release. Either way
+// the rest of the sample counts; dropped tags are counted in
+// TagStats.Bare.
+func WithDropBareTags() Option {
+	return func(m *Mapper) { m.dropBare = true }
+}
+
+// WithMaxTags sets how many DogStatsD tags of a sample are read (default
+// DefaultMaxTags); the rest are left out and counted in TagStats.TooMany.
+// n must be positive.
+func WithMaxTags(n int) Option {
+	return func(m *Mapper) {
+		if n <= 0 {
+			m.fail("max tags must be positive, got %d", n)
+			return
+		}
+		m.maxTags = n
+	}
+}
+
+// WithMaxTagBytes sets the longest tag key, and the longest tag value, in
+// bytes (default DefaultMaxTagBytes). A longer key leaves its tag out
+// (TagStats.KeyTooLong); a longer value is cut to n bytes at a character
+// boundary and kept (TagStats.ValueTruncated). The attributes a mapping sets
+// itself are not cut. n must be positive.
+func WithMaxTagBytes(n int) Option {
+	return func(m *Mapper) {
+		if n <= 0 {
+			m.fail("max tag bytes must be positive, got %d", n)
+			return
+		}
+		m.maxTagBytes = n
+	}
+}
+
+// WithLogger makes the mapper log, at most once a minute per reason, that a
+// tag was left out of a series or cut (see TagStats). Without it, or with
+// nil, the mapper logs nothing; TagStats counts either way.
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Mapper) { m.logger = l }
+}
+
 // New returns a Mapper with the built-in Gunicorn profile, changed by opts.
+// It fails if an option was given a value it cannot take; the error names
+// each of them.
 func New(opts ...Option) (*Mapper, error) {
 	m := &Mapper{
-		profile:   true,
-		prefixKey: DefaultPrefixKey,
-		cacheSize: DefaultCacheSize,
+		profile:     true,
+		prefixKey:   DefaultPrefixKey,
+		cacheSize:   DefaultCacheSize,
+		maxTags:     DefaultMaxTags,
+		maxTagBytes: DefaultMaxTagBytes,
 	}
 	for _, o := range opts {
 		if o != nil {
 			o(m)
 		}
 	}
-	if m.err != nil {
-		return nil, m.err
+	if m.prefixKey != "" {
+		m.prefixLabel = promLabel(m.prefixKey)
+		switch {
+		case onlyUnderscores(m.prefixLabel):
+			m.fail("prefix key %q becomes no Prometheus label name", m.prefixKey)
+		case reservedLabel(m.prefixKey, m.prefixLabel) != "":
+			m.fail("prefix key %q: %s", m.prefixKey, reservedLabel(m.prefixKey, m.prefixLabel))
+		}
+		for _, k := range []string{AttrStatusCode, AttrErrorType, AttrLevel} {
+			if promLabel(k) == m.prefixLabel {
+				m.fail("prefix key %q: the Gunicorn profile sets %q, the same Prometheus label name", m.prefixKey, k)
+			}
+		}
+	}
+	if len(m.errs) > 0 {
+		return nil, errors.Join(m.errs...)
 	}
 	m.cache = seriescache.New[*Mapping](m.cacheSize)
 	return m, nil
@@ -167,11 +251,11 @@ func (m *Mapper) CacheStats() CacheStats {
 var dropped = &Mapping{Drop: true}
 
 func (m *Mapper) compute(s *statsd.Sample) *Mapping {
-	if s.Type < statsd.Counter || s.Type > statsd.Distribution || len(s.Name) == 0 {
+	if _, _, _, ok := recordAs(s.Type); !ok || len(s.Name) == 0 {
 		return dropped // sets (and anything that is not a declared type)
 	}
 	if m.rules != nil {
-		if mp, ok := m.rules.mapSample(s, m.tagOverride); ok {
+		if mp, ok := m.rules.mapSample(m, s); ok {
 			return mp
 		}
 	}
@@ -186,10 +270,13 @@ func (m *Mapper) compute(s *statsd.Sample) *Mapping {
 	return m.generic(s)
 }
 
-// generic maps a name nobody claimed, following DESIGN.md.
+// generic maps a name nobody claimed, as statsd_exporter maps a name no rule
+// matches: under its own name (less an explicit prefix), with the kind of
+// its type, the mapping file's defaults.ttl, and for histograms the file's
+// default buckets (PrometheusDefaultBuckets without a file, for timers).
 func (m *Mapper) generic(s *statsd.Sample) *Mapping {
 	name := s.Name
-	var own []attribute.KeyValue
+	var owns []ownAttr
 	if m.hasPrefix && m.prefix != "" {
 		p := m.prefix
 		if bytes.HasPrefix(name, []byte(p)) {
@@ -199,50 +286,25 @@ func (m *Mapper) generic(s *statsd.Sample) *Mapping {
 				if len(rest) > 0 {
 					name = rest
 					if m.prefixKey != "" {
-						own = append(own, attribute.String(m.prefixKey, p))
+						owns = append(owns, ownAttr{kv: attribute.String(m.prefixKey, p), label: m.prefixLabel})
 					}
 				}
 			}
 		}
 	}
-	mp := &Mapping{Name: string(name), Description: DefaultDescription, Scale: 1}
-	switch s.Type {
-	case statsd.Counter:
-		mp.Kind = Counter
-	case statsd.Gauge:
-		mp.Kind = Gauge
-	case statsd.Timer:
-		mp.Kind, mp.Unit, mp.Scale = Histogram, "s", 0.001
-	default: // Histogram, Distribution
-		mp.Kind = Histogram
+	kind, scale, unit, _ := recordAs(s.Type)
+	mp := &Mapping{Name: string(name), Kind: kind, Unit: unit, Scale: scale, Description: DefaultDescription}
+	if m.rules != nil {
+		mp.TTL = m.rules.defaultTTL
 	}
-	mp.Attributes = buildAttributes(s, own, m.tagOverride)
+	if kind == KindHistogram {
+		switch {
+		case m.rules != nil:
+			mp.Buckets = m.rules.defaultBuckets
+		case s.Type == statsd.Timer:
+			mp.Buckets = PrometheusDefaultBuckets
+		}
+	}
+	mp.Attributes = m.attributes(s, owns, m.tagOverride)
 	return mp
-}
-
-// buildAttributes returns the set of the mapping's own attributes and the
-// sample's tags. The mapping's attributes win over tags with the same key
-// unless override is set; among tags with the same key the last one wins.
-func buildAttributes(s *statsd.Sample, own []attribute.KeyValue, override bool) attribute.Set {
-	if len(s.Tags) == 0 {
-		if len(own) == 0 {
-			return *attribute.EmptySet()
-		}
-		return attribute.NewSet(own...)
-	}
-	kvs := make([]attribute.KeyValue, 0, len(own)+bytes.Count(s.Tags, []byte{','})+1)
-	if override {
-		kvs = append(kvs, own...)
-	}
-	it := s.TagIter()
-	for it.Next() {
-		if len(it.Key()) == 0 {
-			continue
-		}
-		kvs = append(kvs, attribute.String(string(it.Key()), string(it.Value())))
-	}
-	if !override {
-		kvs = append(kvs, own...)
-	}
-	return attribute.NewSet(kvs...) // NewSet keeps the last value of a key
 }

@@ -315,7 +315,7 @@ func (b *Bridge) weight(rate float64, t *tally) float64 {
 func (b *Bridge) update(s *statsd.Sample, ser *series, st *seriesState, h *handling, t *tally) int {
 	v := s.Value * ser.scale
 	switch st.inst.kind {
-	case mapper.Counter:
+	case mapper.KindCounter:
 		if s.Rate != 1 {
 			v *= b.weight(s.Rate, t)
 		}
@@ -328,7 +328,7 @@ func (b *Bridge) update(s *statsd.Sample, ser *series, st *seriesState, h *handl
 		if !st.add(v) {
 			return rBadValue
 		}
-	case mapper.Histogram:
+	case mapper.KindHistogram:
 		if !finite(v) {
 			return rBadValue
 		}
@@ -349,7 +349,7 @@ func (b *Bridge) update(s *statsd.Sample, ser *series, st *seriesState, h *handl
 		for ; n > 0; n-- {
 			st.inst.recorder.Record(ctx, v, st.recordOpts...)
 		}
-	case mapper.Gauge, mapper.UpDownCounter:
+	case mapper.KindGauge, mapper.KindUpDownCounter:
 		// A gauge holds the last value: a signed gauge sample moves it, any
 		// other sample replaces it. An up-down counter's sum follows a gauge
 		// sample the same way, and adds any other sample's value/rate.
@@ -357,7 +357,7 @@ func (b *Bridge) update(s *statsd.Sample, ser *series, st *seriesState, h *handl
 		switch {
 		case s.Type == statsd.Gauge && s.Delta:
 			ok = st.add(v)
-		case s.Type == statsd.Gauge || st.inst.kind == mapper.Gauge:
+		case s.Type == statsd.Gauge || st.inst.kind == mapper.KindGauge:
 			ok = st.set(v)
 		default:
 			if s.Rate != 1 {

@@ -127,7 +127,7 @@ func TestGauge(t *testing.T) {
 }
 
 func TestUpDownCounter(t *testing.T) {
-	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.UpDownCounter, "v": mapper.UpDownCounter}}
+	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.KindUpDownCounter, "v": mapper.KindUpDownCounter}}
 	b, r := newTestBridge(t, WithMapper(m))
 	feed(b, "u:5|g", "u:3|g", "u:+4|g", "u:-1|g") // follows the gauge: 6
 	feed(b, "v:1|c|@0.5", "v:-3|c")               // counter samples: 2 - 3 = -1
@@ -355,7 +355,7 @@ func TestHandleBatch(t *testing.T) {
 }
 
 func TestConcurrentHandle(t *testing.T) {
-	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.UpDownCounter}}
+	m := &stubMapper{kinds: map[string]mapper.Kind{"u": mapper.KindUpDownCounter}}
 	b, r := newTestBridge(t, WithMapper(m), WithMaxSeriesPerInstrument(5))
 	const workers, n = 8, 500
 	var wg sync.WaitGroup

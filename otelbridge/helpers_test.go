@@ -37,13 +37,13 @@ func (m *stubMapper) Map(s *statsd.Sample) *mapper.Mapping {
 	mp := &mapper.Mapping{Name: name, Scale: 1}
 	switch s.Type {
 	case statsd.Counter:
-		mp.Kind = mapper.Counter
+		mp.Kind = mapper.KindCounter
 	case statsd.Gauge:
-		mp.Kind = mapper.Gauge
+		mp.Kind = mapper.KindGauge
 	case statsd.Timer:
-		mp.Kind, mp.Unit, mp.Scale = mapper.Histogram, "s", 0.001
+		mp.Kind, mp.Unit, mp.Scale = mapper.KindHistogram, "s", 0.001
 	default:
-		mp.Kind = mapper.Histogram
+		mp.Kind = mapper.KindHistogram
 	}
 	if k, ok := m.kinds[name]; ok {
 		mp.Kind = k

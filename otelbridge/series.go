@@ -72,7 +72,7 @@ type instrument struct {
 	overflow *seriesState
 }
 
-func (inst *instrument) isHistogram() bool { return inst.kind == mapper.Histogram }
+func (inst *instrument) isHistogram() bool { return inst.kind == mapper.KindHistogram }
 
 // resolve is the slow path: map the sample, find or make its instrument and
 // series, and remember the verdict in the series table.
@@ -119,7 +119,7 @@ func (b *Bridge) instrument(mapping *mapper.Mapping) (*instrument, int) {
 	// A bad name or kind takes no slot: the series table remembers the
 	// verdict for each StatsD series, so a flood of them cannot use up the
 	// names.
-	if !validName(mapping.Name) || mapping.Kind < mapper.Counter || mapping.Kind > mapper.Histogram {
+	if !validName(mapping.Name) || mapping.Kind < mapper.KindCounter || mapping.Kind > mapper.KindHistogram {
 		return nil, rBadName
 	}
 	taken := &b.ngeneric
@@ -157,13 +157,13 @@ func (b *Bridge) instrument(mapping *mapper.Mapping) (*instrument, int) {
 	var err error
 	unit, desc := metric.WithUnit(mapping.Unit), metric.WithDescription(mapping.Description)
 	switch mapping.Kind {
-	case mapper.Counter:
+	case mapper.KindCounter:
 		inst.observable, err = b.meter.Float64ObservableCounter(mapping.Name, unit, desc)
-	case mapper.UpDownCounter:
+	case mapper.KindUpDownCounter:
 		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mapping.Name, unit, desc)
-	case mapper.Gauge:
+	case mapper.KindGauge:
 		inst.observable, err = b.meter.Float64ObservableGauge(mapping.Name, unit, desc)
-	case mapper.Histogram:
+	case mapper.KindHistogram:
 		hopts := []metric.Float64HistogramOption{unit, desc}
 		if mapping.Buckets != nil {
 			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mapping.Buckets...))

@@ -128,7 +128,7 @@ func asStatsdExporter(mp *mapper.Mapping) *mapper.Mapping {
 	out := *mp
 	out.Name = rawPrefix + escapeName(mp.Name)
 	out.Unit = ""
-	if out.Kind == mapper.Histogram && out.Buckets == nil {
+	if out.Kind == mapper.KindHistogram && out.Buckets == nil {
 		out.Buckets = mapper.PrometheusDefaultBuckets
 	}
 	out.Attributes = escapeKeys(mp.Attributes)

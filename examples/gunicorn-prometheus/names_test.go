@@ -53,7 +53,7 @@ func TestStatsdNames(t *testing.T) {
 	// Everything else is renamed as statsd_exporter names it.
 	mp := mapOf("api.latency-ms:12|ms|#my-key:v,env:prod")
 	want := attribute.NewSet(attribute.String("my_key", "v"), attribute.String("env", "prod"))
-	if mp.Name != rawPrefix+"api_latency_ms" || mp.Unit != "" || mp.Kind != mapper.Histogram || mp.Scale != 0.001 ||
+	if mp.Name != rawPrefix+"api_latency_ms" || mp.Unit != "" || mp.Kind != mapper.KindHistogram || mp.Scale != 0.001 ||
 		len(mp.Buckets) != len(mapper.PrometheusDefaultBuckets) || !mp.Attributes.Equals(&want) {
 		t.Errorf("generic timer: %+v", mp)
 	}

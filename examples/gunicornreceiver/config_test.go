@@ -75,7 +75,7 @@ func TestValidate(t *testing.T) {
 		{"negative interval", func(c *Config) { c.CollectionInterval = -time.Second }, []string{"collection_interval -1s"}},
 		{"missing mapping file", func(c *Config) { c.MappingConfig = missing }, []string{"mapping_config", missing}},
 		{"bad mapping file", func(c *Config) { c.MappingConfig = "testdata/bad-mapping.yml" },
-			[]string{"mapping_config", "testdata/bad-mapping.yml:", `match "*.orders.placed"`, "$3"}},
+			[]string{"mapping_config", "testdata/bad-mapping.yml:4:", `match "*.orders.placed"`, `match_metric_type "timer"`}},
 		{"several errors", func(c *Config) { c.Transport, c.Endpoint, c.CollectionInterval = "x", "", 0 },
 			[]string{"endpoint must not be empty", `transport "x"`, "collection_interval"}},
 	} {
