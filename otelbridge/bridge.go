@@ -53,6 +53,7 @@ type Bridge struct {
 	// one step for Stats.
 	mapperMu                         sync.Mutex
 	mapperHitsBase, mapperMissesBase uint64
+	mapperTagsBase                   mapper.TagStats
 
 	counters  counters
 	limitLogs [numLimits]limitLog
@@ -175,6 +176,9 @@ func (b *Bridge) SetMapper(m Mapper) {
 		b.mapperHitsBase += st.Hits
 		b.mapperMissesBase += st.Misses
 	}
+	if ts, ok := old.m.(tagStatser); ok && old.m != m {
+		addTagStats(&b.mapperTagsBase, ts.TagStats())
+	}
 	b.mapperMu.Unlock()
 	b.reserve(m)
 	b.gen.Add(1)
@@ -206,6 +210,10 @@ func (b *Bridge) Handle(batch *statsd.Batch) {
 	var t tally
 	for i := range batch.Errors {
 		t.reject(parseReasonSlot(batch.Errors[i].Reason))
+	}
+	if n := len(batch.TagErrors); n != 0 {
+		t.tagErrors += uint32(n)
+		t.rare = true
 	}
 	if len(batch.Samples) > 0 {
 		h := handling{gen: b.gen.Load(), room: b.room.Load(), budget: max(batch.Datagrams, 1) * b.cfg.maxDatagramWeight}

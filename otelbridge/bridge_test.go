@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
 	"testing"
@@ -569,4 +570,25 @@ func TestCollectWhileMakingInstruments(t *testing.T) {
 	if st := b.Stats(); st.Instruments != names+6 || st.Recorded != names {
 		t.Errorf("stats: %d instruments, %d recorded; want %d and %d", st.Instruments, st.Recorded, names+6, names)
 	}
+}
+
+// TestTagsDropped: a tag the parser cannot read (no key) and tags the mapper
+// leaves out (a reserved label, a key given twice) are counted by reason, in
+// Stats and in the bridge's telemetry, and the samples are recorded without
+// them.
+func TestTagsDropped(t *testing.T) {
+	b, r := newTestBridge(t)
+	b.HandleDatagram([]byte("m:1|c|#:x,le:evil,env:prod,env:dev\nm:2|c|#:y,env:prod"))
+	st := b.Stats()
+	want := map[string]uint64{"bad_tag": 2, "reserved": 1, "conflict": 1}
+	if !maps.Equal(st.TagsDropped, want) {
+		t.Errorf("TagsDropped %v, want %v", st.TagsDropped, want)
+	}
+	if st.Recorded != 2 || st.Rejected != 0 {
+		t.Errorf("recorded %d, rejected %d; want 2, 0", st.Recorded, st.Rejected)
+	}
+	ms := metricsOf(collect(t, r), ScopeName)
+	equalMaps(t, MetricTagsDropped, intSumValues(t, mustMetric(t, ms, MetricTagsDropped, "{tag}")),
+		map[string]int64{"reason=bad_tag": 2, "reason=reserved": 1, "reason=conflict": 1})
+	equalMaps(t, "m", sumValues(t, mustMetric(t, ms, "m", ""), true), map[string]float64{"env=dev": 1, "env=prod": 2}) // a key given twice: the last one counts, as statsd_exporter
 }

@@ -134,7 +134,7 @@ func checkCaptureAfter(t *testing.T, before func(*testing.T, *Bridge), opts []Op
 var ownMetricNames = []string{
 	MetricDatagrams, MetricSamples, MetricRecorded, MetricRejected, MetricDropped, MetricWeightCapped,
 	MetricSeriesOverflow, MetricSeriesRemoved, MetricSeries, MetricMemory, MetricInstruments,
-	MetricSeriesCacheHits, MetricSeriesCacheMisses, MetricMapperCacheHits, MetricMapperCacheMisses,
+	MetricSeriesCacheHits, MetricSeriesCacheMisses, MetricMapperCacheHits, MetricMapperCacheMisses, MetricTagsDropped,
 }
 
 func TestCapturePrefixTags(t *testing.T) {

@@ -332,9 +332,14 @@ func TestGunicornSurvivesFloods(t *testing.T) {
 // memory limit.
 func TestGunicornSurvivesMemoryFlood(t *testing.T) {
 	flood := func(t *testing.T, b *Bridge) {
-		wide := strings.Repeat("tag:"+strings.Repeat("v", 60)+",", 50)
+		// 31 distinct tags of 250 bytes each: under the mapper's limits of
+		// 32 tags and 256 bytes, about 8 KB a series.
+		var wide strings.Builder
+		for k := range 31 {
+			fmt.Fprintf(&wide, "t%d:%s,", k, strings.Repeat("v", 250))
+		}
 		for i := range 2000 {
-			feed(b, fmt.Sprintf("junk.%d:1|ms|#%sid:%d", i%50, wide, i))
+			feed(b, fmt.Sprintf("junk.%d:1|ms|#%sid:%d", i%50, wide.String(), i))
 		}
 		if st := b.Stats(); st.SeriesOverflowByReason[ReasonMemoryLimit] == 0 {
 			t.Errorf("the flood did not reach the memory limit: %+v", st)

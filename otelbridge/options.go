@@ -19,7 +19,8 @@ import (
 //
 // If the Mapper also has the method CacheStats() mapper.CacheStats, as
 // *mapper.Mapper does, the bridge reports its hits and misses in Stats and in
-// its telemetry. If it has the method ReservedMappings() []*mapper.Mapping, as
+// its telemetry; likewise the tags it left out, if it has the method
+// TagStats() mapper.TagStats. If it has the method ReservedMappings() []*mapper.Mapping, as
 // *mapper.Mapper does, the bridge makes those instruments at once (see
 // Mapping.Reserved), so that no other mapping can take their names.
 type Mapper interface {
@@ -30,6 +31,12 @@ type Mapper interface {
 // cache counters.
 type cacheStatser interface {
 	CacheStats() mapper.CacheStats
+}
+
+// tagStatser is the optional interface a Mapper may implement to expose the
+// tags it left out of series (*mapper.Mapper does).
+type tagStatser interface {
+	TagStats() mapper.TagStats
 }
 
 // reserver is the optional interface a Mapper may implement to name the

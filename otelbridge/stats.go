@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -92,6 +93,7 @@ type tally struct {
 	dropped, rejectedSamples uint32
 	overflow                 [numOverflowReasons]uint32
 	capped                   [numCapReasons]uint32
+	tagErrors                uint32 // tags the parser dropped (statsd.Batch.TagErrors)
 	reasons                  [numReasonSlots]uint32
 }
 
@@ -115,6 +117,7 @@ type counters struct {
 	capped                   [numCapReasons]atomic.Uint64
 	reasons                  [numReasonSlots]atomic.Uint64
 	expired, reclaimed       atomic.Uint64 // series forgotten: ttl, idle under pressure
+	tagErrors                atomic.Uint64 // tags the parser dropped
 }
 
 const numStripes = 16 // a power of two
@@ -166,6 +169,9 @@ func (c *counters) flush(t *tally, datagrams int, stripe int) (tick bool) {
 	}
 	if t.rejectedSamples != 0 {
 		c.rejectedSamples.Add(uint64(t.rejectedSamples))
+	}
+	if t.tagErrors != 0 {
+		c.tagErrors.Add(uint64(t.tagErrors))
 	}
 	for i, v := range t.reasons {
 		if v != 0 {
@@ -256,6 +262,39 @@ type Stats struct {
 	// MapperCacheHits and MapperCacheMisses are the Mapper's own cache
 	// counters, when it has a CacheStats method; zero otherwise.
 	MapperCacheHits, MapperCacheMisses uint64
+	// TagsDropped counts the tags left out of series while their samples
+	// were recorded, by reason: "bad_tag" for a tag the parser could not
+	// read (an empty key: statsd.Batch.TagErrors), and the Mapper's reasons
+	// when it has a TagStats method (mapper.TagStats: "reserved",
+	// "conflict", "invalid", "bare", "too_many", "key_too_long"; and
+	// "value_truncated", a value cut short but kept).
+	TagsDropped map[string]uint64
+}
+
+// addTagStats adds b to a, field by field.
+func addTagStats(a *mapper.TagStats, b mapper.TagStats) {
+	a.Reserved += b.Reserved
+	a.Conflict += b.Conflict
+	a.Invalid += b.Invalid
+	a.Bare += b.Bare
+	a.TooMany += b.TooMany
+	a.KeyTooLong += b.KeyTooLong
+	a.ValueTruncated += b.ValueTruncated
+}
+
+// tagReasons returns the reasons and counts of st, in the order of its
+// fields.
+func tagReasons(st mapper.TagStats) [7]struct {
+	reason string
+	n      uint64
+} {
+	return [7]struct {
+		reason string
+		n      uint64
+	}{
+		{"reserved", st.Reserved}, {"conflict", st.Conflict}, {"invalid", st.Invalid}, {"bare", st.Bare},
+		{"too_many", st.TooMany}, {"key_too_long", st.KeyTooLong}, {"value_truncated", st.ValueTruncated},
+	}
 }
 
 // Stats returns the bridge's counters. It is safe to call at any time.
@@ -312,7 +351,20 @@ func (b *Bridge) Stats() Stats {
 		s.MapperCacheHits += cs.Hits
 		s.MapperCacheMisses += cs.Misses
 	}
+	tags := b.mapperTagsBase
+	if m, ok := b.mapper.Load().m.(tagStatser); ok {
+		addTagStats(&tags, m.TagStats())
+	}
 	b.mapperMu.Unlock()
+	s.TagsDropped = make(map[string]uint64)
+	if n := c.tagErrors.Load(); n != 0 {
+		s.TagsDropped[statsd.ReasonBadTag.String()] = n
+	}
+	for _, r := range tagReasons(tags) {
+		if r.n != 0 {
+			s.TagsDropped[r.reason] = r.n
+		}
+	}
 	return s
 }
 

@@ -30,6 +30,7 @@ const (
 	MetricSeriesCacheMisses = "gunicornotel.series.cache.misses"   // counter {lookup}
 	MetricMapperCacheHits   = "gunicornotel.mapper.cache.hits"     // counter {lookup}
 	MetricMapperCacheMisses = "gunicornotel.mapper.cache.misses"   // counter {lookup}
+	MetricTagsDropped       = "gunicornotel.tags.dropped"          // counter {tag}, attribute reason
 )
 
 // Attribute keys of the bridge's own instruments.
@@ -85,6 +86,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	tableMisses := counter(MetricSeriesCacheMisses, "{lookup}", "Series table lookups that called the mapper.")
 	mapHits := counter(MetricMapperCacheHits, "{lookup}", "Mapper cache hits, when the mapper reports them.")
 	mapMisses := counter(MetricMapperCacheMisses, "{lookup}", "Mapper cache misses, when the mapper reports them.")
+	tagsDropped := counter(MetricTagsDropped, "{tag}", "Tags left out of series, by reason (bad_tag: unreadable; the mapper's: reserved, conflict, invalid, bare, too_many, key_too_long; value_truncated: cut short, kept).")
 	if err := obs.err(); err != nil {
 		return err
 	}
@@ -145,9 +147,12 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		o.ObserveInt64(tableMisses, clampInt64(st.SeriesCacheMisses))
 		o.ObserveInt64(mapHits, clampInt64(st.MapperCacheHits))
 		o.ObserveInt64(mapMisses, clampInt64(st.MapperCacheMisses))
+		for reason, n := range st.TagsDropped {
+			o.ObserveInt64(tagsDropped, clampInt64(n), reasonOpt(reason))
+		}
 		return nil
 	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, removed, series, memory, insts,
-		tableHits, tableMisses, mapHits, mapMisses)
+		tableHits, tableMisses, mapHits, mapMisses, tagsDropped)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 		logger.Warn("flag accepted for statsd_exporter compatibility; it has no effect here", "flag", f.Flag, "value", f.Value, "why", f.Why)
 	}
 	if cfg.mappingConfig != "" {
-		if a.rules, err = mapper.LoadRules(cfg.mappingConfig); err != nil {
+		if a.rules, err = a.loadRules(cfg.mappingConfig); err != nil {
 			return nil, fmt.Errorf("--statsd.mapping-config: %w", err)
 		}
 		a.nrules.Store(int64(a.rules.Len()))
@@ -142,17 +142,31 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	return a, nil
 }
 
+// loadRules loads the mapping file at path and logs what statsd_exporter
+// would load but does not mean (a reference to a missing capture, an empty
+// bucket list...), each with its file and line.
+func (a *app) loadRules(path string) (*mapper.Rules, error) {
+	rules, err := mapper.LoadRules(path, a.cfg.rulesOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range rules.Warnings() {
+		a.log.Warn("mapping config loaded as statsd_exporter loads it, with a doubtful part (--statsd.mapping-strict refuses it)", "warning", w.Error())
+	}
+	return rules, nil
+}
+
 // newMapper returns the mapper for rules (nil: no mapping file), as the flags
 // configure it: statsd_exporter's names for everything, but Gunicorn's own
 // metrics under the built-in profile when it is on.
 func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
 	n := &statsdNames{}
 	var err error
-	if n.m, err = mapper.New(a.cfg.mapperOptions(rules)...); err != nil {
+	if n.m, err = mapper.New(a.cfg.mapperOptions(rules, a.log)...); err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)
 	}
 	if a.cfg.useProfile() {
-		if n.profile, err = mapper.New(a.cfg.profileOptions()...); err != nil {
+		if n.profile, err = mapper.New(a.cfg.profileOptions(a.log)...); err != nil {
 			return nil, fmt.Errorf("mapper: %w", err)
 		}
 	}
@@ -320,7 +334,7 @@ func (a *app) reload() error {
 		a.log.Error("mapping config reload failed; the rules in use are kept", "file", path, "err", err)
 		return fmt.Errorf("reloading mapping config: %w", err)
 	}
-	rules, err := mapper.LoadRules(path)
+	rules, err := a.loadRules(path)
 	if err != nil {
 		return fail(err)
 	}

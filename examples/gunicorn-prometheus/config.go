@@ -56,6 +56,7 @@ type config struct {
 	listenUnixgram  string
 	socketMode      os.FileMode
 	mappingConfig   string
+	mappingStrict   bool
 	readBuffer      int
 	cacheSize       int
 	checkConfig     bool
@@ -157,6 +158,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	mode := app.Flag("statsd.unixsocket-mode", "Permission (octal) of the Unix datagram socket file.").Default("755").String()
 	app.Flag("statsd.mapping-config", "statsd_exporter mapping file; reloaded on SIGHUP. Without it, the built-in Gunicorn profile.").
 		StringVar(&c.mappingConfig)
+	app.Flag("statsd.mapping-strict", "Refuse a mapping file with anything statsd_exporter only tolerates (a reference to a capture the match lacks, an empty bucket list, a ttl without a unit, a reserved label): by default such a file loads and each is logged as a warning.").
+		BoolVar(&c.mappingStrict)
 	app.Flag("statsd.read-buffer", "Receive buffer (SO_RCVBUF) of the UDP and Unixgram sockets in bytes; 0 asks for 8 MiB, negative leaves the system default. Linux caps it at net.core.rmem_max.").
 		IntVar(&c.readBuffer)
 	app.Flag("statsd.cache-size", "StatsD series whose mapping is cached.").Default("1000").IntVar(&c.cacheSize)
@@ -436,23 +439,39 @@ func (c *config) server(log *slog.Logger) *statsd.Server {
 // mapperOptions returns the options of the library mapper that maps names the
 // Gunicorn profile does not claim: the mapping file's rules, if any, and the
 // generic rules (no profile: profileOptions has it).
-func (c *config) mapperOptions(rules *mapper.Rules) []mapper.Option {
+//
+// Both drop bare DogStatsD tags (#canary, #env:), as statsd_exporter does.
+func (c *config) mapperOptions(rules *mapper.Rules, log *slog.Logger) []mapper.Option {
 	return []mapper.Option{
 		mapper.WithRules(rules),
 		mapper.WithoutGunicornProfile(),
 		mapper.WithCacheSize(c.cacheSize),
+		mapper.WithDropBareTags(),
+		mapper.WithLogger(log),
 	}
 }
 
 // profileOptions returns the options of the mapper of the built-in Gunicorn
 // profile, which claims Gunicorn's own names and drops everything else (for
 // the other mapper to map).
-func (c *config) profileOptions() []mapper.Option {
+func (c *config) profileOptions(log *slog.Logger) []mapper.Option {
 	return []mapper.Option{
 		mapper.WithPrefixKey(c.prefixKey),
 		mapper.WithCacheSize(c.cacheSize),
 		mapper.WithDropUnmatched(),
+		mapper.WithDropBareTags(),
+		mapper.WithLogger(log),
 	}
+}
+
+// rulesOptions returns how the mapping file is read: as statsd_exporter
+// reads it (what it tolerates is loaded, with a warning), or with
+// --statsd.mapping-strict, refused on any warning.
+func (c *config) rulesOptions() []mapper.RulesOption {
+	if c.mappingStrict {
+		return []mapper.RulesOption{mapper.StrictRules()}
+	}
+	return nil
 }
 
 // watching reports whether the flags turn the Gunicorn watcher on.

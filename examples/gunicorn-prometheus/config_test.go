@@ -173,6 +173,7 @@ func TestParseFlagsOwn(t *testing.T) {
 		"--otel.max-datagram-weight=0",
 		"--otel.reclaim-idle=2m",
 		"--statsd.tcp-idle-timeout=0",
+		"--statsd.mapping-strict",
 	}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +204,7 @@ func TestParseFlagsOwn(t *testing.T) {
 	want.maxDatagramWeight = 0
 	want.reclaimIdle = 2 * time.Minute
 	want.tcpIdleTimeout = 0
+	want.mappingStrict = true
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}

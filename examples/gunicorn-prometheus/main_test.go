@@ -620,3 +620,20 @@ func TestIPv6Loopback(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMappingWarnings: a mapping file statsd_exporter loads with a doubtful
+// part (here a reference to a capture its match lacks) loads, the warning
+// logged with its file and line; --statsd.mapping-strict refuses it.
+func TestMappingWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yml")
+	must(t, os.WriteFile(path, []byte("mappings:\n  - match: \"*.orders\"\n    name: \"orders_$2\"\n"), 0o644))
+	a := newTestApp(t, "--statsd.mapping-config="+path)
+	if logs := a.logs.String(); !strings.Contains(logs, "--statsd.mapping-strict refuses it") || !strings.Contains(logs, path+":3") {
+		t.Errorf("no warning with the file and line in the logs:\n%s", logs)
+	}
+	cfg, err := parseFlags(loopback("--statsd.mapping-config="+path, "--statsd.mapping-strict"), io.Discard, io.Discard)
+	must(t, err)
+	if _, err := newApp(cfg, newLogger(cfg, io.Discard)); err == nil || !strings.Contains(err.Error(), path+":3") {
+		t.Errorf("--statsd.mapping-strict: %v, want an error naming %s:3", err, path)
+	}
+}

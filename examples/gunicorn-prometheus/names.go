@@ -108,6 +108,22 @@ func (n *statsdNames) Map(s *statsd.Sample) *mapper.Mapping {
 	return asStatsdExporter(mp)
 }
 
+// TagStats returns the tags the mappers left out, added up.
+func (n *statsdNames) TagStats() mapper.TagStats {
+	st := n.m.TagStats()
+	if n.profile != nil {
+		p := n.profile.TagStats()
+		st.Reserved += p.Reserved
+		st.Conflict += p.Conflict
+		st.Invalid += p.Invalid
+		st.Bare += p.Bare
+		st.TooMany += p.TooMany
+		st.KeyTooLong += p.KeyTooLong
+		st.ValueTruncated += p.ValueTruncated
+	}
+	return st
+}
+
 // CacheStats returns the counters of the mappers' caches added up.
 func (n *statsdNames) CacheStats() mapper.CacheStats {
 	st := n.m.CacheStats()
