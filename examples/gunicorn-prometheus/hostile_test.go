@@ -61,7 +61,7 @@ func TestHostileTagsKeepTheTargetUp(t *testing.T) {
 	fams := scrape(t, r.url("/metrics"))
 	for name, want := range map[string]map[string]float64{
 		"gunicorn_requests_total": {"app=myapp": 1},
-		"hostile_events_total":         {"a_b=2": 1},
+		"hostile_events_total":    {"a_b=2": 1},
 		"hostile_queue":           {"": 3},
 	} {
 		var got map[string]float64
