@@ -134,18 +134,12 @@ func (a *app) newWebServer(l *connLimiter) *http.Server {
 	}
 }
 
-// promLogger adapts slog to promhttp's error log.
-type promLogger struct{ log *slog.Logger }
-
-// Println logs v as an error.
-func (l promLogger) Println(v ...any) { l.log.Error("serving metrics", "err", fmt.Sprint(v...)) }
-
 // handler returns the web interface: the metrics, /-/healthy, /-/ready, a
 // landing page, and with --web.enable-lifecycle /-/reload and /-/quit.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	metrics := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
-		ErrorLog:            promLogger{a.log},
+		ErrorLog:            slog.NewLogLogger(a.log.Handler(), slog.LevelError), // promhttp logs with Println
 		ErrorHandling:       promhttp.ContinueOnError,
 		Registry:            a.reg,
 		MaxRequestsInFlight: a.cfg.webMaxRequests,
