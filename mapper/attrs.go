@@ -80,6 +80,28 @@ const (
 
 var reasonNames = [numReasons]string{"reserved", "conflict", "invalid", "bare", "too_many", "key_too_long", "value_truncated"}
 
+// Plus returns s and o added up, field by field: the stats of several
+// Mappers, or of the Mappers a program replaced on reloads.
+func (s TagStats) Plus(o TagStats) TagStats {
+	return TagStats{
+		Reserved: s.Reserved + o.Reserved, Conflict: s.Conflict + o.Conflict, Invalid: s.Invalid + o.Invalid,
+		Bare: s.Bare + o.Bare, TooMany: s.TooMany + o.TooMany, KeyTooLong: s.KeyTooLong + o.KeyTooLong,
+		ValueTruncated: s.ValueTruncated + o.ValueTruncated,
+	}
+}
+
+// ByReason returns the counts that are not zero, by the reason names the
+// fields' comments give ("reserved", "conflict", ...).
+func (s TagStats) ByReason() map[string]uint64 {
+	out := make(map[string]uint64)
+	for i, n := range [numReasons]uint64{s.Reserved, s.Conflict, s.Invalid, s.Bare, s.TooMany, s.KeyTooLong, s.ValueTruncated} {
+		if n != 0 {
+			out[reasonNames[i]] = n
+		}
+	}
+	return out
+}
+
 // TagStats returns the counts of attributes left out or cut since the
 // Mapper was made.
 func (m *Mapper) TagStats() TagStats {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +186,18 @@ func TestBadOptionErrorIsJoined(t *testing.T) {
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 2 {
 		t.Fatalf("got %v, want two errors joined", err)
+	}
+}
+
+func TestTagStatsPlusByReason(t *testing.T) {
+	a := TagStats{Reserved: 1, Bare: 2, ValueTruncated: 3}
+	b := TagStats{Reserved: 4, Conflict: 5, TooMany: 6, KeyTooLong: 7, Invalid: 8}
+	got := a.Plus(b).ByReason()
+	want := map[string]uint64{"reserved": 5, "conflict": 5, "invalid": 8, "bare": 2, "too_many": 6, "key_too_long": 7, "value_truncated": 3}
+	if !maps.Equal(got, want) {
+		t.Errorf("ByReason %v, want %v", got, want)
+	}
+	if got := (TagStats{}).ByReason(); len(got) != 0 {
+		t.Errorf("zero stats: %v", got)
 	}
 }

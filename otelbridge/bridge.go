@@ -177,7 +177,7 @@ func (b *Bridge) SetMapper(m Mapper) {
 		b.mapperMissesBase += st.Misses
 	}
 	if ts, ok := old.m.(tagStatser); ok && old.m != m {
-		addTagStats(&b.mapperTagsBase, ts.TagStats())
+		b.mapperTagsBase = b.mapperTagsBase.Plus(ts.TagStats())
 	}
 	b.mapperMu.Unlock()
 	b.reserve(m)

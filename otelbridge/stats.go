@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -271,32 +270,6 @@ type Stats struct {
 	TagsDropped map[string]uint64
 }
 
-// addTagStats adds b to a, field by field.
-func addTagStats(a *mapper.TagStats, b mapper.TagStats) {
-	a.Reserved += b.Reserved
-	a.Conflict += b.Conflict
-	a.Invalid += b.Invalid
-	a.Bare += b.Bare
-	a.TooMany += b.TooMany
-	a.KeyTooLong += b.KeyTooLong
-	a.ValueTruncated += b.ValueTruncated
-}
-
-// tagReasons returns the reasons and counts of st, in the order of its
-// fields.
-func tagReasons(st mapper.TagStats) [7]struct {
-	reason string
-	n      uint64
-} {
-	return [7]struct {
-		reason string
-		n      uint64
-	}{
-		{"reserved", st.Reserved}, {"conflict", st.Conflict}, {"invalid", st.Invalid}, {"bare", st.Bare},
-		{"too_many", st.TooMany}, {"key_too_long", st.KeyTooLong}, {"value_truncated", st.ValueTruncated},
-	}
-}
-
 // Stats returns the bridge's counters. It is safe to call at any time.
 func (b *Bridge) Stats() Stats {
 	c := &b.counters
@@ -353,17 +326,12 @@ func (b *Bridge) Stats() Stats {
 	}
 	tags := b.mapperTagsBase
 	if m, ok := b.mapper.Load().m.(tagStatser); ok {
-		addTagStats(&tags, m.TagStats())
+		tags = tags.Plus(m.TagStats())
 	}
 	b.mapperMu.Unlock()
-	s.TagsDropped = make(map[string]uint64)
+	s.TagsDropped = tags.ByReason()
 	if n := c.tagErrors.Load(); n != 0 {
 		s.TagsDropped[statsd.ReasonBadTag.String()] = n
-	}
-	for _, r := range tagReasons(tags) {
-		if r.n != 0 {
-			s.TagsDropped[r.reason] = r.n
-		}
 	}
 	return s
 }

@@ -112,14 +112,7 @@ func (n *statsdNames) Map(s *statsd.Sample) *mapper.Mapping {
 func (n *statsdNames) TagStats() mapper.TagStats {
 	st := n.m.TagStats()
 	if n.profile != nil {
-		p := n.profile.TagStats()
-		st.Reserved += p.Reserved
-		st.Conflict += p.Conflict
-		st.Invalid += p.Invalid
-		st.Bare += p.Bare
-		st.TooMany += p.TooMany
-		st.KeyTooLong += p.KeyTooLong
-		st.ValueTruncated += p.ValueTruncated
+		st = st.Plus(n.profile.TagStats())
 	}
 	return st
 }
