@@ -197,8 +197,9 @@ func WithTelemetry(on bool) Option {
 }
 
 // WithParser sets the parser HandleDatagram uses (its line length limit, tag
-// formats and the rest of its settings). The default is the zero
-// statsd.Parser. A Receiver's Server parses with its own settings.
+// formats and the rest of its settings), and the Server Listen makes unless
+// WithServer gives one (which parses with its own Parser field). The default
+// is the zero statsd.Parser.
 func WithParser(p statsd.Parser) Option {
 	return bridgeOption(func(c *config) { c.parser = p })
 }

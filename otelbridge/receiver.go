@@ -38,8 +38,8 @@ type Receiver struct {
 }
 
 // Listen makes a Bridge recording into mp (as New does, with the Options
-// among opts), a statsd.Server handing it every batch (WithServer's, or a
-// zero one), and starts serving addr (any address statsd.Server.Start takes:
+// among opts), a statsd.Server handing it every batch (WithServer's, or one
+// with the defaults that parses as WithParser says), and starts serving addr (any address statsd.Server.Start takes:
 // "127.0.0.1:8125", "udp://:8125", "unix:/run/gunicorn-statsd.sock",
 // "tcp://:8125"; "" means statsd.DefaultAddr). It returns once the socket is
 // bound; serving goes on in the Server's goroutines until Shutdown or Close.
@@ -59,7 +59,7 @@ func Listen(addr string, mp metric.MeterProvider, opts ...ListenOption) (*Receiv
 	}
 	srv := cfg.server
 	if srv == nil {
-		srv = new(statsd.Server)
+		srv = &statsd.Server{Parser: cfg.bridge.parser}
 	}
 	srv.Handler = b
 	r := &Receiver{server: srv, bridge: b}

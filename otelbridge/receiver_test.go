@@ -196,3 +196,11 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("metrics after failed Listen: %v", names(ms))
 	}
 }
+
+// TestListenParser: the Server that Listen makes parses as WithParser says.
+func TestListenParser(t *testing.T) {
+	r, _ := newReceiver(t, "127.0.0.1:0", WithParser(statsd.Parser{NoInfluxDBTags: true}))
+	if got := r.Server().Parser; !got.NoInfluxDBTags {
+		t.Fatalf("the Server's Parser %+v, want NoInfluxDBTags", got)
+	}
+}
