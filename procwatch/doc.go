@@ -36,8 +36,13 @@
 // address and port of one of the master's listeners (a listener on 0.0.0.0
 // or :: matches any address), or that /proc/PID/net/unix shows as a
 // connected stream socket with a listener's path. A worker's own connections
-// (to a database, say) do not count. Each pass adds busy workers × the time
-// since the previous pass to gunicorn.worker.busy_time, so that
+// (to a database, say) do not count. An accepted connection is in those
+// tables from its birth, and its address never changes: the watcher looks a
+// socket up once, when a worker first holds it, and the socket stays what
+// it was found to be until the worker closes it (a connection in CLOSE_WAIT,
+// whose client has gone, or one reset by its client, which the tables no
+// longer show, is still on the worker's hands). Each pass adds busy workers
+// × the time since the previous pass to gunicorn.worker.busy_time, so that
 // rate(busy_time) / worker count is the utilization over any window.
 //
 // The worker class is read from the master's arguments (-k, --worker-class,
@@ -66,9 +71,11 @@
 // gunicorn.listen.backlog is the connections waiting to be accepted and
 // gunicorn.listen.backlog.limit the most the kernel queues (min of
 // --backlog and net.core.somaxconn), both from sock_diag over netlink when
-// the master is in the watcher's network namespace. Otherwise a TCP queue
-// comes from /proc/PID/net/tcp and the limit from --backlog (default 2048)
-// and sys/net/core/somaxconn; a unix queue is then not reported.
+// the master is in the watcher's network namespace (which also lists the
+// listeners). Otherwise the listeners and a TCP queue come from
+// /proc/PID/net/tcp{,6} and unix, read at each pass, and the limit from
+// --backlog (default 2048) and sys/net/core/somaxconn; a unix queue is then
+// not reported.
 //
 // # Restarts
 //

@@ -46,11 +46,28 @@ func TestParseUnixLine(t *testing.T) {
 }
 
 func TestParseDiag(t *testing.T) {
-	var got []diagEntry
-	done, err := parseDiag(diagAnswer(inetMsg(afInet6, 5000, 7, 100), unixMsg(8000, 2, 128)), func(e diagEntry) { got = append(got, e) })
-	want := []diagEntry{
-		{family: afInet6, inode: 5000, rqueue: 7, wqueue: 100, hasQueue: true},
-		{family: afUnix, inode: 8000, rqueue: 2, wqueue: 128, hasQueue: true},
+	type entry struct {
+		family         uint8
+		inode          uint64
+		local          netip.AddrPort
+		name           string // rendered by unixName
+		rqueue, wqueue uint32
+		hasQueue       bool
+	}
+	var got []entry
+	done, err := parseDiag(diagAnswer(
+		inetMsg("[::]:8000", 5000, 7, 100),
+		inetMsg("127.0.0.1:8001", 5001, 0, 64),
+		unixMsg(8000, "/run/gunicorn.sock\x00", 2, 128),
+		unixMsg(8001, "\x00gunicorn\x00x", 0, 16),
+	), func(e diagEntry) {
+		got = append(got, entry{e.family, e.inode, e.local, string(unixName(nil, e.name)), e.rqueue, e.wqueue, e.hasQueue})
+	})
+	want := []entry{
+		{afInet6, 5000, netip.MustParseAddrPort("[::]:8000"), "", 7, 100, true},
+		{afInet, 5001, netip.MustParseAddrPort("127.0.0.1:8001"), "", 0, 64, true},
+		{afUnix, 8000, netip.AddrPort{}, "/run/gunicorn.sock", 2, 128, true},
+		{afUnix, 8001, netip.AddrPort{}, "@gunicorn@x", 0, 16, true}, // as /proc/net/unix prints it
 	}
 	if err != nil || !done || !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDiag = %+v, %v, %v; want %+v", got, done, err, want)
@@ -60,7 +77,7 @@ func TestParseDiag(t *testing.T) {
 	if _, err := parseDiag(nlMsg(nlmsgError, e), func(diagEntry) {}); err == nil {
 		t.Error("NLMSG_ERROR not returned")
 	}
-	if _, err := parseDiag(inetMsg(afInet, 1, 2, 3)[:40], func(diagEntry) {}); err == nil {
+	if _, err := parseDiag(inetMsg("127.0.0.1:1", 1, 2, 3)[:40], func(diagEntry) {}); err == nil {
 		t.Error("truncated message accepted")
 	}
 }

@@ -53,16 +53,65 @@ type osState struct {
 	pidOpts  map[procID]*pidOpts
 	listens  map[listenKey]metric.MeasurementOption
 
+	// known is what the socket tables said of the workers' sockets (by
+	// inode), kept while a worker holds the socket: a pass reads a table
+	// only for a socket it does not know yet.
+	known map[uint64]sockInfo
+	// dump lists the LISTEN sockets of the master's network namespace
+	// (sock_diag), or says it cannot (ok false: another namespace, or the
+	// proc root is not /proc); tests replace it.
+	dump func(w *Watcher, pid int, fn func(diagEntry)) (ok bool, err error)
+	// tableReads counts the reads of each socket table, for tests.
+	tableReads [numTables]uint64
+	passNo     uint64
+
 	// Buffers reused from pass to pass.
 	procs    []procRead
 	inodes   map[uint64]int // socket inode → index in procs
 	cands    []candidate
 	listenrs []listener
-	diagQ    map[uint64]diagEntry
+	prevLsn  []listener // the previous pass's, whose unix paths are reused
 	file     []byte
+	name     []byte
 	diagBuf  []byte
 	kids     []int
 	spare    snapshot
+}
+
+// The socket tables of the master's network namespace, as bits.
+const (
+	tblTCP    = 1 << iota // /proc/PID/net/tcp
+	tblTCP6               // /proc/PID/net/tcp6
+	tblUnix               // /proc/PID/net/unix
+	numTables = 3
+	allTables = tblTCP | tblTCP6 | tblUnix
+)
+
+// Their indexes, in tableNames and tableReads.
+const (
+	idxTCP = iota
+	idxTCP6
+	idxUnix
+)
+
+var tableNames = [numTables]string{idxTCP: "tcp", idxTCP6: "tcp6", idxUnix: "unix"}
+
+// sockInfo is what the socket tables said of a worker's socket. It holds
+// while the socket lives: an accepted connection is in its table from its
+// birth (made by the kernel before accept returns it) until the worker
+// closes it, and its local address and port, or its unix path, never change;
+// no other socket can become one. So a socket once found keeps what was
+// found (an accepted connection stays one through CLOSE_WAIT), and a socket
+// looked for in a table and not found is not one of that table's accepted
+// connections.
+type sockInfo struct {
+	checked uint8 // tables it was looked for in and not found
+	found   bool  // a line of a table was found: conn, unix, local, path
+	conn    bool  // may be an accepted connection: tcp not in LISTEN, or a connected unix stream with a path
+	unix    bool  //
+	local   netip.AddrPort
+	path    string
+	seen    uint64 // the last pass that found it in a worker's fds
 }
 
 // procID tells a process apart from a later one with the same pid.
@@ -102,7 +151,21 @@ type listener struct {
 	key        listenKey
 	inode      uint64
 	queue      int64
+	limit      int64
 	queueKnown bool
+	limitKnown bool // from sock_diag; otherwise fallbackLimit
+}
+
+// table is the socket table where the listener's accepted connections are.
+func (l *listener) table() uint8 {
+	switch {
+	case l.key.unix:
+		return tblUnix
+	case l.key.addr.Addr().Is4():
+		return tblTCP
+	default:
+		return tblTCP6
+	}
 }
 
 func (w *Watcher) initOS() error {
@@ -121,8 +184,11 @@ func (w *Watcher) initOS() error {
 	s.pidOpts = map[procID]*pidOpts{}
 	s.listens = map[listenKey]metric.MeasurementOption{}
 	s.inodes = map[uint64]int{}
-	s.diagQ = map[uint64]diagEntry{}
+	s.known = map[uint64]sockInfo{}
 	s.diagBuf = make([]byte, 32<<10)
+	if s.diag {
+		s.dump = (*Watcher).dumpDiag
+	}
 	return nil
 }
 
@@ -209,11 +275,12 @@ func (w *Watcher) pass() error {
 			p.notWorker = true
 		}
 	}
-	if err := w.readSockets(); err != nil {
-		fail(errNetRead, err)
+	netErr, diagErr := w.readSockets()
+	if diagErr != nil {
+		fail(errSockDiag, diagErr)
 	}
-	if err := w.readDiag(master.pid); err != nil {
-		fail(errSockDiag, err)
+	if netErr != nil {
+		fail(errNetRead, netErr)
 	}
 
 	snap := w.build(now)
@@ -246,6 +313,8 @@ func (w *Watcher) down() {
 	w.mu.Unlock()
 	s.master = procID{}
 	s.procs = s.procs[:0]
+	s.listenrs = s.listenrs[:0]
+	clear(s.known)
 	s.prevUp = false
 	clear(s.workers)
 	s.pending = s.pending[:0]
@@ -258,6 +327,7 @@ func (w *Watcher) newMaster(m procID) {
 	s := &w.os
 	s.master = m
 	s.prevUp = false
+	clear(s.known)
 	clear(s.workers)
 	s.pending = s.pending[:0]
 	s.args = gunicornArgs{}
@@ -544,36 +614,113 @@ func (w *Watcher) readFDs(p *procRead, idx int) error {
 	return nil
 }
 
-// readSockets scans the master's socket tables for the sockets of the master
-// and its workers: the master's listeners, and the workers' sockets that may
-// be accepted connections.
-func (w *Watcher) readSockets() error {
+// readSockets finds the master's listeners, and which of the workers'
+// sockets may be accepted connections (s.cands). When the master is in our
+// network namespace, the listeners, their queues and limits come from a
+// sock_diag dump of the LISTEN sockets (cheap: the kernel walks its listener
+// hash), and a socket table is read only when a worker holds a socket not
+// yet known, and only the tables of the listeners' families: the kernel
+// makes /proc/PID/net/tcp and tcp6 by walking its whole table of
+// established connections, which is sized by the machine's memory. Else the
+// tables give the listeners too, and all three are read at each pass. It
+// returns the errors of the tables and of sock_diag.
+func (w *Watcher) readSockets() (netErr, diagErr error) {
 	s := &w.os
 	s.listenrs = s.listenrs[:0]
 	s.cands = s.cands[:0]
-	masterFDs := s.procs[0].fdErr == nil
-	if len(s.inodes) == 0 && masterFDs {
-		return nil
+	s.passNo++
+	viaDiag := false
+	if s.dump != nil {
+		viaDiag, diagErr = w.listenersByDiag()
+		if diagErr != nil {
+			s.listenrs = s.listenrs[:0]
+			viaDiag = false
+		}
 	}
-	pid := strconv.Itoa(s.procs[0].id.pid)
+	var need uint8 // the tables where the listeners' accepted connections are
+	for i := range s.listenrs {
+		need |= s.listenrs[i].table()
+	}
+	// What to read for the workers' sockets not known yet.
+	missing := uint8(0)
+	for ino, owner := range s.inodes {
+		if owner == 0 {
+			continue // the master's (an inherited listener)
+		}
+		k := s.known[ino]
+		k.seen = s.passNo
+		s.known[ino] = k
+		if !k.found {
+			missing |= need &^ k.checked
+		}
+	}
+	read := missing
+	if !viaDiag {
+		read = allTables // for the listeners and their queues
+		if len(s.inodes) == 0 && s.procs[0].fdErr == nil {
+			read = 0 // no socket at all
+		}
+	}
 	var errs []error
-	for _, name := range []string{"tcp", "tcp6"} {
-		path := w.path(pid, "net", name)
-		data, err := w.readFile(path)
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) { // no IPv6
-				errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
-			}
+	var readOK uint8
+	for t := range numTables {
+		bit := uint8(1) << t
+		if read&bit == 0 {
 			continue
 		}
-		bad := 0
+		if err := w.scanTable(t, !viaDiag); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		readOK |= bit
+	}
+	for ino, k := range s.known {
+		if k.seen != s.passNo {
+			delete(s.known, ino) // closed: its inode is not reused while it lives
+			continue
+		}
+		if !k.found && readOK != 0 {
+			k.checked |= readOK
+			s.known[ino] = k
+		}
+		if k.found && k.conn {
+			s.cands = append(s.cands, candidate{owner: s.inodes[ino], unix: k.unix, local: k.local, path: k.path})
+		}
+	}
+	s.prevLsn = append(s.prevLsn[:0], s.listenrs...)
+	return errors.Join(errs...), diagErr
+}
+
+// scanTable reads socket table t of the master's network namespace: the
+// lines of the workers' sockets not yet known go into s.known, and with
+// listeners, the master's listening sockets into s.listenrs.
+func (w *Watcher) scanTable(t int, listeners bool) error {
+	s := &w.os
+	s.tableReads[t]++
+	path := w.path(strconv.Itoa(s.procs[0].id.pid), "net", tableNames[t])
+	data, err := w.readFile(path)
+	if err != nil {
+		if t == idxTCP6 && errors.Is(err, fs.ErrNotExist) {
+			return nil // no IPv6: nothing is in it
+		}
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	masterFDs := s.procs[0].fdErr == nil
+	bad := 0
+	if t != idxUnix {
 		lines(data, func(line []byte) {
 			ino, state, ok := tcpQuick(line)
 			if !ok {
 				return
 			}
 			owner, mine := s.inodes[ino]
-			if !mine && (masterFDs || state != tcpListen) {
+			isListener := listeners && state == tcpListen && (mine && owner == 0 || !masterFDs)
+			var k sockInfo
+			if mine && owner > 0 {
+				k = s.known[ino]
+			}
+			isWorker := mine && owner > 0 && !k.found
+			if !isListener && !isWorker {
 				return
 			}
 			e, err := parseTCPLine(line)
@@ -581,49 +728,62 @@ func (w *Watcher) readSockets() error {
 				bad++
 				return
 			}
-			switch {
-			case state == tcpListen && (mine && owner == 0 || !masterFDs && w.boundByArgs(e.local, "")):
+			if isListener && (masterFDs || w.boundByArgs(e.local, "")) {
 				s.listenrs = append(s.listenrs, listener{key: listenKey{addr: e.local}, inode: ino, queue: int64(e.rxQueue), queueKnown: true})
-			case mine && owner > 0 && state != tcpListen:
-				s.cands = append(s.cands, candidate{owner: owner, local: e.local})
+			}
+			if isWorker {
+				k.found, k.conn, k.local = true, state != tcpListen, e.local
+				s.known[ino] = k
 			}
 		})
-		if bad > 0 {
-			errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
-		}
+	} else {
+		lines(data, func(line []byte) {
+			ino, ok := unixQuick(line)
+			if !ok {
+				return
+			}
+			owner, mine := s.inodes[ino]
+			isListener := listeners && (mine && owner == 0 || !masterFDs)
+			var k sockInfo
+			if mine && owner > 0 {
+				k = s.known[ino]
+			}
+			isWorker := mine && owner > 0 && !k.found
+			if !isListener && !isWorker {
+				return
+			}
+			e, err := parseUnixLine(line)
+			if err != nil {
+				bad++
+				return
+			}
+			if isListener && e.listening() && len(e.path) > 0 && (masterFDs || w.boundByArgs(netip.AddrPort{}, string(e.path))) {
+				s.listenrs = append(s.listenrs, listener{key: listenKey{unix: true, path: w.listenPath(ino, e.path)}, inode: ino})
+			}
+			if isWorker {
+				k.found, k.unix = true, true
+				if e.connectedStream() && len(e.path) > 0 {
+					k.conn, k.path = true, string(e.path)
+				}
+				s.known[ino] = k
+			}
+		})
 	}
-	path := w.path(pid, "net", "unix")
-	data, err := w.readFile(path)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
-		return errors.Join(errs...)
-	}
-	bad := 0
-	lines(data, func(line []byte) {
-		ino, ok := unixQuick(line)
-		if !ok {
-			return
-		}
-		owner, mine := s.inodes[ino]
-		if !mine && masterFDs {
-			return
-		}
-		e, err := parseUnixLine(line)
-		if err != nil {
-			bad++
-			return
-		}
-		switch {
-		case e.listening() && len(e.path) > 0 && (mine && owner == 0 || !masterFDs && w.boundByArgs(netip.AddrPort{}, string(e.path))):
-			s.listenrs = append(s.listenrs, listener{key: listenKey{unix: true, path: string(e.path)}, inode: ino})
-		case mine && owner > 0 && e.connectedStream() && len(e.path) > 0:
-			s.cands = append(s.cands, candidate{owner: owner, unix: true, path: string(e.path)})
-		}
-	})
 	if bad > 0 {
-		errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
+		return fmt.Errorf("%s: %d lines not understood", path, bad)
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// listenPath returns path as a string, the previous pass's when the same
+// listener had it (no allocation in the steady state).
+func (w *Watcher) listenPath(ino uint64, path []byte) string {
+	for _, l := range w.os.prevLsn {
+		if l.inode == ino && l.key.unix && l.key.path == string(path) {
+			return l.key.path
+		}
+	}
+	return string(path)
 }
 
 // boundByArgs says whether a listening socket is one of the master's binds as
@@ -672,18 +832,50 @@ func splitHostPort(b string) (string, uint16, error) {
 	return host, uint16(p), err
 }
 
-// readDiag asks sock_diag for the listeners' queues and limits, when the
-// master is in our network namespace.
-func (w *Watcher) readDiag(pid int) error {
+// listenersByDiag fills s.listenrs from a sock_diag dump of the LISTEN
+// sockets: the master's (or, when its fds cannot be read, those its --bind
+// names), with their queues and limits. ok is false when the dump cannot
+// be made for the master (another network namespace).
+func (w *Watcher) listenersByDiag() (ok bool, err error) {
 	s := &w.os
-	clear(s.diagQ)
-	if !s.diag || len(s.listenrs) == 0 {
-		return nil
+	masterFDs := s.procs[0].fdErr == nil
+	return s.dump(w, s.procs[0].id.pid, func(e diagEntry) {
+		owner, mine := s.inodes[e.inode]
+		if masterFDs && (!mine || owner != 0) {
+			return
+		}
+		var key listenKey
+		if e.family == afUnix {
+			s.name = unixName(s.name[:0], e.name)
+			if len(s.name) == 0 || !masterFDs && !w.boundByArgs(netip.AddrPort{}, string(s.name)) {
+				return
+			}
+			key = listenKey{unix: true, path: w.listenPath(e.inode, s.name)}
+		} else {
+			if !masterFDs && !w.boundByArgs(e.local, "") {
+				return
+			}
+			key = listenKey{addr: e.local}
+		}
+		l := listener{key: key, inode: e.inode}
+		if e.hasQueue {
+			l.queue, l.queueKnown = int64(e.rqueue), true
+			l.limit, l.limitKnown = int64(e.wqueue), true
+		}
+		s.listenrs = append(s.listenrs, l)
+	})
+}
+
+// dumpDiag is the dump of a Watcher of /proc: sock_diag, when the master
+// is in our network namespace.
+func (w *Watcher) dumpDiag(pid int, fn func(diagEntry)) (bool, error) {
+	if ns, err := nsInode(w.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != w.os.selfNet {
+		return false, nil // another namespace (or unknown): the tables, and the arguments
 	}
-	if ns, err := nsInode(w.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != s.selfNet {
-		return nil // another namespace (or unknown): fall back to the arguments
+	if err := dumpListeners(w.os.diagBuf, fn); err != nil {
+		return false, err
 	}
-	return dumpListeners(s.diagBuf, func(e diagEntry) { s.diagQ[e.inode] = e })
+	return true, nil
 }
 
 // build turns what the pass read into a snapshot.
@@ -758,17 +950,19 @@ func (w *Watcher) build(now time.Time) snapshot {
 	}
 
 	// Listeners.
-	limit, limitKnown := w.fallbackLimit()
+	var limit int64
 	for _, l := range s.listenrs {
 		opt, ok := s.listens[l.key]
 		if !ok {
 			opt = w.listenOpt(l.key)
 			s.listens[l.key] = opt
 		}
-		lp := listenPoint{opt: opt, queue: l.queue, queueKnown: l.queueKnown, limit: limit, limitKnown: limitKnown}
-		if d, ok := s.diagQ[l.inode]; ok && d.hasQueue {
-			lp.queue, lp.queueKnown = int64(d.rqueue), true
-			lp.limit, lp.limitKnown = int64(d.wqueue), true
+		lp := listenPoint{opt: opt, queue: l.queue, queueKnown: l.queueKnown, limit: l.limit, limitKnown: l.limitKnown}
+		if !lp.limitKnown {
+			if limit == 0 {
+				limit = w.fallbackLimit()
+			}
+			lp.limit, lp.limitKnown = limit, true
 		}
 		snap.listeners = append(snap.listeners, lp)
 	}
@@ -777,19 +971,19 @@ func (w *Watcher) build(now time.Time) snapshot {
 
 // fallbackLimit is the accept-queue limit as Gunicorn asks for it (--backlog,
 // default 2048) capped by net.core.somaxconn, for when sock_diag cannot say.
-func (w *Watcher) fallbackLimit() (int64, bool) {
+func (w *Watcher) fallbackLimit() int64 {
 	b := w.os.args.backlog
 	if b == 0 {
 		b = gunicornDefaultBacklog
 	}
 	data, err := w.readFile(w.path("sys", "net", "core", "somaxconn"))
 	if err != nil {
-		return int64(b), true
+		return int64(b)
 	}
 	if m, ok := decUint(bytes.TrimSpace(data)); ok && int(m) < b {
-		return int64(m), true
+		return int64(m)
 	}
-	return int64(b), true
+	return int64(b)
 }
 
 // heartbeatAge is the time since the worker last touched its heartbeat file
