@@ -4,6 +4,7 @@ package procwatch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/procfs"
 	"go.opentelemetry.io/otel/metric"
+	"golang.org/x/sys/unix"
 )
 
 // userHZ is the unit of CPU times and start times in /proc/PID/stat: 100 on
@@ -72,6 +74,7 @@ type osState struct {
 	listenrs []listener
 	prevLsn  []listener // the previous pass's, whose unix paths are reused
 	file     []byte
+	dirBuf   []byte
 	name     []byte
 	diagBuf  []byte
 	kids     []int
@@ -481,7 +484,8 @@ func (w *Watcher) children(pid int) ([]int, error) {
 	s := &w.os
 	s.kids = s.kids[:0]
 	dir := w.path(strconv.Itoa(pid), "task")
-	tasks, err := readDirNames(dir)
+	var tasks []string
+	err := w.readDir(dir, func(_ int, name []byte) { tasks = append(tasks, string(name)) })
 	if err != nil {
 		if gone(err) {
 			return nil, nil
@@ -574,29 +578,59 @@ func (w *Watcher) readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-func readDirNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+// readDir calls fn with each name in directory dir but "." and "..", and
+// an fd of the directory (for the *at system calls); a name is valid during
+// the call only. It reads the entries with getdents into the pass's buffer:
+// os.Open would register the directory with the poller, and Readdirnames
+// make a string of every name, for directories read ten times a second.
+func (w *Watcher) readDir(dir string, fn func(dirfd int, name []byte)) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer d.Close()
-	return d.Readdirnames(-1)
+	defer syscall.Close(fd)
+	if w.os.dirBuf == nil {
+		w.os.dirBuf = make([]byte, 8<<10)
+	}
+	for {
+		n, err := syscall.ReadDirent(fd, w.os.dirBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "getdents", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1),
+		// name (NUL-terminated).
+		for b := w.os.dirBuf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return &fs.PathError{Op: "getdents", Path: dir, Err: errors.New("malformed entry")}
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if string(name) != "." && string(name) != ".." {
+				fn(fd, name)
+			}
+			b = b[reclen:]
+		}
+	}
 }
 
 // readFDs reads the process's file descriptors: its sockets go into the
 // inode table, and a worker's heartbeat file is noted.
 func (w *Watcher) readFDs(p *procRead, idx int) error {
 	dir := w.path(strconv.Itoa(p.id.pid), "fd")
-	names, err := readDirNames(dir)
-	if err != nil {
-		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
-	}
 	var buf [256]byte
-	for _, n := range names {
-		path := dir + "/" + n
-		k, err := syscall.Readlink(path, buf[:])
+	err := w.readDir(dir, func(dirfd int, name []byte) {
+		k, err := unix.Readlinkat(dirfd, string(name), buf[:])
 		if err != nil {
-			continue // closed since the listing
+			return // closed since the listing
 		}
 		t := buf[:k]
 		if ino, ok := bytes.CutPrefix(t, []byte("socket:[")); ok {
@@ -605,11 +639,14 @@ func (w *Watcher) readFDs(p *procRead, idx int) error {
 					w.os.inodes[v] = idx
 				}
 			}
-			continue
+			return
 		}
 		if idx > 0 && bytes.HasPrefix(t[bytes.LastIndexByte(t, '/')+1:], []byte("wgunicorn-")) {
-			p.heartbeat = path
+			p.heartbeat = dir + "/" + string(name)
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
 	}
 	return nil
 }
