@@ -63,7 +63,12 @@
 // os.utime since). Both move the file's change time, so the time since the
 // ctime of /proc/PID/fd/N is how long a busy worker has been on its current
 // request. gunicorn.worker.request.age.max is the largest over busy workers,
-// 0 when none is busy. Gunicorn kills a worker at --timeout of it.
+// 0 when none is busy. Gunicorn kills a worker at --timeout of it:
+// gunicorn.worker.timeout is that timeout, from the master's -t or --timeout
+// (also in GUNICORN_CMD_ARGS), Gunicorn's default of 30 s when neither gives
+// one (a timeout set in a configuration file is not seen), and not reported
+// with --timeout 0, which turns the timeout off. An alert on
+// request.age.max > 0.8 × timeout warns before Gunicorn kills a worker.
 //
 // # Accept queue
 //
@@ -107,6 +112,7 @@
 //	gunicorn.worker.request.age.max  Float64ObservableGauge   s
 //	gunicorn.worker.connections      Int64ObservableGauge    {connection}  process.pid (gthread/async)
 //	gunicorn.worker.restarts         Int64ObservableCounter  {worker}
+//	gunicorn.worker.timeout          Float64ObservableGauge   s
 //	gunicorn.process.cpu.time        Float64ObservableCounter s            gunicorn.process.role, process.pid, cpu.mode
 //	gunicorn.process.memory.usage    Int64ObservableGauge    By            gunicorn.process.role, process.pid
 //	gunicorn.process.uptime          Float64ObservableGauge   s            gunicorn.process.role, process.pid

@@ -127,6 +127,9 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 			if up := v.val("gunicorn.up", "app=shop.web"); up != 1 {
 				t.Errorf("gunicorn.up = %v, want 1", up)
 			}
+			if to := v.val("gunicorn.worker.timeout", "app=shop.web"); to != timeout {
+				t.Errorf("gunicorn.worker.timeout = %v, want --timeout %d", to, timeout)
+			}
 			// Busy time over two seconds of samples, timed from just after
 			// the first pass to just after the last.
 			_ = w.Sample(context.Background())

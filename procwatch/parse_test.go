@@ -85,9 +85,29 @@ func TestParseDiag(t *testing.T) {
 func TestParseArgs(t *testing.T) {
 	var a gunicornArgs
 	a.parse([]string{"/usr/bin/gunicorn", "-kgthread", "--threads=4", "--backlog", "64", "-b", "unix:/run/g.sock", "--bind=0.0.0.0:80", "--timeout", "5", "app:app"})
-	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}}
+	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}, timeout: 5, hasTimeout: true}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("parse = %+v, want %+v", a, want)
+	}
+	for _, c := range []struct {
+		args    []string
+		timeout int
+		has     bool
+	}{
+		{[]string{"gunicorn", "app:app"}, 0, false},
+		{[]string{"gunicorn", "-t", "120", "app:app"}, 120, true},
+		{[]string{"gunicorn", "-t90", "app:app"}, 90, true},
+		{[]string{"gunicorn", "--timeout=0", "app:app"}, 0, true},
+		{[]string{"gunicorn", "--timeout", "60", "-t", "45"}, 45, true}, // the last one wins, as in argparse
+		{[]string{"gunicorn", "--timeout", "-5"}, 0, false},
+		{[]string{"gunicorn", "--timeout", "1.5"}, 0, false}, // Gunicorn refuses it too
+		{[]string{"gunicorn", "--timeout"}, 0, false},
+	} {
+		var a gunicornArgs
+		a.parse(c.args)
+		if a.timeout != c.timeout || a.hasTimeout != c.has {
+			t.Errorf("parse(%q): timeout %d, %v; want %d, %v", c.args, a.timeout, a.hasTimeout, c.timeout, c.has)
+		}
 	}
 	for _, c := range []struct {
 		class   string

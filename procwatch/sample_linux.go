@@ -920,6 +920,12 @@ func (w *Watcher) build(now time.Time) snapshot {
 	s := &w.os
 	snap := snapshot{up: true, masterPID: s.master.pid,
 		procs: s.spare.procs[:0], listeners: s.spare.listeners[:0]}
+	switch a := &s.args; {
+	case !a.hasTimeout:
+		snap.timeout, snap.timeoutKnown = gunicornDefaultTimeout, true
+	case a.timeout > 0:
+		snap.timeout, snap.timeoutKnown = float64(a.timeout), true
+	} // --timeout 0: Gunicorn kills no worker for its time
 
 	// Accepted connections per worker.
 	for _, c := range s.cands {
