@@ -32,8 +32,9 @@ func FuzzParseUnixLine(f *testing.F) {
 	})
 }
 
-// FuzzParseDiag: a sock_diag answer never panics the parser, and each socket
-// it reports is of a family asked for.
+// FuzzParseDiag: a sock_diag answer never panics the parser, each socket it
+// reports is of a family asked for, and its unix name renders as
+// /proc/net/unix would (as long, less a path's NUL).
 func FuzzParseDiag(f *testing.F) {
 	f.Add(diagAnswer(inetMsg("0.0.0.0:8000", 5000, 7, 100), unixMsg(8000, "/run/gunicorn.sock\x00", 2, 128)))
 	f.Add(diagAnswer())
@@ -41,6 +42,9 @@ func FuzzParseDiag(f *testing.F) {
 		_, _ = parseDiag(b, func(e diagEntry) {
 			if e.family != afInet && e.family != afInet6 && e.family != afUnix {
 				t.Errorf("family %d", e.family)
+			}
+			if n := unixName(nil, e.name); len(e.name) > 0 && len(n) != len(e.name) && len(n) != len(e.name)-1 {
+				t.Errorf("name %q rendered %q", e.name, n)
 			}
 		})
 	})
