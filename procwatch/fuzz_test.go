@@ -32,6 +32,18 @@ func FuzzParseUnixLine(f *testing.F) {
 	})
 }
 
+// FuzzParseStat: /proc/PID/stat never panics the parser, and what it
+// accepts has a state and a parent. Seeds are in testdata/fuzz/FuzzParseStat.
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("1001 (gunicorn: w) (x) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 30000000 5000 18446744073709551615 1 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parseStat(b)
+		if err == nil && (st.state == 0 || st.ppid < 0 || st.rssPages < 0) {
+			t.Errorf("parseStat(%q) = %+v", b, st)
+		}
+	})
+}
+
 // FuzzParseDiag: a sock_diag answer never panics the parser, each socket it
 // reports is of a family asked for, and its unix name renders as
 // /proc/net/unix would (as long, less a path's NUL).

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -133,6 +134,32 @@ func TestParseArgs(t *testing.T) {
 	} {
 		if got := isGunicornCmdline(c.args); got != c.want {
 			t.Errorf("isGunicornCmdline(%q) = %v", c.args, got)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want procStat
+		err  string
+	}{
+		{"1000 (gunicorn) S 1 1000 1000 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 10000 30000000 5000 18446744073709551615 1 1 0 0 0 0 0 16781312 134234627 0 0 0 17 1 0 0 0 0 0\n",
+			procStat{state: 'S', ppid: 1, utime: 150, stime: 50, start: 10000, rssPages: 5000}, ""},
+		// A name with spaces and parentheses, as setproctitle may set it
+		// (the kernel cuts it at 15 bytes), and a zombie with the last fields only up to rss.
+		{"1001 (gunicorn: w) (x) Z 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0",
+			procStat{state: 'Z', ppid: 1000, utime: 7, stime: 3, start: 10100}, ""},
+		{"1001 gunicorn S 1000", procStat{}, "no ')'"},
+		{"1001 (gunicorn) S 1000 1000", procStat{}, "fields after the command name"},
+		{"1001 (gunicorn) S x 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0", procStat{}, `ppid "x"`},
+		{"1001 (gunicorn) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 -3 0 0 20 0 1 0 10100 0 0", procStat{}, `stime "-3"`},
+		{"1001 (gunicorn) SS 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0", procStat{}, `state "SS"`},
+		{"1001 (gunicorn) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 -1 0", procStat{}, `rss "-1"`},
+	} {
+		got, err := parseStat([]byte(c.line))
+		if c.err == "" && (err != nil || got != c.want) || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("parseStat(%q) = %+v, %v; want %+v, error %q", c.line, got, err, c.want, c.err)
 		}
 	}
 }

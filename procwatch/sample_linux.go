@@ -41,6 +41,7 @@ type osState struct {
 	selfNet  uint64 // inode of our network namespace, for the diag
 	bootTime float64
 	bootErr  error
+	pageSize int64
 
 	master       procID
 	args         gunicornArgs
@@ -178,6 +179,7 @@ func (w *Watcher) initOS() error {
 	}
 	s := &w.os
 	s.fs = f
+	s.pageSize = int64(os.Getpagesize())
 	s.diag = filepath.Clean(w.cfg.procRoot) == DefaultProcRoot
 	if s.diag {
 		s.selfNet, _ = nsInode("/proc/self/ns/net")
@@ -237,7 +239,7 @@ func (w *Watcher) pass() error {
 	}
 
 	// The master and its workers.
-	s.procs = append(s.procs[:0], procRead{id: master, utime: uint64(st.UTime), stime: uint64(st.STime), rss: int64(st.ResidentMemory())})
+	s.procs = append(s.procs[:0], procRead{id: master, utime: st.utime, stime: st.stime, rss: st.rssPages * s.pageSize})
 	kids, err := w.children(master.pid)
 	if err != nil {
 		fail(errProcRead, err)
@@ -250,14 +252,14 @@ func (w *Watcher) pass() error {
 			}
 			continue
 		}
-		if cst.PPID != master.pid || cst.State == "Z" || cst.State == "X" {
+		if cst.ppid != master.pid || cst.state == 'Z' || cst.state == 'X' {
 			continue
 		}
-		id := procID{pid, cst.Starttime}
+		id := procID{pid, cst.start}
 		if !w.isWorker(id) {
 			continue
 		}
-		s.procs = append(s.procs, procRead{id: id, utime: uint64(cst.UTime), stime: uint64(cst.STime), rss: int64(cst.ResidentMemory())})
+		s.procs = append(s.procs, procRead{id: id, utime: cst.utime, stime: cst.stime, rss: cst.rssPages * s.pageSize})
 	}
 
 	// Their sockets.
@@ -359,7 +361,7 @@ func (w *Watcher) newMaster(m procID) {
 
 // findMaster returns the master to watch now (pid 0 when none runs) and its
 // stat. The error is about the pid file.
-func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
+func (w *Watcher) findMaster(now time.Time) (procID, procStat, error) {
 	s := &w.os
 	var pid int
 	var err error
@@ -371,12 +373,12 @@ func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
 	default:
 		pid = s.master.pid
 	}
-	var st procfs.ProcStat
+	var st procStat
 	if pid != 0 {
 		var serr error
 		st, serr = w.stat(pid)
-		if serr != nil || st.State == "Z" || st.State == "X" ||
-			(w.cfg.discover && uint64(st.Starttime) != s.master.start) {
+		if serr != nil || st.state == 'Z' || st.state == 'X' ||
+			(w.cfg.discover && st.start != s.master.start) {
 			pid = 0
 		}
 	}
@@ -393,7 +395,7 @@ func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
 	if pid == 0 {
 		return procID{}, st, err
 	}
-	return procID{pid, st.Starttime}, st, err
+	return procID{pid, st.start}, st, err
 }
 
 // readPIDFile reads Gunicorn's pid file. A missing file is no error: the
@@ -465,14 +467,19 @@ func (w *Watcher) discover() int {
 	return best.pid
 }
 
-func (w *Watcher) stat(pid int) (procfs.ProcStat, error) {
-	p, err := w.os.fs.Proc(pid)
+// stat reads /proc/PID/stat.
+func (w *Watcher) stat(pid int) (procStat, error) {
+	data, err := w.readFile(w.path(strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return procfs.ProcStat{}, fmt.Errorf("process %d: %w", pid, err)
+		return procStat{}, fmt.Errorf("process %d: %w", pid, err)
 	}
-	st, err := p.Stat()
+	if len(data) == 0 {
+		// Reaped between the open and the read.
+		return procStat{}, fmt.Errorf("process %d: stat: %w", pid, fs.ErrNotExist)
+	}
+	st, err := parseStat(data)
 	if err != nil {
-		return procfs.ProcStat{}, fmt.Errorf("process %d: stat: %w", pid, err)
+		return procStat{}, fmt.Errorf("process %d: stat: %w", pid, err)
 	}
 	return st, nil
 }
