@@ -8,7 +8,7 @@ import (
 
 // procStat is what a pass uses of /proc/PID/stat.
 type procStat struct {
-	state        byte   // R, S, D, Z, X...
+	state        byte // R, S, D, Z, X...
 	ppid         int
 	utime, stime uint64 // clock ticks
 	start        uint64 // clock ticks after boot
