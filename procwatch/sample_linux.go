@@ -109,13 +109,13 @@ var tableNames = [numTables]string{idxTCP: "tcp", idxTCP6: "tcp6", idxUnix: "uni
 // looked for in a table and not found is not one of that table's accepted
 // connections.
 type sockInfo struct {
-	checked uint8 // tables it was looked for in and not found
-	found   bool  // a line of a table was found: conn, unix, local, path
-	conn    bool  // may be an accepted connection: tcp not in LISTEN, or a connected unix stream with a path
-	unix    bool  //
-	local   netip.AddrPort
-	path    string
-	seen    uint64 // the last pass that found it in a worker's fds
+	checked uint8          // tables it was looked for in and not found
+	found   bool           // a line of a table was found: what follows is set
+	conn    bool           // may be an accepted connection: tcp not in LISTEN, or a connected unix stream with a path
+	unix    bool           // found in /proc/PID/net/unix (path), else in tcp or tcp6 (local)
+	local   netip.AddrPort // tcp: the local address and port
+	path    string         // unix: the path of a connected stream socket
+	seen    uint64         // the last pass that found it in a worker's fds
 }
 
 // procID tells a process apart from a later one with the same pid.
