@@ -123,9 +123,18 @@
 //
 // # Cost
 //
-// One pass for a master with 32 workers on a host with 10,000 unrelated
-// sockets (BenchmarkSample, over a recorded tree on a 2-core VM) takes about
-// 3.3 ms and 1,830 allocations (94 kB); most of it is system calls (one
-// stat, one fd directory and its links per process) and scanning the socket
-// tables, of which only Gunicorn's lines are parsed.
+// A pass reads a stat of each process, the master's task list, each
+// process's fd directory and links, and, when the master is in the
+// watcher's network namespace, a sock_diag dump of the LISTEN sockets. The
+// socket tables /proc/PID/net/tcp{,6} and unix, which the kernel makes by
+// walking a hash table sized by the machine's memory (about 1.8 ms for tcp
+// and tcp6 on a 23 GB VM, however few connections there are), are read only
+// in a pass where a worker holds a socket not seen before, and only those of
+// the listeners' families; without sock_diag (another namespace) the three
+// are read at each pass. Watching 4 idle workers at the default rate costs
+// about 1.3% of a core on a 2-core VM (BENCHMARKS.md); one pass over a real
+// Gunicorn with 4 idle workers (BenchmarkSampleGunicorn) takes about 0.8 ms
+// and 124 allocations, and one over a recorded tree of a master with 32
+// workers on a host with 10,000 unrelated sockets (BenchmarkSample, which
+// reads the three tables) about 4 ms and 548 allocations.
 package procwatch
