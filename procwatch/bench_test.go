@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/gunicornotel/gunicornotel/internal/gunicorntest"
 )
 
 // benchTree is a master with 32 sync workers, half of them busy, on a host
@@ -59,4 +62,35 @@ func BenchmarkSample(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSampleGunicorn is one pass over the real /proc of a real Gunicorn
+// with 4 idle sync workers: the steady state of a watcher with no traffic,
+// where the kernel's cost of what a pass reads counts too (sock_diag, the
+// fd directories, and no socket table while no worker holds a new socket).
+// It is skipped without gunicorn.
+func BenchmarkSampleGunicorn(b *testing.B) {
+	gunicorntest.LookPath(b)
+	g := gunicorntest.Start(b, gunicorntest.Options{Workers: 4})
+	w, r := newTestWatcher(b, WithPID(g.Pid()))
+	deadline := time.Now().Add(bootWait)
+	for {
+		_ = w.Sample(context.Background())
+		if v := collect(b, r); v.val("gunicorn.worker.count", "gunicorn.worker.state=idle") == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("4 idle workers not seen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	reads := w.os.tableReads
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := w.Sample(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(w.os.tableReads[idxTCP]-reads[idxTCP]+w.os.tableReads[idxTCP6]-reads[idxTCP6])/float64(b.N), "tcp-reads/op")
 }

@@ -10,6 +10,7 @@ import (
 const (
 	gunicornDefaultBacklog = 2048
 	gunicornDefaultBind    = "127.0.0.1:8000"
+	gunicornDefaultTimeout = 30 // seconds
 )
 
 // gunicornArgs is what the watcher takes from a Gunicorn master's arguments.
@@ -18,12 +19,15 @@ type gunicornArgs struct {
 	threads     int      // --threads; 0 when not given
 	backlog     int      // --backlog; 0 when not given
 	binds       []string // -b, --bind
+	timeout     int      // -t, --timeout in seconds (0: no timeout)
+	hasTimeout  bool     // timeout was given
 }
 
 // parseArgs reads Gunicorn's options from args (a command line, or the words
 // of GUNICORN_CMD_ARGS), adding to a what it finds: "-k gthread",
 // "-kgthread", "--worker-class gthread", "--worker-class=gthread", and the
-// same for --threads, --backlog, -b/--bind. Other words are ignored.
+// same for --threads, --backlog, -b/--bind, -t/--timeout. Other words are
+// ignored.
 func (a *gunicornArgs) parse(args []string) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -35,7 +39,7 @@ func (a *gunicornArgs) parse(args []string) {
 			if eq := strings.IndexByte(arg, '='); eq >= 0 {
 				name, value, hasValue = arg[:eq], arg[eq+1:], true
 			}
-		case len(arg) >= 2 && arg[0] == '-' && (arg[1] == 'k' || arg[1] == 'b'):
+		case len(arg) >= 2 && arg[0] == '-' && (arg[1] == 'k' || arg[1] == 'b' || arg[1] == 't'):
 			name = arg[:2]
 			if len(arg) > 2 {
 				value, hasValue = arg[2:], true
@@ -44,7 +48,7 @@ func (a *gunicornArgs) parse(args []string) {
 			continue
 		}
 		switch name {
-		case "-k", "--worker-class", "--threads", "--backlog", "-b", "--bind":
+		case "-k", "--worker-class", "--threads", "--backlog", "-b", "--bind", "-t", "--timeout":
 		default:
 			continue
 		}
@@ -68,6 +72,10 @@ func (a *gunicornArgs) parse(args []string) {
 			}
 		case "-b", "--bind":
 			a.binds = append(a.binds, value)
+		case "-t", "--timeout":
+			if n, err := strconv.Atoi(value); err == nil && n >= 0 {
+				a.timeout, a.hasTimeout = n, true
+			}
 		}
 	}
 }

@@ -36,8 +36,13 @@
 // address and port of one of the master's listeners (a listener on 0.0.0.0
 // or :: matches any address), or that /proc/PID/net/unix shows as a
 // connected stream socket with a listener's path. A worker's own connections
-// (to a database, say) do not count. Each pass adds busy workers × the time
-// since the previous pass to gunicorn.worker.busy_time, so that
+// (to a database, say) do not count. An accepted connection is in those
+// tables from its birth, and its address never changes: the watcher looks a
+// socket up once, when a worker first holds it, and the socket stays what
+// it was found to be until the worker closes it (a connection in CLOSE_WAIT,
+// whose client has gone, or one reset by its client, which the tables no
+// longer show, is still on the worker's hands). Each pass adds busy workers
+// × the time since the previous pass to gunicorn.worker.busy_time, so that
 // rate(busy_time) / worker count is the utilization over any window.
 //
 // The worker class is read from the master's arguments (-k, --worker-class,
@@ -58,7 +63,12 @@
 // os.utime since). Both move the file's change time, so the time since the
 // ctime of /proc/PID/fd/N is how long a busy worker has been on its current
 // request. gunicorn.worker.request.age.max is the largest over busy workers,
-// 0 when none is busy. Gunicorn kills a worker at --timeout of it.
+// 0 when none is busy. Gunicorn kills a worker at --timeout of it:
+// gunicorn.worker.timeout is that timeout, from the master's -t or --timeout
+// (also in GUNICORN_CMD_ARGS), Gunicorn's default of 30 s when neither gives
+// one (a timeout set in a configuration file is not seen), and not reported
+// with --timeout 0, which turns the timeout off. An alert on
+// request.age.max > 0.8 × timeout warns before Gunicorn kills a worker.
 //
 // # Accept queue
 //
@@ -66,9 +76,11 @@
 // gunicorn.listen.backlog is the connections waiting to be accepted and
 // gunicorn.listen.backlog.limit the most the kernel queues (min of
 // --backlog and net.core.somaxconn), both from sock_diag over netlink when
-// the master is in the watcher's network namespace. Otherwise a TCP queue
-// comes from /proc/PID/net/tcp and the limit from --backlog (default 2048)
-// and sys/net/core/somaxconn; a unix queue is then not reported.
+// the master is in the watcher's network namespace (which also lists the
+// listeners). Otherwise the listeners and a TCP queue come from
+// /proc/PID/net/tcp{,6} and unix, read at each pass, and the limit from
+// --backlog (default 2048) and sys/net/core/somaxconn; a unix queue is then
+// not reported.
 //
 // # Restarts
 //
@@ -100,6 +112,7 @@
 //	gunicorn.worker.request.age.max  Float64ObservableGauge   s
 //	gunicorn.worker.connections      Int64ObservableGauge    {connection}  process.pid (gthread/async)
 //	gunicorn.worker.restarts         Int64ObservableCounter  {worker}
+//	gunicorn.worker.timeout          Float64ObservableGauge   s
 //	gunicorn.process.cpu.time        Float64ObservableCounter s            gunicorn.process.role, process.pid, cpu.mode
 //	gunicorn.process.memory.usage    Int64ObservableGauge    By            gunicorn.process.role, process.pid
 //	gunicorn.process.uptime          Float64ObservableGauge   s            gunicorn.process.role, process.pid
@@ -110,9 +123,18 @@
 //
 // # Cost
 //
-// One pass for a master with 32 workers on a host with 10,000 unrelated
-// sockets (BenchmarkSample, over a recorded tree on a 2-core VM) takes about
-// 3.3 ms and 1,830 allocations (94 kB); most of it is system calls (one
-// stat, one fd directory and its links per process) and scanning the socket
-// tables, of which only Gunicorn's lines are parsed.
+// A pass reads a stat of each process, the master's task list, each
+// process's fd directory and links, and, when the master is in the
+// watcher's network namespace, a sock_diag dump of the LISTEN sockets. The
+// socket tables /proc/PID/net/tcp{,6} and unix, which the kernel makes by
+// walking a hash table sized by the machine's memory (about 1.8 ms for tcp
+// and tcp6 on a 23 GB VM, however few connections there are), are read only
+// in a pass where a worker holds a socket not seen before, and only those of
+// the listeners' families; without sock_diag (another namespace) the three
+// are read at each pass. Watching 4 idle workers at the default rate costs
+// about 1.3% of a core on a 2-core VM (BENCHMARKS.md); one pass over a real
+// Gunicorn with 4 idle workers (BenchmarkSampleGunicorn) takes about 0.8 ms
+// and 124 allocations, and one over a recorded tree of a master with 32
+// workers on a host with 10,000 unrelated sockets (BenchmarkSample, which
+// reads the three tables) about 4 ms and 548 allocations.
 package procwatch

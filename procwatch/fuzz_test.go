@@ -2,6 +2,7 @@ package procwatch
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 )
 
@@ -31,15 +32,31 @@ func FuzzParseUnixLine(f *testing.F) {
 	})
 }
 
-// FuzzParseDiag: a sock_diag answer never panics the parser, and each socket
-// it reports is of a family asked for.
+// FuzzParseStat: /proc/PID/stat never panics the parser, and what it
+// accepts has a state and a parent. Seeds are in testdata/fuzz/FuzzParseStat.
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("1001 (gunicorn: w) (x) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 30000000 5000 18446744073709551615 1 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parseStat(b)
+		if err == nil && (st.state == 0 || st.ppid < 0 || st.rssPages < 0) {
+			t.Errorf("parseStat(%q) = %+v", b, st)
+		}
+	})
+}
+
+// FuzzParseDiag: a sock_diag answer never panics the parser, each socket it
+// reports is of a family asked for, and its unix name renders as
+// /proc/net/unix would (as long, less a path's NUL).
 func FuzzParseDiag(f *testing.F) {
-	f.Add(diagAnswer(inetMsg(afInet, 5000, 7, 100), unixMsg(8000, 2, 128)))
+	f.Add(diagAnswer(inetMsg("0.0.0.0:8000", 5000, 7, 100), unixMsg(8000, "/run/gunicorn.sock\x00", 2, 128)))
 	f.Add(diagAnswer())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseDiag(b, func(e diagEntry) {
 			if e.family != afInet && e.family != afInet6 && e.family != afUnix {
 				t.Errorf("family %d", e.family)
+			}
+			if n := unixName(nil, e.name); len(e.name) > 0 && len(n) != len(e.name) && len(n) != len(e.name)-1 {
+				t.Errorf("name %q rendered %q", e.name, n)
 			}
 		})
 	})
@@ -55,10 +72,17 @@ func nlMsg(typ uint16, body []byte) []byte {
 	return b
 }
 
-// inetMsg is an inet_diag_msg of a listener.
-func inetMsg(family uint8, inode, rq, wq uint32) []byte {
+// inetMsg is an inet_diag_msg of a listener on local (an IPv4 address makes
+// an AF_INET message).
+func inetMsg(local string, inode, rq, wq uint32) []byte {
 	b := make([]byte, inetDiagMsgLen)
-	b[0], b[1] = family, tcpListen
+	ap := netip.MustParseAddrPort(local)
+	b[0], b[1] = afInet6, tcpListen
+	if ap.Addr().Is4() {
+		b[0] = afInet
+	}
+	binary.BigEndian.PutUint16(b[4:6], ap.Port())
+	copy(b[8:24], ap.Addr().AsSlice())
 	binary.NativeEndian.PutUint32(b[56:60], rq)
 	binary.NativeEndian.PutUint32(b[60:64], wq)
 	binary.NativeEndian.PutUint32(b[68:72], inode)
@@ -66,18 +90,23 @@ func inetMsg(family uint8, inode, rq, wq uint32) []byte {
 }
 
 // unixMsg is a unix_diag_msg of a listener with UNIX_DIAG_RQLEN, after a
-// UNIX_DIAG_NAME attribute of odd length (padded).
-func unixMsg(inode, rq, wq uint32) []byte {
+// UNIX_DIAG_NAME attribute holding name (as the kernel gives it: a path with
+// its terminating NUL, or an abstract name with a leading NUL), padded to 4
+// bytes.
+func unixMsg(inode uint32, name string, rq, wq uint32) []byte {
 	b := make([]byte, unixDiagMsgLen)
 	b[0], b[1], b[2] = afUnix, 1, tcpListen
 	binary.NativeEndian.PutUint32(b[4:8], inode)
-	name := []byte{9, 0, 0, 0, '/', 'r', 'u', 'n', '/', 0, 0, 0} // len 9, type 0 (UNIX_DIAG_NAME)
+	attr := make([]byte, (4+len(name)+3)&^3)
+	binary.NativeEndian.PutUint16(attr[0:2], uint16(4+len(name)))
+	binary.NativeEndian.PutUint16(attr[2:4], unixDiagName)
+	copy(attr[4:], name)
 	rql := make([]byte, 12)
 	binary.NativeEndian.PutUint16(rql[0:2], 12)
 	binary.NativeEndian.PutUint16(rql[2:4], unixDiagRQLen)
 	binary.NativeEndian.PutUint32(rql[4:8], rq)
 	binary.NativeEndian.PutUint32(rql[8:12], wq)
-	return nlMsg(sockDiagByFamily, append(append(b, name...), rql...))
+	return nlMsg(sockDiagByFamily, append(append(b, attr...), rql...))
 }
 
 // diagAnswer is one datagram with msgs then NLMSG_DONE.

@@ -111,12 +111,24 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 			})
 			w, r := newTestWatcher(t, WithPID(g.Pid()), WithAttributes(attrApp))
 			waitUntil(t, w, r, bootWait, "4 idle workers", stateIs(0, 4))
+			// Idle workers hold no socket of their own: a pass reads no
+			// socket table (sock_diag gives the listeners).
+			idleReads := w.os.tableReads
+			for range 3 {
+				_ = w.Sample(context.Background())
+			}
+			if got := w.os.tableReads; got != idleReads {
+				t.Errorf("idle passes read the socket tables (tcp, tcp6, unix): %v, then %v", idleReads, got)
+			}
 
 			// 3 requests of 5.5 s: longer than half the timeout, shorter than it.
 			f := send(g, 3, 5.5, 20*time.Second)
 			v := waitUntil(t, w, r, changeWait, "3 busy, 1 idle", stateIs(3, 1))
 			if up := v.val("gunicorn.up", "app=shop.web"); up != 1 {
 				t.Errorf("gunicorn.up = %v, want 1", up)
+			}
+			if to := v.val("gunicorn.worker.timeout", "app=shop.web"); to != timeout {
+				t.Errorf("gunicorn.worker.timeout = %v, want --timeout %d", to, timeout)
 			}
 			// Busy time over two seconds of samples, timed from just after
 			// the first pass to just after the last.
@@ -173,6 +185,15 @@ func TestGunicornBusyAndBacklog(t *testing.T) {
 			})
 			if errs := v.points("gunicorn.watch.errors"); len(errs) != 0 {
 				t.Errorf("watch errors: %v", errs)
+			}
+			// Only the table of the listener's family was read, and only
+			// for the requests' new sockets.
+			reads := w.os.tableReads
+			want := [numTables]bool{idxTCP: !unix, idxUnix: unix}
+			for i, n := range reads {
+				if (n > 0) != want[i] {
+					t.Errorf("%s read %d times, want it read: %v (all: %v)", tableNames[i], n, want[i], reads)
+				}
 			}
 		})
 	}

@@ -8,12 +8,13 @@ import (
 )
 
 // The socket tables /proc/PID/net/tcp, tcp6 and unix are read by hand rather
-// than with prometheus/procfs (which reads /proc/PID/stat, cmdline and the
-// boot time here): procfs parses every line into a struct with net.IP and
-// strings (several allocations a line), and on a host with 10,000 sockets
-// that is the whole cost of a pass, ten times a second; we need the few lines
-// whose inode belongs to Gunicorn, found by looking at one field of each
-// line. procfs also cuts a unix socket's path at its first space.
+// than with prometheus/procfs (which reads the master's command line and
+// environment here, and lists the processes for WithDiscover): procfs parses
+// every line into a struct with net.IP and strings (several allocations a
+// line), and on a host with 10,000 sockets that is the whole cost of a pass,
+// ten times a second; we need the few lines whose inode belongs to Gunicorn,
+// found by looking at one field of each line. procfs also cuts a unix
+// socket's path at its first space.
 
 // TCP states as the kernel numbers them (include/net/tcp_states.h).
 const (

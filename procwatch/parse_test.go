@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -46,11 +47,28 @@ func TestParseUnixLine(t *testing.T) {
 }
 
 func TestParseDiag(t *testing.T) {
-	var got []diagEntry
-	done, err := parseDiag(diagAnswer(inetMsg(afInet6, 5000, 7, 100), unixMsg(8000, 2, 128)), func(e diagEntry) { got = append(got, e) })
-	want := []diagEntry{
-		{family: afInet6, inode: 5000, rqueue: 7, wqueue: 100, hasQueue: true},
-		{family: afUnix, inode: 8000, rqueue: 2, wqueue: 128, hasQueue: true},
+	type entry struct {
+		family         uint8
+		inode          uint64
+		local          netip.AddrPort
+		name           string // rendered by unixName
+		rqueue, wqueue uint32
+		hasQueue       bool
+	}
+	var got []entry
+	done, err := parseDiag(diagAnswer(
+		inetMsg("[::]:8000", 5000, 7, 100),
+		inetMsg("127.0.0.1:8001", 5001, 0, 64),
+		unixMsg(8000, "/run/gunicorn.sock\x00", 2, 128),
+		unixMsg(8001, "\x00gunicorn\x00x", 0, 16),
+	), func(e diagEntry) {
+		got = append(got, entry{e.family, e.inode, e.local, string(unixName(nil, e.name)), e.rqueue, e.wqueue, e.hasQueue})
+	})
+	want := []entry{
+		{afInet6, 5000, netip.MustParseAddrPort("[::]:8000"), "", 7, 100, true},
+		{afInet, 5001, netip.MustParseAddrPort("127.0.0.1:8001"), "", 0, 64, true},
+		{afUnix, 8000, netip.AddrPort{}, "/run/gunicorn.sock", 2, 128, true},
+		{afUnix, 8001, netip.AddrPort{}, "@gunicorn@x", 0, 16, true}, // as /proc/net/unix prints it
 	}
 	if err != nil || !done || !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDiag = %+v, %v, %v; want %+v", got, done, err, want)
@@ -60,7 +78,7 @@ func TestParseDiag(t *testing.T) {
 	if _, err := parseDiag(nlMsg(nlmsgError, e), func(diagEntry) {}); err == nil {
 		t.Error("NLMSG_ERROR not returned")
 	}
-	if _, err := parseDiag(inetMsg(afInet, 1, 2, 3)[:40], func(diagEntry) {}); err == nil {
+	if _, err := parseDiag(inetMsg("127.0.0.1:1", 1, 2, 3)[:40], func(diagEntry) {}); err == nil {
 		t.Error("truncated message accepted")
 	}
 }
@@ -68,9 +86,29 @@ func TestParseDiag(t *testing.T) {
 func TestParseArgs(t *testing.T) {
 	var a gunicornArgs
 	a.parse([]string{"/usr/bin/gunicorn", "-kgthread", "--threads=4", "--backlog", "64", "-b", "unix:/run/g.sock", "--bind=0.0.0.0:80", "--timeout", "5", "app:app"})
-	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}}
+	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}, timeout: 5, hasTimeout: true}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("parse = %+v, want %+v", a, want)
+	}
+	for _, c := range []struct {
+		args    []string
+		timeout int
+		has     bool
+	}{
+		{[]string{"gunicorn", "app:app"}, 0, false},
+		{[]string{"gunicorn", "-t", "120", "app:app"}, 120, true},
+		{[]string{"gunicorn", "-t90", "app:app"}, 90, true},
+		{[]string{"gunicorn", "--timeout=0", "app:app"}, 0, true},
+		{[]string{"gunicorn", "--timeout", "60", "-t", "45"}, 45, true}, // the last one wins, as in argparse
+		{[]string{"gunicorn", "--timeout", "-5"}, 0, false},
+		{[]string{"gunicorn", "--timeout", "1.5"}, 0, false}, // Gunicorn refuses it too
+		{[]string{"gunicorn", "--timeout"}, 0, false},
+	} {
+		var a gunicornArgs
+		a.parse(c.args)
+		if a.timeout != c.timeout || a.hasTimeout != c.has {
+			t.Errorf("parse(%q): timeout %d, %v; want %d, %v", c.args, a.timeout, a.hasTimeout, c.timeout, c.has)
+		}
 	}
 	for _, c := range []struct {
 		class   string
@@ -96,6 +134,32 @@ func TestParseArgs(t *testing.T) {
 	} {
 		if got := isGunicornCmdline(c.args); got != c.want {
 			t.Errorf("isGunicornCmdline(%q) = %v", c.args, got)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want procStat
+		err  string
+	}{
+		{"1000 (gunicorn) S 1 1000 1000 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 10000 30000000 5000 18446744073709551615 1 1 0 0 0 0 0 16781312 134234627 0 0 0 17 1 0 0 0 0 0\n",
+			procStat{state: 'S', ppid: 1, utime: 150, stime: 50, start: 10000, rssPages: 5000}, ""},
+		// A name with spaces and parentheses, as setproctitle may set it
+		// (the kernel cuts it at 15 bytes), and a zombie with the last fields only up to rss.
+		{"1001 (gunicorn: w) (x) Z 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0",
+			procStat{state: 'Z', ppid: 1000, utime: 7, stime: 3, start: 10100}, ""},
+		{"1001 gunicorn S 1000", procStat{}, "no ')'"},
+		{"1001 (gunicorn) S 1000 1000", procStat{}, "fields after the command name"},
+		{"1001 (gunicorn) S x 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0", procStat{}, `ppid "x"`},
+		{"1001 (gunicorn) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 -3 0 0 20 0 1 0 10100 0 0", procStat{}, `stime "-3"`},
+		{"1001 (gunicorn) SS 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 0", procStat{}, `state "SS"`},
+		{"1001 (gunicorn) S 1000 1000 1000 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 10100 0 -1 0", procStat{}, `rss "-1"`},
+	} {
+		got, err := parseStat([]byte(c.line))
+		if c.err == "" && (err != nil || got != c.want) || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("parseStat(%q) = %+v, %v; want %+v, error %q", c.line, got, err, c.want, c.err)
 		}
 	}
 }

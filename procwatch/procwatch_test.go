@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,6 +77,7 @@ func TestSyncTCPTree(t *testing.T) {
 	wantPoints(t, v, "gunicorn.worker.request.age.max", []point{{app, now.Sub(oldest).Seconds()}})
 	wantPoints(t, v, "gunicorn.worker.connections", nil)
 	wantPoints(t, v, "gunicorn.worker.restarts", []point{{app, 0}})
+	wantPoints(t, v, "gunicorn.worker.timeout", []point{{app, 30}}) // Gunicorn's default
 	proc := func(role string, pid int) string {
 		return fmt.Sprintf("%s,gunicorn.process.role=%s,process.pid=%d", app, role, pid)
 	}
@@ -217,6 +219,9 @@ func TestPIDFile(t *testing.T) {
 		if n := len(v.points("gunicorn.worker.count")); (n > 0) != (c.up == 1) {
 			t.Errorf("pid file %q: worker.count %v", c.content, v.points("gunicorn.worker.count"))
 		}
+		if n := len(v.points("gunicorn.worker.timeout")); (n > 0) != (c.up == 1) {
+			t.Errorf("pid file %q: worker.timeout %v", c.content, v.points("gunicorn.worker.timeout"))
+		}
 	}
 	if s := w.Stats(); s.Errors[ReasonPIDFile] != 1 {
 		t.Errorf("Stats().Errors = %v, want 1 pid_file", s.Errors)
@@ -292,6 +297,44 @@ func TestRestarts(t *testing.T) {
 	setChildren("1001 1002 1005 1006 1100 ")
 	now = now.Add(100 * time.Millisecond)
 	pass("TTIN", 1, 4)
+}
+
+// TestWorkerTimeout: gunicorn.worker.timeout is the master's --timeout or
+// -t, from its command line or GUNICORN_CMD_ARGS (the command line wins, as
+// in Gunicorn), 30 s when neither gives one, and not reported with
+// --timeout 0 (no timeout).
+func TestWorkerTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		args    []string
+		environ []string
+		want    []point
+	}{
+		{"default", nil, nil, []point{{"app=shop.web", 30}}},
+		{"-t", []string{"-t", "90"}, nil, []point{{"app=shop.web", 90}}},
+		{"--timeout=", []string{"--timeout=120"}, nil, []point{{"app=shop.web", 120}}},
+		{"environment", nil, []string{"LANG=C", "GUNICORN_CMD_ARGS=--workers 4 --timeout 45"}, []point{{"app=shop.web", 45}}},
+		{"command line over environment", []string{"-t", "60"}, []string{"GUNICORN_CMD_ARGS=--timeout 45"}, []point{{"app=shop.web", 60}}},
+		{"no timeout", []string{"--timeout", "0"}, nil, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tree := syncTCPTree(false)
+			m := &tree.procs[0]
+			m.cmdline = append(append(slices.Clone(m.cmdline[:len(m.cmdline)-1]), c.args...), "app:app")
+			m.environ = c.environ
+			if err := writeTree(dir, tree); err != nil {
+				t.Fatal(err)
+			}
+			w, r := newTestWatcher(t, WithProcRoot(dir), WithPID(1000), WithAttributes(attrApp))
+			if err := w.Sample(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			v := collect(t, r)
+			wantPoints(t, v, "gunicorn.worker.timeout", c.want)
+			wantPoints(t, v, "gunicorn.up", []point{{"app=shop.web", 1}})
+		})
+	}
 }
 
 func TestNewErrors(t *testing.T) {

@@ -4,6 +4,7 @@ package procwatch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/procfs"
 	"go.opentelemetry.io/otel/metric"
+	"golang.org/x/sys/unix"
 )
 
 // userHZ is the unit of CPU times and start times in /proc/PID/stat: 100 on
@@ -39,6 +41,7 @@ type osState struct {
 	selfNet  uint64 // inode of our network namespace, for the diag
 	bootTime float64
 	bootErr  error
+	pageSize int64
 
 	master       procID
 	args         gunicornArgs
@@ -53,16 +56,66 @@ type osState struct {
 	pidOpts  map[procID]*pidOpts
 	listens  map[listenKey]metric.MeasurementOption
 
+	// known is what the socket tables said of the workers' sockets (by
+	// inode), kept while a worker holds the socket: a pass reads a table
+	// only for a socket it does not know yet.
+	known map[uint64]sockInfo
+	// dump lists the LISTEN sockets of the master's network namespace
+	// (sock_diag), or says it cannot (ok false: another namespace, or the
+	// proc root is not /proc); tests replace it.
+	dump func(w *Watcher, pid int, fn func(diagEntry)) (ok bool, err error)
+	// tableReads counts the reads of each socket table, for tests.
+	tableReads [numTables]uint64
+	passNo     uint64
+
 	// Buffers reused from pass to pass.
 	procs    []procRead
 	inodes   map[uint64]int // socket inode → index in procs
 	cands    []candidate
 	listenrs []listener
-	diagQ    map[uint64]diagEntry
+	prevLsn  []listener // the previous pass's, whose unix paths are reused
 	file     []byte
+	dirBuf   []byte
+	name     []byte
 	diagBuf  []byte
 	kids     []int
 	spare    snapshot
+}
+
+// The socket tables of the master's network namespace, as bits.
+const (
+	tblTCP    = 1 << iota // /proc/PID/net/tcp
+	tblTCP6               // /proc/PID/net/tcp6
+	tblUnix               // /proc/PID/net/unix
+	numTables = 3
+	allTables = tblTCP | tblTCP6 | tblUnix
+)
+
+// Their indexes, in tableNames and tableReads.
+const (
+	idxTCP = iota
+	idxTCP6
+	idxUnix
+)
+
+var tableNames = [numTables]string{idxTCP: "tcp", idxTCP6: "tcp6", idxUnix: "unix"}
+
+// sockInfo is what the socket tables said of a worker's socket. It holds
+// while the socket lives: an accepted connection is in its table from its
+// birth (made by the kernel before accept returns it) until the worker
+// closes it, and its local address and port, or its unix path, never change;
+// no other socket can become one. So a socket once found keeps what was
+// found (an accepted connection stays one through CLOSE_WAIT), and a socket
+// looked for in a table and not found is not one of that table's accepted
+// connections.
+type sockInfo struct {
+	checked uint8          // tables it was looked for in and not found
+	found   bool           // a line of a table was found: what follows is set
+	conn    bool           // may be an accepted connection: tcp not in LISTEN, or a connected unix stream with a path
+	unix    bool           // found in /proc/PID/net/unix (path), else in tcp or tcp6 (local)
+	local   netip.AddrPort // tcp: the local address and port
+	path    string         // unix: the path of a connected stream socket
+	seen    uint64         // the last pass that found it in a worker's fds
 }
 
 // procID tells a process apart from a later one with the same pid.
@@ -102,7 +155,21 @@ type listener struct {
 	key        listenKey
 	inode      uint64
 	queue      int64
+	limit      int64
 	queueKnown bool
+	limitKnown bool // from sock_diag; otherwise fallbackLimit
+}
+
+// table is the socket table where the listener's accepted connections are.
+func (l *listener) table() uint8 {
+	switch {
+	case l.key.unix:
+		return tblUnix
+	case l.key.addr.Addr().Is4():
+		return tblTCP
+	default:
+		return tblTCP6
+	}
 }
 
 func (w *Watcher) initOS() error {
@@ -112,6 +179,7 @@ func (w *Watcher) initOS() error {
 	}
 	s := &w.os
 	s.fs = f
+	s.pageSize = int64(os.Getpagesize())
 	s.diag = filepath.Clean(w.cfg.procRoot) == DefaultProcRoot
 	if s.diag {
 		s.selfNet, _ = nsInode("/proc/self/ns/net")
@@ -121,8 +189,11 @@ func (w *Watcher) initOS() error {
 	s.pidOpts = map[procID]*pidOpts{}
 	s.listens = map[listenKey]metric.MeasurementOption{}
 	s.inodes = map[uint64]int{}
-	s.diagQ = map[uint64]diagEntry{}
+	s.known = map[uint64]sockInfo{}
 	s.diagBuf = make([]byte, 32<<10)
+	if s.diag {
+		s.dump = (*Watcher).dumpDiag
+	}
 	return nil
 }
 
@@ -168,7 +239,7 @@ func (w *Watcher) pass() error {
 	}
 
 	// The master and its workers.
-	s.procs = append(s.procs[:0], procRead{id: master, utime: uint64(st.UTime), stime: uint64(st.STime), rss: int64(st.ResidentMemory())})
+	s.procs = append(s.procs[:0], procRead{id: master, utime: st.utime, stime: st.stime, rss: st.rssPages * s.pageSize})
 	kids, err := w.children(master.pid)
 	if err != nil {
 		fail(errProcRead, err)
@@ -181,14 +252,14 @@ func (w *Watcher) pass() error {
 			}
 			continue
 		}
-		if cst.PPID != master.pid || cst.State == "Z" || cst.State == "X" {
+		if cst.ppid != master.pid || cst.state == 'Z' || cst.state == 'X' {
 			continue
 		}
-		id := procID{pid, cst.Starttime}
+		id := procID{pid, cst.start}
 		if !w.isWorker(id) {
 			continue
 		}
-		s.procs = append(s.procs, procRead{id: id, utime: uint64(cst.UTime), stime: uint64(cst.STime), rss: int64(cst.ResidentMemory())})
+		s.procs = append(s.procs, procRead{id: id, utime: cst.utime, stime: cst.stime, rss: cst.rssPages * s.pageSize})
 	}
 
 	// Their sockets.
@@ -209,11 +280,12 @@ func (w *Watcher) pass() error {
 			p.notWorker = true
 		}
 	}
-	if err := w.readSockets(); err != nil {
-		fail(errNetRead, err)
+	netErr, diagErr := w.readSockets()
+	if diagErr != nil {
+		fail(errSockDiag, diagErr)
 	}
-	if err := w.readDiag(master.pid); err != nil {
-		fail(errSockDiag, err)
+	if netErr != nil {
+		fail(errNetRead, netErr)
 	}
 
 	snap := w.build(now)
@@ -246,6 +318,8 @@ func (w *Watcher) down() {
 	w.mu.Unlock()
 	s.master = procID{}
 	s.procs = s.procs[:0]
+	s.listenrs = s.listenrs[:0]
+	clear(s.known)
 	s.prevUp = false
 	clear(s.workers)
 	s.pending = s.pending[:0]
@@ -258,6 +332,7 @@ func (w *Watcher) newMaster(m procID) {
 	s := &w.os
 	s.master = m
 	s.prevUp = false
+	clear(s.known)
 	clear(s.workers)
 	s.pending = s.pending[:0]
 	s.args = gunicornArgs{}
@@ -286,7 +361,7 @@ func (w *Watcher) newMaster(m procID) {
 
 // findMaster returns the master to watch now (pid 0 when none runs) and its
 // stat. The error is about the pid file.
-func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
+func (w *Watcher) findMaster(now time.Time) (procID, procStat, error) {
 	s := &w.os
 	var pid int
 	var err error
@@ -298,12 +373,12 @@ func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
 	default:
 		pid = s.master.pid
 	}
-	var st procfs.ProcStat
+	var st procStat
 	if pid != 0 {
 		var serr error
 		st, serr = w.stat(pid)
-		if serr != nil || st.State == "Z" || st.State == "X" ||
-			(w.cfg.discover && uint64(st.Starttime) != s.master.start) {
+		if serr != nil || st.state == 'Z' || st.state == 'X' ||
+			(w.cfg.discover && st.start != s.master.start) {
 			pid = 0
 		}
 	}
@@ -320,7 +395,7 @@ func (w *Watcher) findMaster(now time.Time) (procID, procfs.ProcStat, error) {
 	if pid == 0 {
 		return procID{}, st, err
 	}
-	return procID{pid, st.Starttime}, st, err
+	return procID{pid, st.start}, st, err
 }
 
 // readPIDFile reads Gunicorn's pid file. A missing file is no error: the
@@ -392,14 +467,19 @@ func (w *Watcher) discover() int {
 	return best.pid
 }
 
-func (w *Watcher) stat(pid int) (procfs.ProcStat, error) {
-	p, err := w.os.fs.Proc(pid)
+// stat reads /proc/PID/stat.
+func (w *Watcher) stat(pid int) (procStat, error) {
+	data, err := w.readFile(w.path(strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return procfs.ProcStat{}, fmt.Errorf("process %d: %w", pid, err)
+		return procStat{}, fmt.Errorf("process %d: %w", pid, err)
 	}
-	st, err := p.Stat()
+	if len(data) == 0 {
+		// Reaped between the open and the read.
+		return procStat{}, fmt.Errorf("process %d: stat: %w", pid, fs.ErrNotExist)
+	}
+	st, err := parseStat(data)
 	if err != nil {
-		return procfs.ProcStat{}, fmt.Errorf("process %d: stat: %w", pid, err)
+		return procStat{}, fmt.Errorf("process %d: stat: %w", pid, err)
 	}
 	return st, nil
 }
@@ -411,7 +491,8 @@ func (w *Watcher) children(pid int) ([]int, error) {
 	s := &w.os
 	s.kids = s.kids[:0]
 	dir := w.path(strconv.Itoa(pid), "task")
-	tasks, err := readDirNames(dir)
+	var tasks []string
+	err := w.readDir(dir, func(_ int, name []byte) { tasks = append(tasks, string(name)) })
 	if err != nil {
 		if gone(err) {
 			return nil, nil
@@ -504,29 +585,59 @@ func (w *Watcher) readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-func readDirNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+// readDir calls fn with each name in directory dir but "." and "..", and
+// an fd of the directory (for the *at system calls); a name is valid during
+// the call only. It reads the entries with getdents into the pass's buffer:
+// os.Open would register the directory with the poller, and Readdirnames
+// make a string of every name, for directories read ten times a second.
+func (w *Watcher) readDir(dir string, fn func(dirfd int, name []byte)) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer d.Close()
-	return d.Readdirnames(-1)
+	defer syscall.Close(fd)
+	if w.os.dirBuf == nil {
+		w.os.dirBuf = make([]byte, 8<<10)
+	}
+	for {
+		n, err := syscall.ReadDirent(fd, w.os.dirBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "getdents", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1),
+		// name (NUL-terminated).
+		for b := w.os.dirBuf[:n]; len(b) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return &fs.PathError{Op: "getdents", Path: dir, Err: errors.New("malformed entry")}
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if string(name) != "." && string(name) != ".." {
+				fn(fd, name)
+			}
+			b = b[reclen:]
+		}
+	}
 }
 
 // readFDs reads the process's file descriptors: its sockets go into the
 // inode table, and a worker's heartbeat file is noted.
 func (w *Watcher) readFDs(p *procRead, idx int) error {
 	dir := w.path(strconv.Itoa(p.id.pid), "fd")
-	names, err := readDirNames(dir)
-	if err != nil {
-		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
-	}
 	var buf [256]byte
-	for _, n := range names {
-		path := dir + "/" + n
-		k, err := syscall.Readlink(path, buf[:])
+	err := w.readDir(dir, func(dirfd int, name []byte) {
+		k, err := unix.Readlinkat(dirfd, string(name), buf[:])
 		if err != nil {
-			continue // closed since the listing
+			return // closed since the listing
 		}
 		t := buf[:k]
 		if ino, ok := bytes.CutPrefix(t, []byte("socket:[")); ok {
@@ -535,45 +646,125 @@ func (w *Watcher) readFDs(p *procRead, idx int) error {
 					w.os.inodes[v] = idx
 				}
 			}
-			continue
+			return
 		}
 		if idx > 0 && bytes.HasPrefix(t[bytes.LastIndexByte(t, '/')+1:], []byte("wgunicorn-")) {
-			p.heartbeat = path
+			p.heartbeat = dir + "/" + string(name)
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
 	}
 	return nil
 }
 
-// readSockets scans the master's socket tables for the sockets of the master
-// and its workers: the master's listeners, and the workers' sockets that may
-// be accepted connections.
-func (w *Watcher) readSockets() error {
+// readSockets finds the master's listeners, and which of the workers'
+// sockets may be accepted connections (s.cands). When the master is in our
+// network namespace, the listeners, their queues and limits come from a
+// sock_diag dump of the LISTEN sockets (cheap: the kernel walks its listener
+// hash), and a socket table is read only when a worker holds a socket not
+// yet known, and only the tables of the listeners' families: the kernel
+// makes /proc/PID/net/tcp and tcp6 by walking its whole table of
+// established connections, which is sized by the machine's memory. Else the
+// tables give the listeners too, and all three are read at each pass. It
+// returns the errors of the tables and of sock_diag.
+func (w *Watcher) readSockets() (netErr, diagErr error) {
 	s := &w.os
 	s.listenrs = s.listenrs[:0]
 	s.cands = s.cands[:0]
-	masterFDs := s.procs[0].fdErr == nil
-	if len(s.inodes) == 0 && masterFDs {
-		return nil
+	s.passNo++
+	viaDiag := false
+	if s.dump != nil {
+		viaDiag, diagErr = w.listenersByDiag()
+		if diagErr != nil {
+			s.listenrs = s.listenrs[:0]
+			viaDiag = false
+		}
 	}
-	pid := strconv.Itoa(s.procs[0].id.pid)
+	var need uint8 // the tables where the listeners' accepted connections are
+	for i := range s.listenrs {
+		need |= s.listenrs[i].table()
+	}
+	// What to read for the workers' sockets not known yet.
+	missing := uint8(0)
+	for ino, owner := range s.inodes {
+		if owner == 0 {
+			continue // the master's (an inherited listener)
+		}
+		k := s.known[ino]
+		k.seen = s.passNo
+		s.known[ino] = k
+		if !k.found {
+			missing |= need &^ k.checked
+		}
+	}
+	read := missing
+	if !viaDiag {
+		read = allTables // for the listeners and their queues
+		if len(s.inodes) == 0 && s.procs[0].fdErr == nil {
+			read = 0 // no socket at all
+		}
+	}
 	var errs []error
-	for _, name := range []string{"tcp", "tcp6"} {
-		path := w.path(pid, "net", name)
-		data, err := w.readFile(path)
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) { // no IPv6
-				errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
-			}
+	var readOK uint8
+	for t := range numTables {
+		bit := uint8(1) << t
+		if read&bit == 0 {
 			continue
 		}
-		bad := 0
+		if err := w.scanTable(t, !viaDiag); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		readOK |= bit
+	}
+	for ino, k := range s.known {
+		if k.seen != s.passNo {
+			delete(s.known, ino) // closed: its inode is not reused while it lives
+			continue
+		}
+		if !k.found && readOK != 0 {
+			k.checked |= readOK
+			s.known[ino] = k
+		}
+		if k.found && k.conn {
+			s.cands = append(s.cands, candidate{owner: s.inodes[ino], unix: k.unix, local: k.local, path: k.path})
+		}
+	}
+	s.prevLsn = append(s.prevLsn[:0], s.listenrs...)
+	return errors.Join(errs...), diagErr
+}
+
+// scanTable reads socket table t of the master's network namespace: the
+// lines of the workers' sockets not yet known go into s.known, and with
+// listeners, the master's listening sockets into s.listenrs.
+func (w *Watcher) scanTable(t int, listeners bool) error {
+	s := &w.os
+	s.tableReads[t]++
+	path := w.path(strconv.Itoa(s.procs[0].id.pid), "net", tableNames[t])
+	data, err := w.readFile(path)
+	if err != nil {
+		if t == idxTCP6 && errors.Is(err, fs.ErrNotExist) {
+			return nil // no IPv6: nothing is in it
+		}
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	masterFDs := s.procs[0].fdErr == nil
+	bad := 0
+	if t != idxUnix {
 		lines(data, func(line []byte) {
 			ino, state, ok := tcpQuick(line)
 			if !ok {
 				return
 			}
 			owner, mine := s.inodes[ino]
-			if !mine && (masterFDs || state != tcpListen) {
+			isListener := listeners && state == tcpListen && (mine && owner == 0 || !masterFDs)
+			var k sockInfo
+			if mine && owner > 0 {
+				k = s.known[ino]
+			}
+			isWorker := mine && owner > 0 && !k.found
+			if !isListener && !isWorker {
 				return
 			}
 			e, err := parseTCPLine(line)
@@ -581,49 +772,62 @@ func (w *Watcher) readSockets() error {
 				bad++
 				return
 			}
-			switch {
-			case state == tcpListen && (mine && owner == 0 || !masterFDs && w.boundByArgs(e.local, "")):
+			if isListener && (masterFDs || w.boundByArgs(e.local, "")) {
 				s.listenrs = append(s.listenrs, listener{key: listenKey{addr: e.local}, inode: ino, queue: int64(e.rxQueue), queueKnown: true})
-			case mine && owner > 0 && state != tcpListen:
-				s.cands = append(s.cands, candidate{owner: owner, local: e.local})
+			}
+			if isWorker {
+				k.found, k.conn, k.local = true, state != tcpListen, e.local
+				s.known[ino] = k
 			}
 		})
-		if bad > 0 {
-			errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
-		}
+	} else {
+		lines(data, func(line []byte) {
+			ino, ok := unixQuick(line)
+			if !ok {
+				return
+			}
+			owner, mine := s.inodes[ino]
+			isListener := listeners && (mine && owner == 0 || !masterFDs)
+			var k sockInfo
+			if mine && owner > 0 {
+				k = s.known[ino]
+			}
+			isWorker := mine && owner > 0 && !k.found
+			if !isListener && !isWorker {
+				return
+			}
+			e, err := parseUnixLine(line)
+			if err != nil {
+				bad++
+				return
+			}
+			if isListener && e.listening() && len(e.path) > 0 && (masterFDs || w.boundByArgs(netip.AddrPort{}, string(e.path))) {
+				s.listenrs = append(s.listenrs, listener{key: listenKey{unix: true, path: w.listenPath(ino, e.path)}, inode: ino})
+			}
+			if isWorker {
+				k.found, k.unix = true, true
+				if e.connectedStream() && len(e.path) > 0 {
+					k.conn, k.path = true, string(e.path)
+				}
+				s.known[ino] = k
+			}
+		})
 	}
-	path := w.path(pid, "net", "unix")
-	data, err := w.readFile(path)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("reading %s: %w", path, err))
-		return errors.Join(errs...)
-	}
-	bad := 0
-	lines(data, func(line []byte) {
-		ino, ok := unixQuick(line)
-		if !ok {
-			return
-		}
-		owner, mine := s.inodes[ino]
-		if !mine && masterFDs {
-			return
-		}
-		e, err := parseUnixLine(line)
-		if err != nil {
-			bad++
-			return
-		}
-		switch {
-		case e.listening() && len(e.path) > 0 && (mine && owner == 0 || !masterFDs && w.boundByArgs(netip.AddrPort{}, string(e.path))):
-			s.listenrs = append(s.listenrs, listener{key: listenKey{unix: true, path: string(e.path)}, inode: ino})
-		case mine && owner > 0 && e.connectedStream() && len(e.path) > 0:
-			s.cands = append(s.cands, candidate{owner: owner, unix: true, path: string(e.path)})
-		}
-	})
 	if bad > 0 {
-		errs = append(errs, fmt.Errorf("%s: %d lines not understood", path, bad))
+		return fmt.Errorf("%s: %d lines not understood", path, bad)
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// listenPath returns path as a string, the previous pass's when the same
+// listener had it (no allocation in the steady state).
+func (w *Watcher) listenPath(ino uint64, path []byte) string {
+	for _, l := range w.os.prevLsn {
+		if l.inode == ino && l.key.unix && l.key.path == string(path) {
+			return l.key.path
+		}
+	}
+	return string(path)
 }
 
 // boundByArgs says whether a listening socket is one of the master's binds as
@@ -672,18 +876,50 @@ func splitHostPort(b string) (string, uint16, error) {
 	return host, uint16(p), err
 }
 
-// readDiag asks sock_diag for the listeners' queues and limits, when the
-// master is in our network namespace.
-func (w *Watcher) readDiag(pid int) error {
+// listenersByDiag fills s.listenrs from a sock_diag dump of the LISTEN
+// sockets: the master's (or, when its fds cannot be read, those its --bind
+// names), with their queues and limits. ok is false when the dump cannot
+// be made for the master (another network namespace).
+func (w *Watcher) listenersByDiag() (ok bool, err error) {
 	s := &w.os
-	clear(s.diagQ)
-	if !s.diag || len(s.listenrs) == 0 {
-		return nil
+	masterFDs := s.procs[0].fdErr == nil
+	return s.dump(w, s.procs[0].id.pid, func(e diagEntry) {
+		owner, mine := s.inodes[e.inode]
+		if masterFDs && (!mine || owner != 0) {
+			return
+		}
+		var key listenKey
+		if e.family == afUnix {
+			s.name = unixName(s.name[:0], e.name)
+			if len(s.name) == 0 || !masterFDs && !w.boundByArgs(netip.AddrPort{}, string(s.name)) {
+				return
+			}
+			key = listenKey{unix: true, path: w.listenPath(e.inode, s.name)}
+		} else {
+			if !masterFDs && !w.boundByArgs(e.local, "") {
+				return
+			}
+			key = listenKey{addr: e.local}
+		}
+		l := listener{key: key, inode: e.inode}
+		if e.hasQueue {
+			l.queue, l.queueKnown = int64(e.rqueue), true
+			l.limit, l.limitKnown = int64(e.wqueue), true
+		}
+		s.listenrs = append(s.listenrs, l)
+	})
+}
+
+// dumpDiag is the dump of a Watcher of /proc: sock_diag, when the master
+// is in our network namespace.
+func (w *Watcher) dumpDiag(pid int, fn func(diagEntry)) (bool, error) {
+	if ns, err := nsInode(w.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != w.os.selfNet {
+		return false, nil // another namespace (or unknown): the tables, and the arguments
 	}
-	if ns, err := nsInode(w.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != s.selfNet {
-		return nil // another namespace (or unknown): fall back to the arguments
+	if err := dumpListeners(w.os.diagBuf, fn); err != nil {
+		return false, err
 	}
-	return dumpListeners(s.diagBuf, func(e diagEntry) { s.diagQ[e.inode] = e })
+	return true, nil
 }
 
 // build turns what the pass read into a snapshot.
@@ -691,6 +927,12 @@ func (w *Watcher) build(now time.Time) snapshot {
 	s := &w.os
 	snap := snapshot{up: true, masterPID: s.master.pid,
 		procs: s.spare.procs[:0], listeners: s.spare.listeners[:0]}
+	switch a := &s.args; {
+	case !a.hasTimeout:
+		snap.timeout, snap.timeoutKnown = gunicornDefaultTimeout, true
+	case a.timeout > 0:
+		snap.timeout, snap.timeoutKnown = float64(a.timeout), true
+	} // --timeout 0: Gunicorn kills no worker for its time
 
 	// Accepted connections per worker.
 	for _, c := range s.cands {
@@ -758,17 +1000,19 @@ func (w *Watcher) build(now time.Time) snapshot {
 	}
 
 	// Listeners.
-	limit, limitKnown := w.fallbackLimit()
+	var limit int64
 	for _, l := range s.listenrs {
 		opt, ok := s.listens[l.key]
 		if !ok {
 			opt = w.listenOpt(l.key)
 			s.listens[l.key] = opt
 		}
-		lp := listenPoint{opt: opt, queue: l.queue, queueKnown: l.queueKnown, limit: limit, limitKnown: limitKnown}
-		if d, ok := s.diagQ[l.inode]; ok && d.hasQueue {
-			lp.queue, lp.queueKnown = int64(d.rqueue), true
-			lp.limit, lp.limitKnown = int64(d.wqueue), true
+		lp := listenPoint{opt: opt, queue: l.queue, queueKnown: l.queueKnown, limit: l.limit, limitKnown: l.limitKnown}
+		if !lp.limitKnown {
+			if limit == 0 {
+				limit = w.fallbackLimit()
+			}
+			lp.limit, lp.limitKnown = limit, true
 		}
 		snap.listeners = append(snap.listeners, lp)
 	}
@@ -777,19 +1021,19 @@ func (w *Watcher) build(now time.Time) snapshot {
 
 // fallbackLimit is the accept-queue limit as Gunicorn asks for it (--backlog,
 // default 2048) capped by net.core.somaxconn, for when sock_diag cannot say.
-func (w *Watcher) fallbackLimit() (int64, bool) {
+func (w *Watcher) fallbackLimit() int64 {
 	b := w.os.args.backlog
 	if b == 0 {
 		b = gunicornDefaultBacklog
 	}
 	data, err := w.readFile(w.path("sys", "net", "core", "somaxconn"))
 	if err != nil {
-		return int64(b), true
+		return int64(b)
 	}
 	if m, ok := decUint(bytes.TrimSpace(data)); ok && int(m) < b {
-		return int64(m), true
+		return int64(m)
 	}
-	return int64(b), true
+	return int64(b)
 }
 
 // heartbeatAge is the time since the worker last touched its heartbeat file

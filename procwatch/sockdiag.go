@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
 // The accept-queue limit of a TCP listener (idiag_wqueue) and both figures
@@ -35,7 +36,9 @@ const (
 
 	inetDiagMsgLen = 72   // struct inet_diag_msg
 	unixDiagMsgLen = 16   // struct unix_diag_msg
+	unixDiagName   = 0    // UNIX_DIAG_NAME attribute
 	unixDiagRQLen  = 4    // UNIX_DIAG_RQLEN attribute
+	udiagShowName  = 0x01 // UDIAG_SHOW_NAME in unix_diag_req.udiag_show
 	udiagShowRQLen = 0x10 // UDIAG_SHOW_RQLEN in unix_diag_req.udiag_show
 )
 
@@ -43,9 +46,11 @@ const (
 type diagEntry struct {
 	family   uint8
 	inode    uint64
-	rqueue   uint32 // a listener's accept queue now
-	wqueue   uint32 // a listener's accept-queue limit (sk_max_ack_backlog)
-	hasQueue bool   // rqueue and wqueue are set (always for inet; with UNIX_DIAG_RQLEN for unix)
+	local    netip.AddrPort // inet: the local address and port
+	name     []byte         // unix: UNIX_DIAG_NAME as the kernel gives it (see unixName); points into the answer
+	rqueue   uint32         // a listener's accept queue now
+	wqueue   uint32         // a listener's accept-queue limit (sk_max_ack_backlog)
+	hasQueue bool           // rqueue and wqueue are set (always for inet; with UNIX_DIAG_RQLEN for unix)
 }
 
 var errDiagTruncated = errors.New("truncated netlink message")
@@ -107,8 +112,17 @@ func parseDiagMsg(b []byte) (diagEntry, error) {
 		if len(b) < inetDiagMsgLen {
 			return diagEntry{}, fmt.Errorf("inet_diag_msg of %d bytes: %w", len(b), errDiagTruncated)
 		}
+		// struct inet_diag_sockid at 4: sport, dport (network order),
+		// src[4], dst[4] (the address in network order; IPv4 in src[0]).
+		var a netip.Addr
+		if b[0] == afInet {
+			a = netip.AddrFrom4([4]byte(b[8:12]))
+		} else {
+			a = netip.AddrFrom16([16]byte(b[8:24]))
+		}
 		return diagEntry{
 			family:   b[0],
+			local:    netip.AddrPortFrom(a, binary.BigEndian.Uint16(b[4:6])),
 			rqueue:   ne.Uint32(b[56:60]),
 			wqueue:   ne.Uint32(b[60:64]),
 			inode:    uint64(ne.Uint32(b[68:72])),
@@ -126,6 +140,9 @@ func parseDiagMsg(b []byte) (diagEntry, error) {
 			if al < 4 || al > len(attrs) {
 				return diagEntry{}, fmt.Errorf("unix_diag attribute length %d with %d bytes left: %w", al, len(attrs), errDiagTruncated)
 			}
+			if at == unixDiagName {
+				e.name = attrs[4:al]
+			}
 			if at == unixDiagRQLen && al >= 12 {
 				e.rqueue = ne.Uint32(attrs[4:8])
 				e.wqueue = ne.Uint32(attrs[8:12])
@@ -141,4 +158,27 @@ func parseDiagMsg(b []byte) (diagEntry, error) {
 	default:
 		return diagEntry{}, fmt.Errorf("sock_diag answer of family %d", b[0])
 	}
+}
+
+// unixName renders a unix socket's name (UNIX_DIAG_NAME: sun_path, with its
+// terminating NUL for a path) into dst as /proc/net/unix prints it: a path
+// as is, an abstract name with '@' for its leading NUL, and '@' for any other
+// NUL byte. An unnamed socket renders empty.
+func unixName(dst, name []byte) []byte {
+	if len(name) == 0 {
+		return dst
+	}
+	if name[0] != 0 {
+		name = name[:len(name)-1] // the terminating NUL
+	} else {
+		dst = append(dst, '@')
+		name = name[1:]
+	}
+	for _, c := range name {
+		if c == 0 {
+			c = '@'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }

@@ -15,8 +15,9 @@ const diagTimeout = time.Second
 
 // dumpListeners asks the kernel, over one NETLINK_SOCK_DIAG socket, for the
 // TCP (IPv4 and IPv6) and unix sockets in LISTEN state of the caller's
-// network namespace, with their accept queue and its limit, and calls fn for
-// each. buf is the receive buffer (at least 8 KiB).
+// network namespace, with their local address and port or name, their accept
+// queue and its limit, and calls fn for each (an entry's name is valid during
+// the call only). buf is the receive buffer (at least 8 KiB).
 func dumpListeners(buf []byte, fn func(diagEntry)) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
@@ -51,8 +52,8 @@ func dumpListeners(buf []byte, fn func(diagEntry)) error {
 }
 
 // diagRequest writes into b a SOCK_DIAG_BY_FAMILY dump request for the
-// LISTEN sockets of family (TCP for inet families; with UDIAG_SHOW_RQLEN for
-// unix) and returns its length.
+// LISTEN sockets of family (TCP for inet families; with UDIAG_SHOW_NAME and
+// UDIAG_SHOW_RQLEN for unix) and returns its length.
 func diagRequest(b []byte, family uint8, seq uint32) int {
 	ne := binary.NativeEndian
 	clear(b)
@@ -63,7 +64,7 @@ func diagRequest(b []byte, family uint8, seq uint32) int {
 		r := b[nlmsgHdrLen:n]
 		r[0] = afUnix
 		ne.PutUint32(r[4:8], 1<<tcpListen)
-		ne.PutUint32(r[12:16], udiagShowRQLen)
+		ne.PutUint32(r[12:16], udiagShowName|udiagShowRQLen)
 	} else {
 		// struct inet_diag_req_v2: family, protocol, ext, pad, states, id (48 bytes)
 		n = nlmsgHdrLen + 56

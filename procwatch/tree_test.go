@@ -25,6 +25,7 @@ type fakeProc struct {
 	start        uint64 // clock ticks after boot
 	rssPages     uint64
 	cmdline      []string
+	environ      []string       // written when not nil
 	fds          map[int]string // fd → link target ("socket:[N]", "hb" for a heartbeat file)
 	children     []int
 	noFD         bool // fd is not a readable directory (as without permission)
@@ -107,6 +108,11 @@ func writeTree(dir string, t fakeTree) error {
 		}
 		if err := w(filepath.Join(pd, "cmdline"), strings.Join(p.cmdline, "\x00")+"\x00"); err != nil {
 			return err
+		}
+		if p.environ != nil {
+			if err := w(filepath.Join(pd, "environ"), strings.Join(p.environ, "\x00")+"\x00"); err != nil {
+				return err
+			}
 		}
 		var kids []string
 		for _, c := range p.children {

@@ -90,15 +90,17 @@ type Watcher struct {
 
 // snapshot is the state one pass saw, read by the instruments' callback.
 type snapshot struct {
-	up         bool
-	masterPID  int
-	stateKnown bool // busy and idle are known (sync workers, fds readable)
-	busy, idle int64
-	workers    int64
-	ageKnown   bool
-	ageMax     float64
-	procs      []procPoint
-	listeners  []listenPoint
+	up           bool
+	masterPID    int
+	stateKnown   bool // busy and idle are known (sync workers, fds readable)
+	busy, idle   int64
+	workers      int64
+	ageKnown     bool
+	ageMax       float64
+	timeout      float64 // the master's --timeout, in seconds
+	timeoutKnown bool    // false with --timeout 0 (no timeout)
+	procs        []procPoint
+	listeners    []listenPoint
 }
 
 // procPoint is one process's figures.
@@ -141,6 +143,7 @@ type instruments struct {
 	ageMax      metric.Float64ObservableGauge
 	connections metric.Int64ObservableGauge
 	restarts    metric.Int64ObservableCounter
+	timeout     metric.Float64ObservableGauge
 	cpu         metric.Float64ObservableCounter
 	memory      metric.Int64ObservableGauge
 	uptime      metric.Float64ObservableGauge
@@ -234,6 +237,7 @@ func (w *Watcher) register(m metric.Meter) error {
 	i.restarts, err = m.Int64ObservableCounter("gunicorn.worker.restarts", metric.WithUnit("{worker}"),
 		metric.WithDescription("Workers that exited and were replaced since the watch began"))
 	errs = append(errs, err)
+	i.timeout = fg("gunicorn.worker.timeout", "s", "Gunicorn's --timeout: the master kills a worker silent that long (on one request)")
 	i.cpu, err = m.Float64ObservableCounter("gunicorn.process.cpu.time", metric.WithUnit("s"),
 		metric.WithDescription("CPU time of Gunicorn's master and workers"))
 	errs = append(errs, err)
@@ -249,7 +253,7 @@ func (w *Watcher) register(m metric.Meter) error {
 		return fmt.Errorf("procwatch: creating instruments: %w", err)
 	}
 	w.reg, err = m.RegisterCallback(w.observe,
-		i.count, i.busyTime, i.ageMax, i.connections, i.restarts, i.cpu,
+		i.count, i.busyTime, i.ageMax, i.connections, i.restarts, i.timeout, i.cpu,
 		i.memory, i.uptime, i.backlog, i.limit, i.up, i.errors)
 	if err != nil {
 		return fmt.Errorf("procwatch: registering the callback: %w", err)
@@ -285,6 +289,9 @@ func (w *Watcher) observe(_ context.Context, o metric.Observer) error {
 	}
 	if s.ageKnown {
 		o.ObserveFloat64(i.ageMax, s.ageMax, c.baseOpt)
+	}
+	if s.timeoutKnown {
+		o.ObserveFloat64(i.timeout, s.timeout, c.baseOpt)
 	}
 	for k := range s.procs {
 		p := &s.procs[k]

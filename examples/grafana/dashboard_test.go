@@ -106,6 +106,7 @@ var usedMetrics = []string{
 	"gunicorn_worker_count",
 	"gunicorn_worker_request_age_max_seconds",
 	"gunicorn_worker_restarts_total",
+	"gunicorn_worker_timeout_seconds",
 	"gunicorn_workers",
 	"gunicornotel_samples_rejected_total",
 }
@@ -117,6 +118,7 @@ var watcherMetrics = map[string][]string{
 	"gunicorn_worker_count":                   {"app", "gunicorn_worker_state"},
 	"gunicorn_worker_busy_time_seconds_total": {"app"},
 	"gunicorn_worker_request_age_max_seconds": {"app"},
+	"gunicorn_worker_timeout_seconds":         {"app"},
 	"gunicorn_worker_connections":             {"app", "process_pid"},
 	"gunicorn_worker_restarts_total":          {"app"},
 	"gunicorn_process_cpu_time_seconds_total": {"app", "gunicorn_process_role", "process_pid", "cpu_mode"},
@@ -163,17 +165,13 @@ func TestDashboard(t *testing.T) {
 	}
 	ds := datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
 
-	if len(d.Templating.List) != 2 {
-		t.Fatalf("%d template variables, want 2 (app, timeout)", len(d.Templating.List))
+	if len(d.Templating.List) != 1 {
+		t.Fatalf("%d template variables, want 1 (app)", len(d.Templating.List))
 	}
 	v := d.Templating.List[0]
 	if v.Name != "app" || v.Type != "query" || v.Definition != "label_values(gunicorn_requests_total, app)" ||
 		!v.IncludeAll || !v.Multi || v.AllValue != ".*" || v.Datasource == nil || *v.Datasource != ds {
 		t.Errorf("template variable %+v", v)
-	}
-	// Gunicorn's --timeout, which nothing exports, typed in by the user.
-	if v := d.Templating.List[1]; v.Name != "timeout" || v.Type != "textbox" || v.Query != "30" {
-		t.Errorf("template variable %+v, want the textbox timeout with 30", v)
 	}
 
 	ids := make(map[int]bool)
@@ -245,7 +243,7 @@ func TestQueriesParse(t *testing.T) {
 	}
 	slices.Sort(keys)
 	for i, k := range keys {
-		expr := strings.NewReplacer("$app", ".*", "$timeout", "30").Replace(exprs[k])
+		expr := strings.NewReplacer("$app", ".*").Replace(exprs[k])
 		if strings.Contains(expr, "$") && !strings.Contains(expr, "${1}") {
 			t.Errorf("%s: Grafana variable left in %q", k, expr)
 		}
@@ -434,7 +432,7 @@ func TestQueriesEvaluate(t *testing.T) {
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
 				if p.Type == "timeseries" && p.Title == title && tg.RefID == refID {
-					q, _ := json.Marshal(strings.NewReplacer("$app", ".*", "$timeout", "30").Replace(tg.Expr))
+					q, _ := json.Marshal(strings.NewReplacer("$app", ".*").Replace(tg.Expr))
 					return string(q)
 				}
 			}
@@ -446,7 +444,8 @@ func TestQueriesEvaluate(t *testing.T) {
 	// takes between 1s and 2.5s, so the median is 1 + 1.5*0.5 = 1.75s.
 	// The watcher sees 4 sync workers, 3 of them busy all the time (180
 	// busy worker-seconds a minute: utilization 0.75), the longest request
-	// 12s old, a backlog of 5 out of 64, and 3 restarts in the last 5 minutes.
+	// 12s old under a --timeout of 45s, a backlog of 5 out of 64, and 3
+	// restarts in the last 5 minutes.
 	test := `evaluation_interval: 1m
 tests:
   - interval: 1m
@@ -473,6 +472,8 @@ tests:
         values: '1x10'
       - series: 'gunicorn_worker_request_age_max_seconds{app="shop.web",instance="web-1:9102"}'
         values: '12x10'
+      - series: 'gunicorn_worker_timeout_seconds{app="shop.web",instance="web-1:9102"}'
+        values: '45x10'
       - series: 'gunicorn_listen_backlog{app="shop.web",instance="web-1:9102",network_local_address="0.0.0.0",network_local_port="8000",network_transport="tcp"}'
         values: '5x10'
       - series: 'gunicorn_listen_backlog_limit{app="shop.web",instance="web-1:9102",network_local_address="0.0.0.0",network_local_port="8000",network_transport="tcp"}'
@@ -532,7 +533,7 @@ tests:
         eval_time: 10m
         exp_samples:
           - labels: '{app="shop.web"}'
-            value: 30
+            value: 45
       - expr: ` + query("Worker restarts", "A") + `
         eval_time: 10m
         exp_samples:

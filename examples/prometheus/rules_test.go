@@ -54,6 +54,7 @@ var knownMetrics = []string{
 	"gunicorn_worker_count",
 	"gunicorn_worker_busy_time_seconds_total",
 	"gunicorn_worker_request_age_max_seconds",
+	"gunicorn_worker_timeout_seconds",
 	"gunicorn_worker_connections",
 	"gunicorn_worker_restarts_total",
 	"gunicorn_process_cpu_time_seconds_total",
@@ -100,7 +101,8 @@ func TestRuleMetricNames(t *testing.T) {
 	for _, name := range []string{
 		"gunicorn_worker_busy_time_seconds_total", "gunicorn_worker_count",
 		"gunicorn_listen_backlog", "gunicorn_listen_backlog_limit",
-		"gunicorn_worker_request_age_max_seconds", "gunicorn_worker_restarts_total", "gunicorn_up",
+		"gunicorn_worker_request_age_max_seconds", "gunicorn_worker_timeout_seconds",
+		"gunicorn_worker_restarts_total", "gunicorn_up",
 	} {
 		if !slices.Contains(used, name) {
 			t.Errorf("rules.yml does not use %s", name)
