@@ -58,12 +58,13 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if len(l.conns) >= l.max {
 			if victim = l.longestIdle(); victim == nil {
 				l.mu.Unlock()
-				_ = c.Close()
+				// Counted and logged before the close that the peer sees.
 				n := l.rejected.Add(1)
 				if l.rejLog.allow() {
 					l.log.Warn("web: every connection is busy with a request: new connection closed (logged once a minute at most)",
 						"limit", l.max, "flag", "--web.max-connections", "rejected", n)
 				}
+				_ = c.Close()
 				continue
 			}
 			delete(l.conns, victim)
@@ -71,12 +72,12 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.conns[c] = &connInfo{state: http.StateNew, since: now}
 		l.mu.Unlock()
 		if victim != nil {
-			_ = victim.Close()
 			n := l.evicted.Add(1)
 			if l.evictLog.allow() {
 				l.log.Warn("web: connection limit reached: closed the longest idle connection (logged once a minute at most)",
 					"limit", l.max, "flag", "--web.max-connections", "evicted", n)
 			}
+			_ = victim.Close()
 		}
 		return c, nil
 	}
