@@ -178,6 +178,16 @@ func (r *report) get(key string) (int64, bool) {
 	return 0, false
 }
 
+// value returns the report's value for key, or nil.
+func (r *report) value(key string) any {
+	for _, f := range r.Fields {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return nil
+}
+
 // TestSoak is the CI soak: 20 seconds of Gunicorn traffic at 20,000
 // datagrams a second into examples/gunicorn-prometheus, through the tool's
 // own code. Nothing may be lost, and from the end of a 5-second warm-up to
