@@ -124,6 +124,7 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		if base, err = waitCounter(ctx, sc, cfg.metric, cfg.waitTarget); err != nil {
 			return nil, fmt.Errorf("reading %s before sending: %w", cfg.metricsURL, err)
 		}
+		sc.forgetErrors() // the tries while the target was starting
 	}
 	var cpu0 time.Duration
 	if cfg.pid != 0 {

@@ -53,6 +53,13 @@ func (s *scraper) snapshot() scrapeStats {
 	return s.stats
 }
 
+// forgetErrors sets the count of failed scrapes back to 0.
+func (s *scraper) forgetErrors() {
+	s.mu.Lock()
+	s.stats.Errors = 0
+	s.mu.Unlock()
+}
+
 // fetch scrapes once and writes the exposition to dst: every line, or with
 // keep only the lines keep accepts. The time is taken from sending the
 // request to reading the last byte (filtering is a byte scan for line ends,

@@ -669,7 +669,15 @@ func TestLoadWide(t *testing.T) {
 			}
 		}
 	}()
-	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	// The endpoint fails its first answers, as a target still starting.
+	var starting atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if starting.Add(1) <= 2 {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		f.serve(w, r)
+	}))
 	defer srv.Close()
 
 	cfg, err := parseFlags([]string{"-target", "unixgram://" + path, "-metrics-url", srv.URL + "/metrics",

@@ -24,7 +24,7 @@
 # NAMES (900), TYPE (c; ms for timers), SCRAPE_EVERY (10s), TARGETS ("ours
 # statsd_exporter" when STATSD_EXPORTER is set, else "ours"), RSS_CAP
 # (6 GiB), PORT (19125) and WEB_PORT (19102) on 127.0.0.1, OUT (a file for
-# every run's line), EXTRA_ARGS (more flags for gunicorn-prometheus), OURS_ENV
+# every run's line; statsdload's warnings go to $OUT.log), EXTRA_ARGS (more flags for gunicorn-prometheus), OURS_ENV
 # (its environment: OURS_ENV=GOMEMLIMIT=256MiB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,6 +55,7 @@ cleanup() {
 trap cleanup EXIT
 OUT=${OUT:-$tmp/runs.txt}
 : >"$OUT"
+: >"$OUT.log"
 
 echo "building into $tmp" >&2
 go -C examples build -o "$tmp/statsdload" ./statsdload
@@ -141,7 +142,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		line=$("$tmp/statsdload" -target "udp://127.0.0.1:$PORT" -rate "$RATE" -count $((4 * LINES)) \
 			-wide-tags "$TAGS" -wide-names "$NAMES" -wide-type "$TYPE" -scrape-every "$SCRAPE_EVERY" \
 			-scrape-timeout 120s -deadline 120s -wait-target 15s \
-			-metrics-url "http://$web/metrics" -pid "$pid" -metric "$(metric "$target")" 2>>"$tmp/statsdload.log") || rc=$?
+			-metrics-url "http://$web/metrics" -pid "$pid" -metric "$(metric "$target")" 2>>"$OUT.log") || rc=$?
 		if [ -f "$tmp/killed" ]; then
 			line="$line killed_at_rss=$(cat "$tmp/killed")"
 		else
