@@ -121,9 +121,10 @@ extras() {
 	who == "ours" && /^gunicornotel_series_overflow_total\{reason="attribute_bytes"\}/ { oab = $2 }
 	who == "ours" && /^gunicornotel_samples_rejected_total\{reason="too_long"\}/ { tl = $2 }
 	who == "ours" && /^gunicornotel_tags_dropped_total\{reason="too_many"\}/ { tm = $2 }
+	who == "ours" && /^gunicornotel_server_kernel_drops_total/ { kd += $2 }
 	END {
 		printf "wide_series=%d wide_overflow_series=%d", series, over
-		if (who == "ours") printf " bridge_memory_bytes=%s overflow_memory_limit=%s overflow_attribute_bytes=%s rejected_too_long=%s tags_dropped_too_many=%s", mem + 0, oml + 0, oab + 0, tl + 0, tm + 0
+		if (who == "ours") printf " bridge_memory_bytes=%s overflow_memory_limit=%s overflow_attribute_bytes=%s rejected_too_long=%s tags_dropped_too_many=%s kernel_drops=%s", mem + 0, oml + 0, oab + 0, tl + 0, tm + 0, kd + 0
 		printf "\n"
 	}' "$tmp/expo"
 }
