@@ -22,15 +22,20 @@ type config struct {
 
 	distinctNames int64
 	distinctTags  int64
+	wideTags      int
+	wideNames     int64
+	wideType      string
 
-	metricsURL string
-	metric     string
-	counts     string // "requests" or "datagrams"
-	pid        int
-	settle     time.Duration
-	deadline   time.Duration
-	waitTarget time.Duration
-	maxLoss    float64
+	metricsURL    string
+	metric        string
+	counts        string // "requests" or "datagrams"
+	pid           int
+	settle        time.Duration
+	scrapeEvery   time.Duration
+	scrapeTimeout time.Duration
+	deadline      time.Duration
+	waitTarget    time.Duration
+	maxLoss       float64
 
 	soak           time.Duration
 	sampleEvery    time.Duration
@@ -48,6 +53,19 @@ const (
 	countsRequests  = "requests"
 	countsDatagrams = "datagrams"
 )
+
+// traffic returns a new traffic of the run's mode (each sender has its own).
+func (c *config) traffic() *traffic {
+	switch {
+	case c.distinctNames > 0:
+		return newTraffic(c.prefix, c.tags, extraNames, c.distinctNames)
+	case c.distinctTags > 0:
+		return newTraffic(c.prefix, c.tags, extraTags, c.distinctTags)
+	case c.wideTags > 0:
+		return newWideTraffic(c.prefix, c.tags, c.wideTags, c.wideNames, c.wideType)
+	}
+	return newTraffic(c.prefix, c.tags, extraNone, 1)
+}
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := new(config)
@@ -68,10 +86,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tags, "tags", "", "Gunicorn's --dogstatsd-tags (\"env:prod,team:web\")")
 	fs.Int64Var(&c.distinctNames, "distinct-names", 0, "follow each request with a counter of a new name, cycling through `N` names")
 	fs.Int64Var(&c.distinctTags, "distinct-tags", 0, "follow each request with one counter with a new tag value, cycling through `N` values")
+	fs.IntVar(&c.wideTags, "wide-tags", 0, "follow each request with one line carrying `N` tags (w0:<i>,w1:<i>,...), their value <i> new every line, so that every line is a new series")
+	fs.Int64Var(&c.wideNames, "wide-names", 1, "with -wide-tags: the lines' names cycle through `M` names (statsdload.wide.<i mod M>)")
+	fs.StringVar(&c.wideType, "wide-type", "c", "with -wide-tags: the StatsD `type` of the lines: c, g, ms, h or d")
 	fs.StringVar(&c.metricsURL, "metrics-url", "", "the target's Prometheus `URL` (http://127.0.0.1:9102/metrics); empty: send only")
 	fs.StringVar(&c.metric, "metric", "gunicorn_requests_total", "the `name` of the target's counter, summed over its series")
 	fs.StringVar(&c.counts, "counts", countsRequests, "what -metric counts: requests or datagrams")
 	fs.IntVar(&c.pid, "pid", 0, "the target's process `id`, for its CPU time, memory and threads (/proc)")
+	fs.DurationVar(&c.scrapeEvery, "scrape-every", 0, "while sending, scrape -metrics-url every `interval` as Prometheus would (0: only to read -metric); each scrape is timed and sized")
+	fs.DurationVar(&c.scrapeTimeout, "scrape-timeout", time.Minute, "give up a scrape of -metrics-url after this `long`")
 	fs.DurationVar(&c.settle, "settle", time.Second, "after sending, stop polling -metric once it has not changed for this `long`")
 	fs.DurationVar(&c.deadline, "deadline", 30*time.Second, "after sending, stop polling -metric after this `long` in any case")
 	fs.DurationVar(&c.waitTarget, "wait-target", 10*time.Second, "before sending, wait this `long` at most for -metrics-url to answer")
@@ -103,8 +126,31 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.batch < 1 || c.batch > 1024 {
 		errs = append(errs, fmt.Errorf("-batch %d: want 1 to 1024", c.batch))
 	}
-	if c.distinctNames < 0 || c.distinctTags < 0 || (c.distinctNames > 0 && c.distinctTags > 0) {
-		errs = append(errs, errors.New("-distinct-names and -distinct-tags: one at most, not negative"))
+	modes := 0
+	for _, on := range []bool{c.distinctNames != 0, c.distinctTags != 0, c.wideTags != 0} {
+		if on {
+			modes++
+		}
+	}
+	if c.distinctNames < 0 || c.distinctTags < 0 || c.wideTags < 0 || modes > 1 {
+		errs = append(errs, errors.New("-distinct-names, -distinct-tags and -wide-tags: one at most, not negative"))
+	}
+	if (set["wide-names"] || set["wide-type"]) && c.wideTags == 0 {
+		errs = append(errs, errors.New("-wide-names and -wide-type go with -wide-tags"))
+	}
+	if c.wideNames < 1 {
+		errs = append(errs, fmt.Errorf("-wide-names %d: want 1 or more", c.wideNames))
+	}
+	switch c.wideType {
+	case "c", "g", "ms", "h", "d":
+	default:
+		errs = append(errs, fmt.Errorf("-wide-type %q: want c, g, ms, h or d", c.wideType))
+	}
+	if c.scrapeEvery < 0 || c.scrapeTimeout <= 0 {
+		errs = append(errs, errors.New("-scrape-every must not be negative, -scrape-timeout must be positive"))
+	}
+	if c.scrapeEvery > 0 && c.metricsURL == "" {
+		errs = append(errs, errors.New("-scrape-every needs -metrics-url"))
 	}
 	if n := max(c.distinctNames, c.distinctTags); n > 0 && !set["count"] && c.duration == 0 && c.soak == 0 {
 		c.count = n * (requestDatagrams + distinctUnitExtra)

@@ -16,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gunicornotel/gunicornotel/mapper"
+	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 
 // exporter is examples/gunicorn-prometheus running as a subprocess, built
@@ -178,6 +181,16 @@ func (r *report) get(key string) (int64, bool) {
 	return 0, false
 }
 
+// value returns the report's value for key, or nil.
+func (r *report) value(key string) any {
+	for _, f := range r.Fields {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return nil
+}
+
 // TestSoak is the CI soak: 20 seconds of Gunicorn traffic at 20,000
 // datagrams a second into examples/gunicorn-prometheus, through the tool's
 // own code. Nothing may be lost, and from the end of a 5-second warm-up to
@@ -287,6 +300,81 @@ func TestMemoryBound(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryBoundWideTags sends the wide-tag scenario of issue 12 (each
+// Gunicorn request followed by a line of 500 tags over 900 names, every line
+// a new series) over a Unix datagram socket, which does not drop, scraping
+// every 10 s, and checks that with the default limits the exporter's peak
+// resident size stays under wideMemoryBound, that the bridge's memory count
+// stays under its limit (WithMaxMemory), that what the limits cut is counted
+// exactly (the 468 tags past the first 32 of every line; the lines over the
+// memory limit in the overflow series, so that the wide counters still sum
+// to the lines sent), and that every Gunicorn request is counted. It runs
+// with TestMemoryBound (GUNICORNOTEL_MEMTEST; GUNICORNOTEL_MEMTEST_WIDE_LINES
+// sets the number of lines, default 60000: about 40 seconds).
+func TestMemoryBoundWideTags(t *testing.T) {
+	if os.Getenv("GUNICORNOTEL_MEMTEST") == "" {
+		t.Skip("set GUNICORNOTEL_MEMTEST=1 to run (a minute); figures in BENCHMARKS.md")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the exporter's memory in /proc")
+	}
+	const tags, names = 500, 900
+	lines := envInt("GUNICORNOTEL_MEMTEST_WIDE_LINES", 60_000)
+	e := startExporter(t, true)
+	rep := loadExporter(t, e, "-target", "unixgram://"+e.unixgram, "-wide-tags", strconv.Itoa(tags),
+		"-wide-names", strconv.Itoa(names), "-count", strconv.FormatInt(4*lines, 10), "-rate", "8000",
+		"-scrape-every", "10s", "-deadline", "60s")
+	offered, _ := rep.get("offered_requests")
+	counted, _ := rep.get("counted_requests")
+	if offered != lines || counted != offered {
+		t.Errorf("offered %d requests (want %d), the exporter counted %d", offered, lines, counted)
+	}
+	peak, _ := rep.get("rss_peak_bytes")
+	t.Logf("peak resident %.1f MiB", float64(peak)/(1<<20))
+	if peak > wideMemoryBound {
+		t.Errorf("peak resident %d bytes, over the %d bound", peak, wideMemoryBound)
+	}
+	if errs, _ := rep.get("scrape_errors"); errs != 0 {
+		t.Errorf("%d scrapes failed", errs)
+	}
+	mf, err := newScraper(e.metrics).families(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	memory, _ := sumMetric(mf, "gunicornotel_memory_bytes")
+	overflow := sumWhere(mf, "gunicornotel_series_overflow_total", "reason", "memory_limit")
+	tooMany := sumWhere(mf, "gunicornotel_tags_dropped_total", "reason", "too_many")
+	var wide float64
+	for name, f := range mf {
+		if strings.HasPrefix(name, "statsdload_wide_") {
+			v, _ := sumMetric(mf, f.GetName())
+			wide += v
+		}
+	}
+	t.Logf("bridge memory %.1f MiB, memory_limit overflow %.0f, tags dropped too_many %.0f, wide counters %.0f",
+		memory/(1<<20), overflow, tooMany, wide)
+	if memory <= 0 || memory > otelbridge.DefaultMaxMemory {
+		t.Errorf("gunicornotel_memory_bytes %.0f, want above 0 and at most %d", memory, otelbridge.DefaultMaxMemory)
+	}
+	if overflow == 0 {
+		t.Error("no series overflowed under memory_limit: the scenario did not reach the limit")
+	}
+	if want := float64(lines * (tags - mapper.DefaultMaxTags)); tooMany != want {
+		t.Errorf("tags dropped too_many %.0f, want %.0f (%d lines of %d tags past the first %d)", tooMany, want, lines, tags, mapper.DefaultMaxTags)
+	}
+	if round(wide) != lines {
+		t.Errorf("the wide counters sum to %.0f, want the %d lines sent", wide, lines)
+	}
+}
+
+// wideMemoryBound is the resident size examples/gunicorn-prometheus stays
+// under with its default limits under wide tag sets: one and a half times
+// otelbridge.DefaultMaxMemory. The bridge's count is at most
+// DefaultMaxMemory, but resident memory is not the count: the garbage
+// collector lets the heap grow past the live heap (GOGC=100) and scrapes
+// make garbage. Measured peaks: 250 to 300 MiB (BENCHMARKS.md).
+const wideMemoryBound = otelbridge.DefaultMaxMemory * 3 / 2
 
 // memoryBound is the resident size examples/gunicorn-prometheus stays under
 // with its default limits under a million distinct names, or a million

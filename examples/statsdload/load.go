@@ -102,14 +102,8 @@ type soakSample struct {
 // load sends as cfg says and measures the target. Progress and warnings go
 // to logw. The report is returned with what was measured even on an error.
 func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
-	extra, distinct := extraNone, int64(1)
-	switch {
-	case cfg.distinctNames > 0:
-		extra, distinct = extraNames, cfg.distinctNames
-	case cfg.distinctTags > 0:
-		extra, distinct = extraTags, cfg.distinctTags
-	}
-	t := newTraffic(cfg.prefix, cfg.tags, extra, distinct)
+	mk := cfg.traffic
+	t := mk()
 	rep := &report{}
 	mode := "run"
 	if cfg.soak > 0 {
@@ -125,10 +119,12 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 	var base float64
 	if cfg.metricsURL != "" {
 		sc = newScraper(cfg.metricsURL)
+		sc.client.Timeout = cfg.scrapeTimeout
 		var err error
 		if base, err = waitCounter(ctx, sc, cfg.metric, cfg.waitTarget); err != nil {
 			return nil, fmt.Errorf("reading %s before sending: %w", cfg.metricsURL, err)
 		}
+		sc.forgetErrors() // the tries while the target was starting
 	}
 	var cpu0 time.Duration
 	if cfg.pid != 0 {
@@ -152,9 +148,18 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 			samples = sampleLoop(sctx, cfg, sc, &progress, logw)
 		}()
 	}
+	// Scrape as Prometheus would, while sending.
+	var scrapesDuringSend int64
+	if cfg.scrapeEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scrapesDuringSend = scrapeLoop(sctx, ctx, sc, cfg.scrapeEvery, logw)
+		}()
+	}
 	res, err := sendParallel(ctx,
 		func() (batchWriter, error) { return dialTarget(cfg.target, cfg.batch) },
-		func() *traffic { return newTraffic(cfg.prefix, cfg.tags, extra, distinct) },
+		mk,
 		sendPlan{count: cfg.count, duration: cfg.duration, rate: cfg.rate, batch: cfg.batch, progress: &progress},
 		cfg.senders)
 	if err != nil {
@@ -162,10 +167,10 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		wg.Wait()
 		return nil, fmt.Errorf("-target %s: %w", cfg.target, err)
 	}
+	stopSampling()
+	wg.Wait()
 	if cfg.soak > 0 {
 		// One last sample as the sending ends.
-		stopSampling()
-		wg.Wait()
 		if s, err := takeSample(ctx, cfg, sc, res.Elapsed); err == nil {
 			s.Datagrams = res.Datagrams
 			samples = append(samples, s)
@@ -173,10 +178,13 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 			fmt.Fprintf(logw, "statsdload: soak sample: %v\n", err)
 		}
 	}
-	stopSampling()
 
 	rep.add("offered_datagrams", res.Datagrams)
 	rep.add("offered_requests", res.Requests)
+	if cfg.wideTags > 0 {
+		rep.add("wide_lines", res.Datagrams-res.Requests*requestDatagrams)
+		rep.add("wide_line_bytes_max", res.MaxExtra)
+	}
 	rep.add("send_errors", res.Errors)
 	if res.FirstErr != nil {
 		rep.add("first_send_error", res.FirstErr.Error())
@@ -228,6 +236,20 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("loss %.4g%% over -max-loss %.4g%% (offered %d, counted %d %s)",
 				loss, cfg.maxLoss, offered, counted, cfg.counts))
 		}
+		// One whole scrape of what the run left, timed.
+		if err := sc.scrape(ctx); err != nil {
+			fmt.Fprintf(logw, "statsdload: the last scrape: %v\n", err)
+		}
+		st := sc.snapshot()
+		rep.add("scrapes", st.Scrapes)
+		rep.add("scrape_errors", st.Errors)
+		if cfg.scrapeEvery > 0 {
+			rep.add("scrapes_during_send", scrapesDuringSend)
+		}
+		rep.add("scrape_max_s", st.MaxTime.Seconds())
+		rep.add("scrape_last_s", st.LastTime.Seconds())
+		rep.add("scrape_bytes_max", st.MaxBytes)
+		rep.add("scrape_bytes_last", st.LastBytes)
 	}
 	if cfg.pid != 0 {
 		cpu := cpu1 - cpu0
@@ -246,6 +268,27 @@ func load(ctx context.Context, cfg *config, logw io.Writer) (*report, error) {
 		soakVerdict(rep, cfg, samples)
 	}
 	return rep, nil
+}
+
+// scrapeLoop scrapes sc at once and then every interval until stop ends,
+// each scrape under ctx (a scrape under way when stop ends is finished, so
+// that it counts whole), and returns how many were answered.
+func scrapeLoop(stop, ctx context.Context, sc *scraper, every time.Duration, logw io.Writer) int64 {
+	var n int64
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		if err := sc.scrape(ctx); err != nil {
+			fmt.Fprintf(logw, "statsdload: scrape while sending: %v\n", err)
+		} else {
+			n++
+		}
+		select {
+		case <-stop.Done():
+			return n
+		case <-tk.C:
+		}
+	}
 }
 
 // waitCounter reads the counter, retrying until the endpoint answers or
@@ -322,7 +365,7 @@ func takeSample(ctx context.Context, cfg *config, sc *scraper, at time.Duration)
 		if i > 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
-		mf, err := sc.families(ctx)
+		mf, err := sc.families(ctx, "go_goroutines", "go_memstats_next_gc_bytes", "go_memstats_mallocs_total")
 		if err != nil {
 			return s, err
 		}

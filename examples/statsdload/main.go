@@ -32,13 +32,28 @@
 //	loss_pct                             100 * (1 - counted/offered) in the metric's unit
 //	cpu_s, cpu_ns_per_datagram           the target's user+system CPU time during the run
 //	                                     (/proc/<pid>/stat, read with prometheus/procfs)
-//	rss_bytes, rss_peak_bytes            the target's VmRSS and VmHWM after the run
+//	rss_bytes, rss_peak_bytes            the target's VmRSS and VmHWM (its peak, scrapes
+//	                                     included) after the run
+//	scrapes, scrape_errors               scrapes of -metrics-url answered, and failed
+//	scrape_max_s, scrape_last_s          the longest scrape, and the last (one whole scrape
+//	                                     after the counter settled), from the request to the
+//	                                     last byte
+//	scrape_bytes_max, scrape_bytes_last  the largest exposition, and the last one's size
 //
 // The memory modes follow every request with one more datagram:
 // -distinct-names N a counter with a name never sent before
 // (statsdload.distinct.<i>), -distinct-tags N one counter
 // (statsdload.tagged) with a new value of the tag statsdload_id; the index
 // cycles through N values, and -count defaults to N requests' worth.
+// -wide-tags N follows every request with one line with N tags whose values
+// change every line (statsdload.wide.<i mod M>:1|c|#w0:<i>,...,w<N-1>:<i>,
+// for unit i; M is -wide-names, the type -wide-type), so that every line is a
+// series never seen before, as wide as the target lets it be; the report adds
+// wide_lines and wide_line_bytes_max (keep it under the target's line length
+// limit, 8,192 bytes for gunicorn-prometheus, or the lines are rejected
+// whole). -scrape-every D scrapes -metrics-url every D while sending, as
+// Prometheus would, and the report adds scrapes_during_send: a scrape of a
+// wide exposition is where an exporter's memory peaks.
 //
 // -soak D sends at a steady -rate for D, sampling the target's resident memory
 // (VmRSS) and goroutines (go_goroutines from the exposition, or its thread

@@ -56,6 +56,7 @@ type sendResult struct {
 	Errors    int64         // datagrams the socket refused (each skipped)
 	FirstErr  error         // the first refusal
 	Elapsed   time.Duration // from the first send to the last
+	MaxExtra  int           // the longest extra datagram of a memory mode, in bytes
 }
 
 // sendPlan says what to send: count datagrams (rounded up to whole units),
@@ -129,6 +130,7 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 			if err != nil {
 				if isClosed(err) {
 					res.Elapsed = time.Since(start)
+					res.MaxExtra = t.maxExtra
 					if res.FirstErr == nil {
 						res.FirstErr = err
 					}
@@ -144,6 +146,7 @@ func send(ctx context.Context, w batchWriter, t *traffic, p sendPlan) sendResult
 		}
 	}
 	res.Elapsed = time.Since(start)
+	res.MaxExtra = t.maxExtra
 	return res
 }
 
@@ -215,6 +218,7 @@ func sendParallel(ctx context.Context, dial func() (batchWriter, error), mk func
 			res.FirstErr = r.FirstErr
 		}
 		res.Elapsed = max(res.Elapsed, r.Elapsed)
+		res.MaxExtra = max(res.MaxExtra, r.MaxExtra)
 	}
 	return res, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -331,12 +334,26 @@ func TestFlags(t *testing.T) {
 	if err != nil || c.count != 4000 {
 		t.Errorf("-distinct-names 1000: count %v, %v; want 4000", c, err)
 	}
+	c, err = parseFlags([]string{"-wide-tags", "500", "-wide-names", "900", "-wide-type", "ms"}, new(bytes.Buffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := c.traffic(); tr.extra != extraWide || tr.wideTags != 500 || tr.distinct != 900 || tr.wideType != "ms" || tr.unit != 4 {
+		t.Errorf("-wide-tags 500 -wide-names 900 -wide-type ms: traffic %+v", tr)
+	}
 	for _, args := range [][]string{
 		{"-rate", "-1"},
 		{"-counts", "bytes"},
 		{"-soak", "10s", "-rate", "0"},
 		{"-soak", "10s", "-warmup", "20s", "-pid", "1", "-metrics-url", "http://x/"},
 		{"-distinct-names", "1", "-distinct-tags", "1"},
+		{"-distinct-names", "1", "-wide-tags", "500"},
+		{"-wide-tags", "-1"},
+		{"-wide-names", "900"},
+		{"-wide-tags", "500", "-wide-names", "0"},
+		{"-wide-tags", "500", "-wide-type", "s"},
+		{"-scrape-every", "15s"},
+		{"-scrape-timeout", "0s"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, new(bytes.Buffer)); err == nil {
@@ -421,5 +438,294 @@ func TestReportFormats(t *testing.T) {
 	}
 	if !strings.HasPrefix(js.String(), `{"mode":"run","offered_datagrams":600000,`) {
 		t.Errorf("JSON keys out of order: %s", js.String())
+	}
+}
+
+// wideLine is the wide-tag line of unit u, written out independently of the
+// traffic code.
+func wideLine(prefix, dogTags string, tags int, names int64, typ string, u int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%sstatsdload.wide.%d:1|%s|#", prefix, u%names, typ)
+	if dogTags != "" {
+		b.WriteString(dogTags + ",")
+	}
+	for j := range tags {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "w%d:%d", j, u)
+	}
+	return b.String()
+}
+
+// TestSendWideTags sends the wide-tag mode over UDP and unixgram to sockets
+// the test reads, and checks every datagram byte for byte: each Gunicorn
+// request as the statsdtest Emitter writes it, then its wide line, whose
+// name cycles and whose tag values are the unit's index.
+func TestSendWideTags(t *testing.T) {
+	for _, network := range []string{"udp", "unixgram"} {
+		t.Run(network, func(t *testing.T) {
+			var (
+				ln     net.PacketConn
+				target string
+				err    error
+			)
+			if network == "udp" {
+				ln, err = net.ListenPacket("udp", "127.0.0.1:0")
+				target = "udp://" + ln.LocalAddr().String()
+			} else {
+				path := filepath.Join(t.TempDir(), "s.sock")
+				ln, err = net.ListenPacket("unixgram", path)
+				target = "unixgram://" + path
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if u, ok := ln.(interface{ SetReadBuffer(int) error }); ok {
+				u.SetReadBuffer(1 << 20)
+			}
+			const prefix, dogTags = "shop.web", "env:prod"
+			const units = 250 // 1,000 datagrams
+			var got [][]byte
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got = receiveAll(t, ln, 4*units, 2*time.Second)
+			}()
+			w, err := dialTarget(target, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			tr := newWideTraffic(prefix, dogTags, 5, 3, "ms")
+			res := send(context.Background(), w, tr, sendPlan{count: 4*units - 3, rate: 20_000, batch: 16})
+			wg.Wait()
+			if res.Datagrams != 4*units || res.Requests != units || res.Errors != 0 {
+				t.Fatalf("sent %d datagrams, %d requests, %d errors (%v); want %d, %d, 0",
+					res.Datagrams, res.Requests, res.Errors, res.FirstErr, 4*units, units)
+			}
+			if len(got) != 4*units {
+				t.Fatalf("received %d datagrams, want %d", len(got), 4*units)
+			}
+			// Literally, the first lines and one further on.
+			for i, want := range map[int]string{
+				3:   "shop.web.statsdload.wide.0:1|ms|#env:prod,w0:0,w1:0,w2:0,w3:0,w4:0",
+				7:   "shop.web.statsdload.wide.1:1|ms|#env:prod,w0:1,w1:1,w2:1,w3:1,w4:1",
+				15:  "shop.web.statsdload.wide.0:1|ms|#env:prod,w0:3,w1:3,w2:3,w3:3,w4:3",
+				999: "shop.web.statsdload.wide.0:1|ms|#env:prod,w0:249,w1:249,w2:249,w3:249,w4:249",
+			} {
+				if string(got[i]) != want {
+					t.Errorf("datagram %d = %q, want %q", i, got[i], want)
+				}
+			}
+			requests := wantDatagrams(prefix, dogTags, 3*units)
+			longest := 0
+			for u := range int64(units) {
+				for k := range int64(3) {
+					if g, w := got[4*u+k], requests[3*u+k]; !bytes.Equal(g, w) {
+						t.Fatalf("unit %d, datagram %d: got %q, want %q", u, k, g, w)
+					}
+				}
+				want := wideLine(prefix+".", dogTags, 5, 3, "ms", u)
+				if g := got[4*u+3]; string(g) != want {
+					t.Fatalf("unit %d: wide line %q, want %q", u, g, want)
+				}
+				longest = max(longest, len(want))
+			}
+			if res.MaxExtra != longest {
+				t.Errorf("MaxExtra = %d, want %d", res.MaxExtra, longest)
+			}
+		})
+	}
+}
+
+// TestWideLineFits checks the issue's shape (500 tags over 900 names) stays
+// under gunicorn-prometheus's default line length (8,192 bytes) for the
+// first ten million lines, and that the scratch space holds the longest
+// line the tool can write.
+func TestWideLineFits(t *testing.T) {
+	tr := newWideTraffic("shop.web", "env:prod", 500, 900, "ms")
+	for _, u := range []int64{0, 9_999_999, math.MaxInt64} {
+		b := tr.appendExtra(nil, u)
+		if want := wideLine("shop.web.", "env:prod", 500, 900, "ms", u); string(b) != want {
+			t.Fatalf("unit %d: %.80q..., want %.80q...", u, b, want)
+		}
+		if len(b) > tr.extraLen {
+			t.Errorf("unit %d: %d bytes, over the %d of scratch space", u, len(b), tr.extraLen)
+		}
+		if u < 10_000_000 && len(b) > 8192 {
+			t.Errorf("unit %d: %d bytes, over 8,192", u, len(b))
+		}
+	}
+}
+
+// TestScrapeStats checks every scrape is counted, timed and sized, failures
+// included, and that reading a counter out of a huge exposition (a label
+// value longer than the reader's buffer) keeps only its family.
+func TestScrapeStats(t *testing.T) {
+	huge := `# HELP wide_total Wide.
+# TYPE wide_total counter
+wide_total{w0="` + strings.Repeat("x", 200_000) + `"} 5
+`
+	body := exposition + huge
+	var fail atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "no", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+	sc := newScraper(srv.URL)
+	ctx := context.Background()
+	for name, want := range map[string]float64{
+		"gunicorn_requests_total":           2300,
+		"myapp_gunicorn_requests":           42,
+		"gunicorn_request_duration_seconds": 7,
+		"wide_total":                        5,
+		"go_goroutines":                     17,
+	} {
+		if got, err := sc.counter(ctx, name); err != nil || got != want {
+			t.Errorf("counter(%s) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	if err := sc.scrape(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	if err := sc.scrape(ctx); err == nil {
+		t.Error("a 503 scrape: no error")
+	}
+	st := sc.snapshot()
+	if st.Scrapes != 6 || st.Errors != 1 || st.LastBytes != int64(len(body)) || st.MaxBytes != int64(len(body)) ||
+		st.LastTime <= 0 || st.MaxTime < st.LastTime {
+		t.Errorf("stats %+v; want 6 scrapes, 1 error, %d bytes", st, len(body))
+	}
+	// Only the family asked for is kept, whole.
+	var kept bytes.Buffer
+	if err := filterLines(&kept, strings.NewReader(body), familyFilter("wide_total")); err != nil {
+		t.Fatal(err)
+	}
+	if kept.String() != huge {
+		t.Errorf("filtered %d bytes, want the %d of the wide family", kept.Len(), len(huge))
+	}
+	kept.Reset()
+	filterLines(&kept, strings.NewReader(body), familyFilter("gunicorn_request_duration_seconds"))
+	if want := "# HELP gunicorn_request_duration_seconds Durations.\n# TYPE gunicorn_request_duration_seconds histogram\n" +
+		"gunicorn_request_duration_seconds_bucket{le=\"0.1\"} 5\ngunicorn_request_duration_seconds_bucket{le=\"+Inf\"} 7\n" +
+		"gunicorn_request_duration_seconds_sum 1.5\ngunicorn_request_duration_seconds_count 7\n"; kept.String() != want {
+		t.Errorf("histogram filtered:\n%s\nwant\n%s", kept.String(), want)
+	}
+}
+
+// fakeExporter reads datagrams on a Unix datagram socket, counts the
+// gunicorn.requests lines and the wide lines (checking each byte for byte),
+// and serves the request count at /metrics padded with pad bytes of
+// comments, so that a scrape's size is known.
+type fakeExporter struct {
+	requests, wide atomic.Int64
+	bad            atomic.Value // the first unexpected datagram
+	pad            string
+}
+
+func (f *fakeExporter) serve(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "%s# TYPE gunicorn_requests_total counter\ngunicorn_requests_total %d\n", f.pad, f.requests.Load())
+}
+
+func (f *fakeExporter) size() int {
+	return len(fmt.Sprintf("%s# TYPE gunicorn_requests_total counter\ngunicorn_requests_total %d\n", f.pad, f.requests.Load()))
+}
+
+// TestLoadWide runs the tool's code in-process in the wide-tag mode against
+// the fake exporter, scraping while it sends: the report counts every
+// request and wide line sent, and says what the scrapes took.
+func TestLoadWide(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.ListenPacket("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := &fakeExporter{pad: "# " + strings.Repeat("p", 10_000) + "\n"}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := ln.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			d := string(buf[:n])
+			switch {
+			case strings.HasPrefix(d, "app.gunicorn.requests:1|c"):
+				f.requests.Add(1)
+			case strings.HasPrefix(d, "app.statsdload.wide."):
+				u := f.wide.Add(1) - 1
+				if want := wideLine("app.", "", 20, 7, "c", u); d != want {
+					f.bad.CompareAndSwap(nil, d)
+				}
+			}
+		}
+	}()
+	// The endpoint fails its first answers, as a target still starting.
+	var starting atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if starting.Add(1) <= 2 {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		f.serve(w, r)
+	}))
+	defer srv.Close()
+
+	cfg, err := parseFlags([]string{"-target", "unixgram://" + path, "-metrics-url", srv.URL + "/metrics",
+		"-prefix", "app", "-wide-tags", "20", "-wide-names", "7", "-count", "2000", "-rate", "4000",
+		"-scrape-every", "20ms", "-settle", "2s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logw bytes.Buffer
+	rep, err := load(context.Background(), cfg, &logw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logw.String())
+	}
+	var kv bytes.Buffer
+	rep.writeKV(&kv)
+	t.Log(kv.String())
+	if d := f.bad.Load(); d != nil {
+		t.Errorf("unexpected wide line %q", d)
+	}
+	for key, want := range map[string]int64{
+		"datagrams_per_request": 4,
+		"offered_datagrams":     2000,
+		"offered_requests":      500,
+		"wide_lines":            500,
+		"wide_line_bytes_max":   int64(len(wideLine("app.", "", 20, 7, "c", 499))),
+		"counted_requests":      500,
+		"loss_pct":              0,
+		"scrape_errors":         0,
+		"scrape_bytes_last":     int64(f.size()),
+		"scrape_bytes_max":      int64(f.size()),
+	} {
+		if got, ok := rep.get(key); !ok || got != want {
+			t.Errorf("%s = %d (%v), want %d", key, got, ok, want)
+		}
+	}
+	if f.wide.Load() != 500 {
+		t.Errorf("the fake exporter received %d wide lines, want 500", f.wide.Load())
+	}
+	// One scrape at the start of sending at least, one to read the counter
+	// before and after, and the last whole one.
+	during, _ := rep.get("scrapes_during_send")
+	scrapes, _ := rep.get("scrapes")
+	if during < 1 || scrapes < during+3 {
+		t.Errorf("scrapes %d, during the send %d", scrapes, during)
+	}
+	for _, k := range []string{"scrape_max_s", "scrape_last_s"} {
+		if v := rep.value(k); v == nil || v.(float64) <= 0 {
+			t.Errorf("%s = %v, want a positive time", k, v)
+		}
 	}
 }

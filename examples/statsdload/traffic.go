@@ -13,6 +13,7 @@ const (
 	extraNone  = iota
 	extraNames // a counter with a metric name never sent before
 	extraTags  // one counter name, with a tag value never sent before
+	extraWide  // one of a few names, with many tags whose values are new
 )
 
 // Names of the extra datagrams of the memory modes, after the prefix.
@@ -20,10 +21,12 @@ const (
 	distinctNamePrefix = "statsdload.distinct." // + index: "statsdload.distinct.17:1|c"
 	distinctTagName    = "statsdload.tagged"    // "statsdload.tagged:1|c|#statsdload_id:17"
 	distinctTagKey     = "statsdload_id"        // the tag whose value changes
+	wideNamePrefix     = "statsdload.wide."     // + index: "statsdload.wide.17:1|c|#w0:5,w1:5"
+	wideTagKey         = "w"                    // + index: the keys of the wide tags
 	poolRequests       = 1024                   // distinct Gunicorn requests cycled through
 	requestDatagrams   = 3                      // duration, requests, status
 	requestsDatagram   = 1                      // position of gunicorn.requests in a request
-	maxDatagramLen     = 512                    // room for one extra datagram
+	maxDatagramLen     = 512                    // room for one extra datagram but a wide one
 	distinctUnitExtra  = 1                      // extra datagrams per request in the memory modes
 )
 
@@ -35,20 +38,25 @@ const (
 type traffic struct {
 	pool     [][]byte // poolRequests requests, requestDatagrams each
 	unit     int      // datagrams per unit
-	extra    int      // extraNone, extraNames, extraTags
-	distinct int64    // the extra datagram's index cycles modulo distinct
+	extra    int      // extraNone, extraNames, extraTags, extraWide
+	distinct int64    // the extra datagram's name or tag index cycles modulo distinct
 	prefix   string   // normalised Gunicorn prefix
 	tags     string   // DogStatsD tags of every datagram ("" for none)
 	scratch  []byte   // backing store of the extra datagrams of one batch
+	extraLen int      // room for one extra datagram in scratch
+
+	wideTags int    // extraWide: tags per line
+	wideType string // extraWide: the StatsD type of the lines ("c", "ms", ...)
+	maxExtra int    // the longest extra datagram written so far, in bytes
 }
 
 // newTraffic returns the traffic for Gunicorn started with --statsd-prefix
-// prefix and --dogstatsd-tags tags. extra and distinct select a memory mode.
-// prefix and tags must be ASCII (parseFlags checks): Gunicorn sends nothing
-// otherwise.
+// prefix and --dogstatsd-tags tags. extra and distinct select a memory mode
+// (for extraWide, newWideTraffic). prefix and tags must be ASCII (parseFlags
+// checks): Gunicorn sends nothing otherwise.
 func newTraffic(prefix, tags string, extra int, distinct int64) *traffic {
 	e := statsdtest.NewEmitter(statsdtest.Config{Prefix: prefix, Tags: tags}, nil)
-	t := &traffic{unit: requestDatagrams, extra: extra, distinct: distinct, tags: tags}
+	t := &traffic{unit: requestDatagrams, extra: extra, distinct: distinct, tags: tags, extraLen: maxDatagramLen}
 	if extra != extraNone {
 		t.unit += distinctUnitExtra
 	}
@@ -64,6 +72,20 @@ func newTraffic(prefix, tags string, extra int, distinct int64) *traffic {
 	// the Emitter put before gunicorn.requests.
 	req := t.pool[requestsDatagram]
 	t.prefix = string(req[:bytes.Index(req, []byte("gunicorn.requests:"))])
+	return t
+}
+
+// newWideTraffic returns the traffic of the wide-tag mode: each Gunicorn
+// request followed by one line of type typ named statsdload.wide.<unit mod
+// names>, with tags tags w0 to w<tags-1>, each valued with the unit's index:
+// every line is a series never seen before, with as many attributes as the
+// target keeps.
+func newWideTraffic(prefix, dogTags string, tags int, names int64, typ string) *traffic {
+	t := newTraffic(prefix, dogTags, extraWide, names)
+	t.wideTags, t.wideType = tags, typ
+	// The longest line: a 19-digit index in the name and in every tag.
+	t.extraLen = len(t.prefix) + len(wideNamePrefix) + 19 + len(":1|") + len(typ) + len("|#") + len(dogTags) + 1 +
+		tags*(len(wideTagKey)+len(strconv.Itoa(tags))+len(":,")+19)
 	return t
 }
 
@@ -129,8 +151,8 @@ func (t *traffic) requestsIn(from, n int64) int64 {
 // fill sets dst[k] to datagram from+k of the run, for every k < len(dst).
 // The extra datagrams are written into t.scratch, valid until the next fill.
 func (t *traffic) fill(dst [][]byte, from int64) {
-	if cap(t.scratch) < len(dst)*maxDatagramLen {
-		t.scratch = make([]byte, 0, len(dst)*maxDatagramLen)
+	if cap(t.scratch) < len(dst)*t.extraLen {
+		t.scratch = make([]byte, 0, len(dst)*t.extraLen)
 	}
 	t.scratch = t.scratch[:0]
 	u := int64(t.unit)
@@ -142,13 +164,16 @@ func (t *traffic) fill(dst [][]byte, from int64) {
 			continue
 		}
 		start := len(t.scratch)
-		t.scratch = t.appendExtra(t.scratch, unit%t.distinct)
+		t.scratch = t.appendExtra(t.scratch, unit)
 		dst[k] = t.scratch[start:len(t.scratch):len(t.scratch)]
+		t.maxExtra = max(t.maxExtra, len(dst[k]))
 	}
 }
 
-// appendExtra appends the extra datagram number n of a memory mode.
-func (t *traffic) appendExtra(b []byte, n int64) []byte {
+// appendExtra appends the extra datagram of unit number unit of a memory
+// mode.
+func (t *traffic) appendExtra(b []byte, unit int64) []byte {
+	n := unit % t.distinct
 	b = append(b, t.prefix...)
 	switch t.extra {
 	case extraNames:
@@ -169,6 +194,25 @@ func (t *traffic) appendExtra(b []byte, n int64) []byte {
 		b = append(b, distinctTagKey...)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, n, 10)
+	case extraWide:
+		b = append(b, wideNamePrefix...)
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, ":1|"...)
+		b = append(b, t.wideType...)
+		b = append(b, "|#"...)
+		if t.tags != "" {
+			b = append(b, t.tags...)
+			b = append(b, ',')
+		}
+		for j := range t.wideTags {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, wideTagKey...)
+			b = strconv.AppendInt(b, int64(j), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, unit, 10)
+		}
 	}
 	return b
 }
