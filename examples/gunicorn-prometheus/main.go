@@ -6,7 +6,7 @@
 // With no flags it listens for StatsD on :9125 (UDP and TCP) and serves
 // /metrics on :9102, with the built-in Gunicorn profile:
 //
-//	go run ./examples/gunicorn-prometheus
+//	go -C examples run ./gunicorn-prometheus
 //	gunicorn --statsd-host localhost:9125 --statsd-prefix myapp app:app
 //
 // It takes statsd_exporter's command line (the same flags, parsed the same
