@@ -172,8 +172,11 @@ func TestRealGunicornWatched(t *testing.T) {
 		done <- err
 	}()
 	waitCollection(t, sink, "one busy worker of 2, gunicorn.up 1", func(m map[string]pmetric.Metric) bool {
-		up, count := m["gunicorn.up"], m["gunicorn.worker.count"]
-		if up.Type() != pmetric.MetricTypeGauge || count.Type() != pmetric.MetricTypeGauge {
+		// A collection may come before the watcher's first sample: a
+		// metric missing from the map is a zero Metric, whose Type panics.
+		up, okUp := m["gunicorn.up"]
+		count, okCount := m["gunicorn.worker.count"]
+		if !okUp || !okCount || up.Type() != pmetric.MetricTypeGauge || count.Type() != pmetric.MetricTypeGauge {
 			return false
 		}
 		ups := numberPoints(t, "gunicorn.up", up.Gauge().DataPoints())
