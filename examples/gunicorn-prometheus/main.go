@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	applyMemoryLimit(cfg, os.LookupEnv, logger)
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return err

@@ -649,8 +649,10 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// TestMain removes the statsd_exporter the tests built.
+// TestMain keeps the test process's memory limit (run would set it from
+// --otel.max-memory) and removes the statsd_exporter the tests built.
 func TestMain(m *testing.M) {
+	setMemoryLimit = func(int64) int64 { return 0 }
 	code := m.Run()
 	if seDir != "" {
 		os.RemoveAll(seDir)

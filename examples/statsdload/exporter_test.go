@@ -301,6 +301,23 @@ func TestMemoryBound(t *testing.T) {
 	}
 }
 
+// TestExporterMemoryLimit checks that the program runs under the Go
+// runtime's soft memory limit it takes from --otel.max-memory, as its own
+// go_gc_gomemlimit_bytes reports.
+func TestExporterMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set: the program keeps it")
+	}
+	e := startExporter(t, false, "--otel.max-memory=300MiB")
+	mf, err := newScraper(e.metrics).families(context.Background(), "go_gc_gomemlimit_bytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit, _ := sumMetric(mf, "go_gc_gomemlimit_bytes"); limit != 300<<20 {
+		t.Errorf("go_gc_gomemlimit_bytes = %.0f, want %d", limit, 300<<20)
+	}
+}
+
 // TestMemoryBoundWideTags sends the wide-tag scenario of issue 12 (each
 // Gunicorn request followed by a line of 500 tags over 900 names, every line
 // a new series) over a Unix datagram socket, which does not drop, scraping
