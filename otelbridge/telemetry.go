@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -113,6 +114,21 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		capOpts[i] = reasonOpt(capNames[i])
 	}
 	ttlOpt, idleOpt := reasonOpt("ttl"), reasonOpt("idle")
+	// The reasons tags are dropped for are the mapper's, a handful: each
+	// one's attribute set is made the first time it is seen, not at every
+	// collection. Readers may collect at once, hence the lock.
+	var tagMu sync.Mutex
+	tagOpts := make(map[string]metric.ObserveOption)
+	tagOpt := func(reason string) metric.ObserveOption {
+		tagMu.Lock()
+		defer tagMu.Unlock()
+		opt, ok := tagOpts[reason]
+		if !ok {
+			opt = reasonOpt(reason)
+			tagOpts[reason] = opt
+		}
+		return opt
+	}
 
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		c := &b.counters
@@ -148,7 +164,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		o.ObserveInt64(mapHits, clampInt64(st.MapperCacheHits))
 		o.ObserveInt64(mapMisses, clampInt64(st.MapperCacheMisses))
 		for reason, n := range st.TagsDropped {
-			o.ObserveInt64(tagsDropped, clampInt64(n), reasonOpt(reason))
+			o.ObserveInt64(tagsDropped, clampInt64(n), tagOpt(reason))
 		}
 		return nil
 	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, removed, series, memory, insts,
