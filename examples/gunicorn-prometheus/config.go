@@ -221,7 +221,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(strconv.Itoa(otelbridge.DefaultMaxReservedSeries)).IntVar(&c.maxReservedSeries)
 	app.Flag("otel.max-attribute-bytes", "Most bytes of label names and values in one series; a series over it is rejected (reason attribute_bytes).").
 		Default(strconv.Itoa(otelbridge.DefaultMaxAttributeBytes)).IntVar(&c.maxAttributeBytes)
-	app.Flag("otel.max-memory", "Most memory for series state and one scrape of it (e.g. 256MiB); new series over it are rejected (reason memory_limit).").
+	app.Flag("otel.max-memory", "Most memory for series state and one scrape of it (e.g. 256MiB); new series over it are rejected (reason memory_limit). It is also the Go runtime's soft memory limit (64MiB at least), unless GOMEMLIMIT is set.").
 		Default(strconv.FormatInt(otelbridge.DefaultMaxMemory>>20, 10) + "MiB").BytesVar((*units.Base2Bytes)(&c.maxMemory))
 	app.Flag("otel.max-sample-weight", "Most a sampled counter or timer line counts for (1/rate is capped to it).").
 		Default(strconv.Itoa(otelbridge.DefaultMaxSampleWeight)).IntVar(&c.maxSampleWeight)

@@ -386,12 +386,14 @@ func TestMemoryBoundWideTags(t *testing.T) {
 }
 
 // wideMemoryBound is the resident size examples/gunicorn-prometheus stays
-// under with its default limits under wide tag sets: one and a half times
+// under with its default limits under wide tag sets: 1.25 times
 // otelbridge.DefaultMaxMemory. The bridge's count is at most
 // DefaultMaxMemory, but resident memory is not the count: the garbage
-// collector lets the heap grow past the live heap (GOGC=100) and scrapes
-// make garbage. Measured peaks: 250 to 306 MiB (BENCHMARKS.md).
-const wideMemoryBound = otelbridge.DefaultMaxMemory * 3 / 2
+// collector lets the heap grow past the live heap and scrapes make garbage.
+// The program runs under a soft memory limit of --otel.max-memory, which
+// is not a hard one. Measured peaks: 239 to 248 MiB with it, 250 to 306
+// MiB without it (BENCHMARKS.md).
+const wideMemoryBound = otelbridge.DefaultMaxMemory * 5 / 4
 
 // memoryBound is the resident size examples/gunicorn-prometheus stays under
 // with its default limits under a million distinct names, or a million

@@ -25,7 +25,8 @@
 # statsd_exporter" when STATSD_EXPORTER is set, else "ours"), RSS_CAP
 # (6 GiB), PORT (19125) and WEB_PORT (19102) on 127.0.0.1, OUT (a file for
 # every run's line; statsdload's warnings go to $OUT.log), EXTRA_ARGS (more flags for gunicorn-prometheus), OURS_ENV
-# (its environment: OURS_ENV=GOMEMLIMIT=256MiB).
+# (its environment: OURS_ENV=GOMEMLIMIT=off runs it without the soft memory
+# limit it takes from --otel.max-memory).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
