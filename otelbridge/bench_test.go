@@ -2,6 +2,8 @@ package otelbridge
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -248,5 +250,50 @@ func BenchmarkBridgeDistinctTags(b *testing.B) {
 			n /= 10
 		}
 		br.HandleDatagram(d)
+	}
+}
+
+// BenchmarkBridgeWideTags: one op is one line of issue 12's wide-tag flood,
+// as statsdload -wide-tags 500 -wide-names 900 sends it: a counter of one of
+// 900 names with 500 tags whose values are the line's number, every line a
+// series never seen before (the slow path with the tag limits: 468 tags
+// counted out, then the series and memory limits). The line's number is
+// written in place, 8 digits in each tag, so that making the line costs
+// little beside handling it.
+func BenchmarkBridgeWideTags(b *testing.B) {
+	const tags, names, digits = 500, 900, 8
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	br, err := New(mp, WithLogger(slog.New(slog.DiscardHandler))) // the memory limit's warning
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := make([][]byte, names)
+	var at []int // where each tag's value starts, the same in every line after the name
+	for n := range lines {
+		l := fmt.Appendf(nil, "statsdload.wide.%03d:1|c|#", n)
+		for t := range tags {
+			if t > 0 {
+				l = append(l, ',')
+			}
+			l = fmt.Appendf(l, "w%d:", t)
+			if n == 0 {
+				at = append(at, len(l))
+			}
+			l = append(l, strings.Repeat("0", digits)...)
+		}
+		lines[n] = l
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		line := lines[i%names]
+		for _, p := range at {
+			for j, v := p+digits-1, i; j >= p; j-- {
+				line[j] = byte('0' + v%10)
+				v /= 10
+			}
+		}
+		br.HandleDatagram(line)
 	}
 }

@@ -10,6 +10,7 @@ package seriescache
 import (
 	"hash/maphash"
 	"math/bits"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -126,11 +127,13 @@ func (c *Cache[V]) Put(s *statsd.Sample, v V) {
 		sh.skipped.Add(1)
 		return
 	}
-	key := make([]byte, 0, len(s.Name)+2+len(s.Tags))
-	key = append(key, s.Name...)
-	key = append(key, 0, byte(s.Type))
-	key = append(key, s.Tags...)
-	e := &entry[V]{key: string(key), size: size, value: v}
+	var key strings.Builder // one copy of the name and tags, where string([]byte) would make two
+	key.Grow(len(s.Name) + 2 + len(s.Tags))
+	key.Write(s.Name)
+	key.WriteByte(0)
+	key.WriteByte(byte(s.Type))
+	key.Write(s.Tags)
+	e := &entry[V]{key: key.String(), size: size, value: v}
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
