@@ -113,9 +113,16 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// startGunicorn runs the real Gunicorn with 2 sync workers and a 2 s
+// gunicornTimeout is the --timeout of startGunicorn, in seconds.
+const gunicornTimeout = 6
+
+// startGunicorn runs the real Gunicorn with 2 sync workers and a 6 s
 // timeout, sending StatsD to statsdHost with the prefix shop.web and the tags
-// env:prod,team:web.
+// env:prod,team:web. The timeout is short for TestGunicornEndToEnd's slow
+// request, not shorter: an idle sync worker touches its heartbeat every
+// timeout/2 s and one busy on a request not at all, so a worker stalled that
+// long on a loaded machine is killed too (at 2 s, a stall of 1 s was enough
+// for a second WORKER TIMEOUT, or a request of makeRequests cut).
 func startGunicorn(t *testing.T, statsdHost string) *gunicorntest.Server {
 	t.Helper()
 	return gunicorntest.Start(t, gunicorntest.Options{
@@ -123,7 +130,7 @@ func startGunicorn(t *testing.T, statsdHost string) *gunicorntest.Server {
 		StatsdPrefix:  "shop.web",
 		DogstatsdTags: "env:prod,team:web",
 		Workers:       2,
-		Timeout:       2,
+		Timeout:       gunicornTimeout,
 	})
 }
 
@@ -181,12 +188,15 @@ func TestGunicornEndToEnd(t *testing.T) {
 	gunicorn.Signal(syscall.SIGTTIN)
 	waitWorkers(t, r, 3)
 
-	// A request that outlives --timeout 2: the arbiter logs WORKER TIMEOUT
+	// A request that outlives --timeout: the arbiter logs WORKER TIMEOUT
 	// (critical) and kills the worker, which sends no request metrics.
-	c := gunicorn.Client(15 * time.Second)
-	if resp, err := c.Get(gunicorn.URL("/slow?s=5")); err == nil {
+	// It would be answered after 2*gunicornTimeout s, within the client's
+	// timeout, if the worker were not killed.
+	c := gunicorn.Client(4 * gunicornTimeout * time.Second)
+	slow := fmt.Sprintf("/slow?s=%d", 2*gunicornTimeout)
+	if resp, err := c.Get(gunicorn.URL(slow)); err == nil {
 		resp.Body.Close()
-		t.Fatalf("GET /slow?s=5: %s, want the connection to be cut by the worker timeout", resp.Status)
+		t.Fatalf("GET %s: %s, want the connection to be cut by the worker timeout", slow, resp.Status)
 	}
 
 	const tagged = "app=shop.web,env=prod,team=web"
