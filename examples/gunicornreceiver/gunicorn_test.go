@@ -162,9 +162,13 @@ func TestRealGunicornWatched(t *testing.T) {
 		Timeout:      20,
 		Args:         []string{"--pid", pidFile},
 	})
+	// The request holds a worker for 5 s: the window in which the watcher
+	// must sample, the receiver collect and this test see that collection
+	// (at 2 s a loaded machine that was slow to boot the second worker, or
+	// to run any of them, could miss it).
 	done := make(chan error, 1)
 	go func() {
-		resp, err := g.Client(15 * time.Second).Get(g.URL("/slow?s=2"))
+		resp, err := g.Client(20 * time.Second).Get(g.URL("/slow?s=5"))
 		if err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
