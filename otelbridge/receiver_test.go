@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,8 +48,15 @@ func sendAndShutdown(t *testing.T, r *Receiver, network, addr string, n int) {
 				t.Fatal(err)
 			}
 		}
-		if i%100 == 99 {
-			time.Sleep(time.Millisecond) // let a small receive buffer drain (UDP may drop otherwise)
+		if i%30 == 29 {
+			// UDP drops what overflows the receive buffer: every 90
+			// datagrams, let the server read what was sent so far (a
+			// small buffer, without the privilege SO_RCVBUFFORCE needs,
+			// holds a few hundred). The last ones are still queued at
+			// Shutdown.
+			if err := caughtUp(r, uint64(3*(i+1))); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	conn.Close()
@@ -56,6 +64,22 @@ func sendAndShutdown(t *testing.T, r *Receiver, network, addr string, n int) {
 	defer cancel()
 	if err := r.Shutdown(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// caughtUp waits, 10 s at most, until r's server has read sent datagrams,
+// or the kernel says it dropped some (checkReceived then says how many).
+func caughtUp(r *Receiver, sent uint64) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := r.Server().Stats()
+		if st.Datagrams >= sent || st.KernelDrops > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server read %d of %d datagrams sent within 10 s", st.Datagrams, sent)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -95,6 +119,7 @@ func TestReceiverUDP(t *testing.T) {
 func TestReceiverUDPReaders(t *testing.T) {
 	const senders, n = 4, 300
 	r, reader := newReceiver(t, "127.0.0.1:0", WithServer(&statsd.Server{Readers: 3}))
+	var sent atomic.Uint64 // by all senders, counted after their writes
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
 	for i := 0; i < senders; i++ {
@@ -118,8 +143,12 @@ func TestReceiverUDPReaders(t *testing.T) {
 						return
 					}
 				}
-				if j%100 == 99 {
-					time.Sleep(time.Millisecond)
+				if j%30 == 29 {
+					// As in sendAndShutdown, for all the senders.
+					if err := caughtUp(r, sent.Add(90)); err != nil {
+						errs <- err
+						return
+					}
 				}
 			}
 		}()

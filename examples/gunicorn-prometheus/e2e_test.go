@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,25 +30,99 @@ import (
 // test.
 func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
 	t.Helper()
+	out, _ := startProcessExited(t, cmd)
+	return out
+}
+
+// startProcessExited is startProcess, and also returns a channel closed when
+// the process has exited (and been waited for).
+func startProcessExited(t *testing.T, cmd *exec.Cmd) (*syncBuffer, <-chan struct{}) {
+	t.Helper()
 	out := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", cmd.Path, err)
 	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	exited := make(chan struct{})
+	go func() {
 		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited: // waited for: its pid may belong to another process now
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out)
 		}
 	})
-	return out
+	return out, exited
 }
 
-// startGunicorn runs the real Gunicorn with 2 sync workers and a 2 s
+// startListening runs the program that newCmd(addr) makes to listen on addr,
+// a loopback TCP port that was free when picked, and returns addr once
+// ready(addr) returns nil, within timeout. Another process may bind the port
+// between the pick and the program's bind (tests run in parallel): if the
+// program exits saying so, it runs again on another port.
+func startListening(t *testing.T, what string, timeout time.Duration, newCmd func(addr string) *exec.Cmd, ready func(addr string) error) string {
+	t.Helper()
+	const attempts = 5
+	for range attempts {
+		addr := freePort(t)
+		out, exited := startProcessExited(t, newCmd(addr))
+		deadline := time.Now().Add(timeout)
+		delay := 10 * time.Millisecond
+		for {
+			err := ready(addr)
+			if err == nil {
+				return addr
+			}
+			select {
+			case <-exited:
+				if strings.Contains(out.String(), "address already in use") {
+					t.Logf("%s: %s was taken before it bound it; another port", what, addr)
+				} else {
+					t.Fatalf("%s exited before it was ready (last: %v):\n%s", what, err, out)
+				}
+			default:
+			}
+			if isClosed(exited) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not ready within %v: %v", what, timeout, err)
+			}
+			time.Sleep(delay)
+			delay = min(2*delay, 250*time.Millisecond)
+		}
+	}
+	t.Fatalf("%s: every one of %d ports was taken before it bound it", what, attempts)
+	return ""
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// gunicornTimeout is the --timeout of startGunicorn, in seconds.
+const gunicornTimeout = 6
+
+// startGunicorn runs the real Gunicorn with 2 sync workers and a 6 s
 // timeout, sending StatsD to statsdHost with the prefix shop.web and the tags
-// env:prod,team:web.
+// env:prod,team:web. The timeout is short for TestGunicornEndToEnd's slow
+// request, not shorter: an idle sync worker touches its heartbeat every
+// timeout/2 s and one busy on a request not at all, so a worker stalled that
+// long on a loaded machine is killed too (at 2 s, a stall of 1 s was enough
+// for a second WORKER TIMEOUT, or a request of makeRequests cut).
 func startGunicorn(t *testing.T, statsdHost string) *gunicorntest.Server {
 	t.Helper()
 	return gunicorntest.Start(t, gunicorntest.Options{
@@ -55,7 +130,7 @@ func startGunicorn(t *testing.T, statsdHost string) *gunicorntest.Server {
 		StatsdPrefix:  "shop.web",
 		DogstatsdTags: "env:prod,team:web",
 		Workers:       2,
-		Timeout:       2,
+		Timeout:       gunicornTimeout,
 	})
 }
 
@@ -113,12 +188,15 @@ func TestGunicornEndToEnd(t *testing.T) {
 	gunicorn.Signal(syscall.SIGTTIN)
 	waitWorkers(t, r, 3)
 
-	// A request that outlives --timeout 2: the arbiter logs WORKER TIMEOUT
+	// A request that outlives --timeout: the arbiter logs WORKER TIMEOUT
 	// (critical) and kills the worker, which sends no request metrics.
-	c := gunicorn.Client(15 * time.Second)
-	if resp, err := c.Get(gunicorn.URL("/slow?s=5")); err == nil {
+	// It would be answered after 2*gunicornTimeout s, within the client's
+	// timeout, if the worker were not killed.
+	c := gunicorn.Client(4 * gunicornTimeout * time.Second)
+	slow := fmt.Sprintf("/slow?s=%d", 2*gunicornTimeout)
+	if resp, err := c.Get(gunicorn.URL(slow)); err == nil {
 		resp.Body.Close()
-		t.Fatalf("GET /slow?s=5: %s, want the connection to be cut by the worker timeout", resp.Status)
+		t.Fatalf("GET %s: %s, want the connection to be cut by the worker timeout", slow, resp.Status)
 	}
 
 	const tagged = "app=shop.web,env=prod,team=web"
@@ -219,16 +297,17 @@ scrape_configs:
 `, target)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
-	listen := freePort(t)
-	startProcess(t, exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen,
-		"--log.level=warn",
-	))
-	promURL := "http://" + listen
-	waitFor(t, 30*time.Second, "Prometheus scraping the program", func() error {
-		v, err := promQuery(promURL, `up{job="gunicorn"}`)
+	listen := startListening(t, "Prometheus scraping the program", 30*time.Second, func(listen string) *exec.Cmd {
+		return exec.Command(bin,
+			"--config.file="+cfgPath,
+			// A fresh data directory for each start: a Prometheus that
+			// lost its port may have locked the last one.
+			"--storage.tsdb.path="+t.TempDir(),
+			"--web.listen-address="+listen,
+			"--log.level=warn",
+		)
+	}, func(listen string) error {
+		v, err := promQuery("http://"+listen, `up{job="gunicorn"}`)
 		if err != nil {
 			return err
 		}
@@ -237,7 +316,7 @@ scrape_configs:
 		}
 		return nil
 	})
-	return promURL
+	return "http://" + listen
 }
 
 // waitPromValue waits until query answers want.

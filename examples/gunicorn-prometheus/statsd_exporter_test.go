@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -421,12 +422,16 @@ type seProcess struct {
 // loopback web port, with extra flags, and returns once it is ready.
 func startStatsdExporter(t *testing.T, bin, sock string, extra []string) seProcess {
 	t.Helper()
-	web := freePort(t)
-	args := append([]string{"--statsd.listen-udp=", "--statsd.listen-tcp=", "--statsd.listen-unixgram=" + sock,
-		"--web.listen-address=" + web, "--log.level=warn"}, extra...)
-	startProcess(t, exec.Command(bin, args...))
-	p := seProcess{sock: sock, url: "http://" + web + "/metrics"}
-	waitFor(t, 20*time.Second, "statsd_exporter ready", func() error {
+	web := startListening(t, "statsd_exporter ready", 20*time.Second, func(web string) *exec.Cmd {
+		// statsd_exporter refuses a socket file that exists, and one that
+		// lost its web port exits leaving its file: remove it.
+		if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		args := append([]string{"--statsd.listen-udp=", "--statsd.listen-tcp=", "--statsd.listen-unixgram=" + sock,
+			"--web.listen-address=" + web, "--log.level=warn"}, extra...)
+		return exec.Command(bin, args...)
+	}, func(web string) error {
 		c := &http.Client{Timeout: 2 * time.Second}
 		resp, err := c.Get("http://" + web + "/-/ready")
 		if err != nil {
@@ -441,6 +446,7 @@ func startStatsdExporter(t *testing.T, bin, sock string, extra []string) seProce
 		}
 		return nil
 	})
+	p := seProcess{sock: sock, url: "http://" + web + "/metrics"}
 	return p
 }
 

@@ -39,13 +39,13 @@ func TestRealGunicorn(t *testing.T) {
 	shutdown(t, r)
 
 	got := metrics(t, sink.AllMetrics())
-	wantPoints(t, "gunicorn.responses", sumPoints(t, got["gunicorn.responses"]), map[string]float64{
+	wantPoints(t, "gunicorn.responses", sumPoints(t, metricOf(t, got, "gunicorn.responses")), map[string]float64{
 		"app=shop.web,http.response.status_code=int:200": float64(ready + 2),
 		"app=shop.web,http.response.status_code=int:404": 1,
 		"app=shop.web,http.response.status_code=int:500": 1,
 	})
-	wantPoints(t, "gunicorn.requests", sumPoints(t, got["gunicorn.requests"]), map[string]float64{"app=shop.web": float64(ready + 4)})
-	d := got["gunicorn.request.duration"].Histogram().DataPoints()
+	wantPoints(t, "gunicorn.requests", sumPoints(t, metricOf(t, got, "gunicorn.requests")), map[string]float64{"app=shop.web": float64(ready + 4)})
+	d := metricOf(t, got, "gunicorn.request.duration").Histogram().DataPoints()
 	if d.Len() != 1 || d.At(0).Count() != uint64(ready+4) {
 		t.Errorf("gunicorn.request.duration: %d points, want 1 with count %d", d.Len(), ready+4)
 	}
@@ -162,9 +162,13 @@ func TestRealGunicornWatched(t *testing.T) {
 		Timeout:      20,
 		Args:         []string{"--pid", pidFile},
 	})
+	// The request holds a worker for 5 s: the window in which the watcher
+	// must sample, the receiver collect and this test see that collection
+	// (at 2 s a loaded machine that was slow to boot the second worker, or
+	// to run any of them, could miss it).
 	done := make(chan error, 1)
 	go func() {
-		resp, err := g.Client(15 * time.Second).Get(g.URL("/slow?s=2"))
+		resp, err := g.Client(20 * time.Second).Get(g.URL("/slow?s=5"))
 		if err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

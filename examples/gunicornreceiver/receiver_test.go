@@ -178,23 +178,23 @@ func checkGunicorn(t *testing.T, got map[string]pmetric.Metric, prefix string) {
 	}
 	trim := func(s string) string { return strings.TrimSuffix(s, ",") }
 
-	req := got["gunicorn.requests"]
+	req := metricOf(t, got, "gunicorn.requests")
 	if req.Unit() != "{request}" {
 		t.Errorf("gunicorn.requests unit %q", req.Unit())
 	}
 	wantPoints(t, "gunicorn.requests", sumPoints(t, req), map[string]float64{trim(prefix): 4})
-	wantPoints(t, "gunicorn.responses", sumPoints(t, got["gunicorn.responses"]), map[string]float64{
+	wantPoints(t, "gunicorn.responses", sumPoints(t, metricOf(t, got, "gunicorn.responses")), map[string]float64{
 		prefix + "http.response.status_code=int:200": 3,
 		prefix + "http.response.status_code=int:404": 1,
 	})
 
-	w := got["gunicorn.workers"]
+	w := metricOf(t, got, "gunicorn.workers")
 	if w.Type() != pmetric.MetricTypeGauge {
 		t.Fatalf("gunicorn.workers: type %v, want Gauge", w.Type())
 	}
 	wantPoints(t, "gunicorn.workers", numberPoints(t, w.Name(), w.Gauge().DataPoints()), map[string]float64{trim(prefix): 4})
 
-	d := got["gunicorn.request.duration"]
+	d := metricOf(t, got, "gunicorn.request.duration")
 	if d.Type() != pmetric.MetricTypeHistogram || d.Unit() != "s" {
 		t.Fatalf("gunicorn.request.duration: type %v unit %q, want Histogram in s", d.Type(), d.Unit())
 	}
@@ -221,6 +221,17 @@ func checkGunicorn(t *testing.T, got map[string]pmetric.Metric, prefix string) {
 	if c := dp.BucketCounts().AsRaw(); !slices.Equal(c, wantCounts) {
 		t.Errorf("bucket counts %v, want %v", c, wantCounts)
 	}
+}
+
+// metricOf returns the metric name of got, failing the test if there is none
+// (a missing map entry is a zero Metric, whose methods panic).
+func metricOf(t *testing.T, got map[string]pmetric.Metric, name string) pmetric.Metric {
+	t.Helper()
+	m, ok := got[name]
+	if !ok {
+		t.Fatalf("no metric %s; have %v", name, keys(got))
+	}
+	return m
 }
 
 func keys(m map[string]pmetric.Metric) []string {
@@ -325,9 +336,17 @@ func TestPeriodicCollection(t *testing.T) {
 		t.Fatalf("no collection after Shutdown: %d batches, had %d", len(all), before)
 	}
 	last := metrics(t, all[len(all)-1:])
-	wantPoints(t, "gunicorn.requests", sumPoints(t, last["gunicorn.requests"]), map[string]float64{"app=shop.web": 5})
-	first := metrics(t, all[:1])["gunicorn.requests"].Sum().DataPoints().At(0)
-	lastDP := last["gunicorn.requests"].Sum().DataPoints().At(0)
+	wantPoints(t, "gunicorn.requests", sumPoints(t, metricOf(t, last, "gunicorn.requests")), map[string]float64{"app=shop.web": 5})
+	// The first collection with gunicorn.requests: an earlier one may have
+	// come between the workers gauge and the first request.
+	var first pmetric.NumberDataPoint
+	for i := range all {
+		if m, ok := metrics(t, all[i:i+1])["gunicorn.requests"]; ok {
+			first = m.Sum().DataPoints().At(0)
+			break
+		}
+	}
+	lastDP := metricOf(t, last, "gunicorn.requests").Sum().DataPoints().At(0)
 	if first.StartTimestamp() != lastDP.StartTimestamp() || first.StartTimestamp() == 0 {
 		t.Errorf("start timestamps %v and %v, want the same cumulative start", first.StartTimestamp(), lastDP.StartTimestamp())
 	}
@@ -369,9 +388,9 @@ func TestMappingConfigAndPrefixAttribute(t *testing.T) {
 	}
 	shutdown(t, r)
 	got := metrics(t, sink.AllMetrics())
-	wantPoints(t, "gunicorn.requests", sumPoints(t, got["gunicorn.requests"]), map[string]float64{"env=prod,service.name=shop.web": 4})
-	wantPoints(t, "orders.placed", sumPoints(t, got["orders.placed"]), map[string]float64{"shop=eu": 2, "shop=us": 2})
-	g := got["free.form"]
+	wantPoints(t, "gunicorn.requests", sumPoints(t, metricOf(t, got, "gunicorn.requests")), map[string]float64{"env=prod,service.name=shop.web": 4})
+	wantPoints(t, "orders.placed", sumPoints(t, metricOf(t, got, "orders.placed")), map[string]float64{"shop=eu": 2, "shop=us": 2})
+	g := metricOf(t, got, "free.form")
 	if g.Type() != pmetric.MetricTypeGauge {
 		t.Fatalf("free.form: %v, want Gauge", g.Type())
 	}
@@ -403,8 +422,8 @@ func TestIncludeTelemetry(t *testing.T) {
 	shutdown(t, r)
 	got := metrics(t, sink.AllMetrics())
 	checkGunicorn(t, got, "")
-	wantPoints(t, "gunicornotel.datagrams", sumPoints(t, got["gunicornotel.datagrams"]), map[string]float64{"": 14})
-	wantPoints(t, "gunicornotel.samples.rejected", sumPoints(t, got["gunicornotel.samples.rejected"]), map[string]float64{"reason=bad_value": 1})
+	wantPoints(t, "gunicornotel.datagrams", sumPoints(t, metricOf(t, got, "gunicornotel.datagrams")), map[string]float64{"": 14})
+	wantPoints(t, "gunicornotel.samples.rejected", sumPoints(t, metricOf(t, got, "gunicornotel.samples.rejected")), map[string]float64{"reason=bad_value": 1})
 	if _, ok := got["gunicornotel.server.reads"]; !ok {
 		t.Errorf("no gunicornotel.server.reads; have %v", keys(got))
 	}

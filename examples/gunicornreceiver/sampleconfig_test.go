@@ -73,6 +73,6 @@ func TestSampleConfig(t *testing.T) {
 	must(t, e.Request(200, 0))
 	shutdown(t, r)
 	got := metrics(t, sink.AllMetrics())
-	wantPoints(t, "orders.placed", sumPoints(t, got["orders.placed"]), map[string]float64{"shop=shop.web": 3})
-	wantPoints(t, "gunicorn.requests", sumPoints(t, got["gunicorn.requests"]), map[string]float64{"app=shop.web": 1})
+	wantPoints(t, "orders.placed", sumPoints(t, metricOf(t, got, "orders.placed")), map[string]float64{"shop=shop.web": 3})
+	wantPoints(t, "gunicorn.requests", sumPoints(t, metricOf(t, got, "gunicorn.requests")), map[string]float64{"app=shop.web": 1})
 }
