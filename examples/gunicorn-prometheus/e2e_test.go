@@ -27,16 +27,9 @@ import (
 
 // startProcess starts cmd in its own process group, with its output in a
 // buffer logged when the test fails, and kills the group at the end of the
-// test.
-func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
-	t.Helper()
-	out, _ := startProcessExited(t, cmd)
-	return out
-}
-
-// startProcessExited is startProcess, and also returns a channel closed when
-// the process has exited (and been waited for).
-func startProcessExited(t *testing.T, cmd *exec.Cmd) (*syncBuffer, <-chan struct{}) {
+// test unless the process has exited. The channel is closed when the process
+// has exited (and been waited for).
+func startProcess(t *testing.T, cmd *exec.Cmd) (*syncBuffer, <-chan struct{}) {
 	t.Helper()
 	out := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -73,7 +66,7 @@ func startListening(t *testing.T, what string, timeout time.Duration, newCmd fun
 	const attempts = 5
 	for range attempts {
 		addr := freePort(t)
-		out, exited := startProcessExited(t, newCmd(addr))
+		out, exited := startProcess(t, newCmd(addr))
 		deadline := time.Now().Add(timeout)
 		delay := 10 * time.Millisecond
 		for {
