@@ -60,37 +60,40 @@ func receiveAll(t *testing.T, c net.PacketConn, want int, quiet time.Duration) [
 	return got
 }
 
+// listenAll listens on network ("udp" on loopback, or "unixgram" in
+// t.TempDir()) for the test to read, closed when the test ends, and returns
+// the socket and the tool's -target for it. Every one of n datagrams must
+// arrive: over UDP the receive buffer must hold them all, however late the
+// test's reader runs (a unixgram sender waits instead), or the test skips.
+func listenAll(t *testing.T, network string, n int) (net.PacketConn, string) {
+	t.Helper()
+	if network == "unixgram" {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		ln, err := net.ListenPacket("unixgram", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln, "unixgram://" + path
+	}
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	if holds := udpHolds(t, ln, 16<<20); holds < n {
+		t.Skipf("the UDP receive buffer surely holds %d datagrams, not %d: loopback may drop some", holds, n)
+	}
+	return ln, "udp://" + ln.LocalAddr().String()
+}
+
 // TestSendCountsWhatItSends sends over UDP and unixgram to sockets the test
 // reads, and checks that the tool's counts are exact and every datagram is
 // byte for byte what the statsdtest Emitter writes.
 func TestSendCountsWhatItSends(t *testing.T) {
 	for _, network := range []string{"udp", "unixgram"} {
 		t.Run(network, func(t *testing.T) {
-			var (
-				ln     net.PacketConn
-				target string
-				err    error
-			)
-			if network == "udp" {
-				ln, err = net.ListenPacket("udp", "127.0.0.1:0")
-			} else {
-				path := filepath.Join(t.TempDir(), "s.sock")
-				ln, err = net.ListenPacket("unixgram", path)
-				target = "unixgram://" + path
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			if network == "udp" {
-				// Every datagram must arrive: the receive buffer holds
-				// them all, however late this test's reader runs (a
-				// unixgram sender waits instead).
-				target = "udp://" + ln.LocalAddr().String()
-				if holds := udpHolds(t, ln, 16<<20); holds < 3003 {
-					t.Skipf("the UDP receive buffer surely holds %d datagrams, not 3003: loopback may drop some", holds)
-				}
-			}
+			ln, target := listenAll(t, network, 3003)
 
 			const count = 3001 // rounded up to 1001 requests
 			const prefix, tags = "shop.web", "env:prod"
@@ -476,33 +479,9 @@ func wideLine(prefix, dogTags string, tags int, names int64, typ string, u int64
 func TestSendWideTags(t *testing.T) {
 	for _, network := range []string{"udp", "unixgram"} {
 		t.Run(network, func(t *testing.T) {
-			var (
-				ln     net.PacketConn
-				target string
-				err    error
-			)
 			const prefix, dogTags = "shop.web", "env:prod"
 			const units = 250 // 1,000 datagrams
-			if network == "udp" {
-				ln, err = net.ListenPacket("udp", "127.0.0.1:0")
-			} else {
-				path := filepath.Join(t.TempDir(), "s.sock")
-				ln, err = net.ListenPacket("unixgram", path)
-				target = "unixgram://" + path
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			if network == "udp" {
-				// Every datagram must arrive: the receive buffer holds
-				// them all, however late this test's reader runs (a
-				// unixgram sender waits instead).
-				target = "udp://" + ln.LocalAddr().String()
-				if holds := udpHolds(t, ln, 16<<20); holds < 4*units {
-					t.Skipf("the UDP receive buffer surely holds %d datagrams, not %d: loopback may drop some", holds, 4*units)
-				}
-			}
+			ln, target := listenAll(t, network, 4*units)
 			var got [][]byte
 			var wg sync.WaitGroup
 			wg.Add(1)
