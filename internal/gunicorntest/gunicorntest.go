@@ -2,7 +2,7 @@
 // the tests that check what Gunicorn sends over StatsD.
 //
 // The app (app.py, embedded in the test binary and written to a temporary
-// directory) answers:
+// directory; "app:app" is WSGI, "app:asgi" the same as ASGI) answers:
 //
 //	/          200
 //	/NNN       the status NNN, a three-digit code (/200, /201, /404, /500...)
@@ -10,8 +10,10 @@
 //	/slow?s=N  sleeps N seconds (a float), then 200
 //	otherwise  404
 //
-// [Start] skips the test when no gunicorn is on PATH (Debian: apt-get install
-// gunicorn). Gunicorn runs in its own process group, which is killed when the
+// [Start] runs Debian's Gunicorn (20.1, the gunicorn on PATH) or a release of
+// the shared folder ([Options.Release], [Releases]), configured by flags or
+// by a file ([Options.Config]), and skips the test when that Gunicorn is
+// missing (Debian: apt-get install gunicorn). Gunicorn runs in its own process group, which is killed when the
 // test ends; its output (the arbiter's and the workers' logs) is logged when
 // the test has failed. Every wait is bounded.
 package gunicorntest
@@ -81,6 +83,33 @@ type Options struct {
 	ReadyPath string
 	// Args are more arguments, put before the app ("app:app").
 	Args []string
+
+	// Release runs a Gunicorn release from ../shared/gunicorn/RELEASE
+	// ("21.2.0", "26.1.0", see [Releases]) with Debian's python3, instead of
+	// the gunicorn on PATH (Debian's 20.1). Start skips the test when the
+	// release is not there (the library tested alone, without ../shared).
+	Release string
+	// App is the application: "app:app" (the WSGI app, the default) or
+	// "app:asgi" (the same routes as an ASGI app, for
+	// uvicorn.workers.UvicornWorker).
+	App string
+	// Config, when set, configures Gunicorn by a configuration file instead
+	// of flags: Start writes gunicorn.conf.py with the bind, the StatsD
+	// settings, the workers, the timeouts and Config's own lines (Python
+	// assignments such as "worker_class = 'gthread'"), and the command line
+	// names only the app (and -c, unless DefaultConfig). Args still go on the
+	// command line.
+	Config string
+	// DefaultConfig leaves the configuration file to be found by Gunicorn
+	// itself, as ./gunicorn.conf.py in its working directory (Gunicorn 20+),
+	// instead of naming it with -c.
+	DefaultConfig bool
+	// ProcTitle lets Gunicorn set its processes' titles with setproctitle
+	// ("gunicorn: master [app:app]", "gunicorn: worker [app:app]"), skipping
+	// the test when python3-setproctitle is not installed. By default Start
+	// hides setproctitle from Gunicorn, so its command lines stay as
+	// started whatever is installed.
+	ProcTitle bool
 }
 
 // Server is a Gunicorn started by [Start]. Its methods are for the test's
@@ -89,6 +118,9 @@ type Server struct {
 	// Bind is the address Gunicorn is bound to, as given to --bind:
 	// "127.0.0.1:PORT" or "unix:PATH".
 	Bind string
+	// Dir is Gunicorn's working directory, a temporary directory that holds
+	// the app and, with [Options.Config], gunicorn.conf.py.
+	Dir string
 
 	t       testing.TB
 	cmd     *exec.Cmd
@@ -105,12 +137,17 @@ type Server struct {
 // PATH. Gunicorn's process group is killed when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := LookPath(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "app.py"), app, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, log: filepath.Join(dir, "gunicorn.log"), exited: make(chan struct{})}
+	bin, pre, env := command(t, opts.Release)
+	if opts.ProcTitle {
+		requireModule(t, bin, env, "setproctitle")
+	} else {
+		env = hideModule(t, env, "setproctitle")
+	}
+	s := &Server{t: t, Dir: dir, log: filepath.Join(dir, "gunicorn.log"), exited: make(chan struct{})}
 	if opts.Unix {
 		s.network, s.address = "unix", filepath.Join(dir, "gunicorn.sock")
 		s.Bind = "unix:" + s.address
@@ -119,28 +156,42 @@ func Start(t testing.TB, opts Options) *Server {
 		s.Bind = s.address
 	}
 
-	args := []string{"--chdir", dir, "--bind", s.Bind}
-	for _, o := range []struct{ flag, value string }{
-		{"--statsd-host", opts.StatsdHost},
-		{"--statsd-prefix", opts.StatsdPrefix},
-		{"--dogstatsd-tags", opts.DogstatsdTags},
-	} {
-		if o.value != "" {
-			args = append(args, o.flag, o.value)
-		}
-	}
-	if opts.Workers != 0 {
-		args = append(args, "--workers", strconv.Itoa(opts.Workers))
-	}
-	if opts.Timeout != 0 {
-		args = append(args, "--timeout", strconv.Itoa(opts.Timeout))
-	}
 	graceful := opts.GracefulTimeout
 	if graceful == 0 {
 		graceful = 5
 	}
-	args = append(args, "--graceful-timeout", strconv.Itoa(graceful)) // Args may say otherwise: the last one counts
-	args = append(append(args, opts.Args...), "app:app")
+	settings := []setting{
+		{"--bind", "bind", s.Bind, true},
+		{"--statsd-host", "statsd_host", opts.StatsdHost, true},
+		{"--statsd-prefix", "statsd_prefix", opts.StatsdPrefix, true},
+		{"--dogstatsd-tags", "dogstatsd_tags", opts.DogstatsdTags, true},
+		{"--workers", "workers", nonZero(opts.Workers), false},
+		{"--timeout", "timeout", nonZero(opts.Timeout), false},
+		// Args may say otherwise: the last one counts.
+		{"--graceful-timeout", "graceful_timeout", strconv.Itoa(graceful), false},
+	}
+	app := opts.App
+	if app == "" {
+		app = "app:app"
+	}
+	args := append([]string(nil), pre...)
+	if opts.Config == "" {
+		args = append(args, "--chdir", dir)
+		for _, o := range settings {
+			if o.value != "" {
+				args = append(args, o.flag, o.value)
+			}
+		}
+	} else {
+		conf := filepath.Join(dir, "gunicorn.conf.py")
+		if err := os.WriteFile(conf, configFile(dir, settings, opts.Config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !opts.DefaultConfig {
+			args = append(args, "-c", conf)
+		}
+	}
+	args = append(append(args, opts.Args...), app)
 
 	// A file rather than a pipe: Gunicorn writes to it directly, and
 	// waiting for the arbiter does not wait for its workers.
@@ -150,7 +201,8 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	defer out.Close() // Gunicorn has its own copy
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	s.cmd.Dir = dir // where Gunicorn looks for ./gunicorn.conf.py
+	s.cmd.Env = append(env, "PYTHONDONTWRITEBYTECODE=1")
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
