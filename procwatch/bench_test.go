@@ -84,7 +84,7 @@ func BenchmarkSampleGunicorn(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	reads := w.os.tableReads
+	reads := w.rd.tableReads
 	b.ReportAllocs()
 	ctx := context.Background()
 	for b.Loop() {
@@ -92,5 +92,5 @@ func BenchmarkSampleGunicorn(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(w.os.tableReads[idxTCP]-reads[idxTCP]+w.os.tableReads[idxTCP6]-reads[idxTCP6])/float64(b.N), "tcp-reads/op")
+	b.ReportMetric(float64(w.rd.tableReads[idxTCP]-reads[idxTCP]+w.rd.tableReads[idxTCP6]-reads[idxTCP6])/float64(b.N), "tcp-reads/op")
 }

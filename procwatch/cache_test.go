@@ -12,8 +12,8 @@ import (
 
 // fakeDiag stands for sock_diag over a recorded tree: it reports the LISTEN
 // sockets in *entries, as the kernel would for the master's namespace.
-func fakeDiag(entries *[]diagEntry) func(*Watcher, int, func(diagEntry)) (bool, error) {
-	return func(_ *Watcher, _ int, fn func(diagEntry)) (bool, error) {
+func fakeDiag(entries *[]diagEntry) func(*reader, int, func(diagEntry)) (bool, error) {
+	return func(_ *reader, _ int, fn func(diagEntry)) (bool, error) {
 		for _, e := range *entries {
 			fn(e)
 		}
@@ -22,7 +22,7 @@ func fakeDiag(entries *[]diagEntry) func(*Watcher, int, func(diagEntry)) (bool, 
 }
 
 // reads is how many times each socket table was read: tcp, tcp6, unix.
-func reads(w *Watcher) [numTables]uint64 { return w.os.tableReads }
+func reads(w *Watcher) [numTables]uint64 { return w.rd.tableReads }
 
 // TestSocketCache goes pass by pass over a recorded tree whose master is in
 // the watcher's network namespace (sock_diag, faked, gives the listeners):
@@ -48,7 +48,7 @@ func TestSocketCache(t *testing.T) {
 		{family: afInet, inode: 5000, local: netip.MustParseAddrPort("0.0.0.0:8000"), hasQueue: true, rqueue: 7, wqueue: 100},
 	}
 	w, r := newTestWatcher(t, WithProcRoot(dir), WithPID(1000))
-	w.os.dump = fakeDiag(&listeners)
+	w.rd.dump = fakeDiag(&listeners)
 	now := time.Unix(btime+1000, 0)
 	w.now = func() time.Time { return now }
 	pass := func(step string, busy, idle float64, want [numTables]uint64) view {
@@ -92,7 +92,7 @@ func TestSocketCache(t *testing.T) {
 	listen := "network.local.address=0.0.0.0,network.local.port=8000,network.transport=tcp"
 	wantPoints(t, v, "gunicorn.listen.backlog", []point{{listen, 7}})
 	wantPoints(t, v, "gunicorn.listen.backlog.limit", []point{{listen, 100}})
-	if n := len(w.os.known); n != 7 {
+	if n := len(w.rd.known); n != 7 {
 		t.Errorf("%d sockets known, want 7 (4 in no table, 2 accepted, 1 to a database)", n)
 	}
 
@@ -117,13 +117,15 @@ func TestSocketCache(t *testing.T) {
 	delete(worker(1001).fds, 11)
 	write()
 	pass("1001 done", 2, 2, [numTables]uint64{2, 0, 0})
-	if _, ok := w.os.known[6001]; ok || len(w.os.known) != 7 {
-		t.Errorf("known sockets %v: want 6001 forgotten, 7 left", len(w.os.known))
+	if _, ok := w.rd.known[6001]; ok || len(w.rd.known) != 7 {
+		t.Errorf("known sockets %v: want 6001 forgotten, 7 left", len(w.rd.known))
 	}
 
 	// A reload adds an IPv6 listener: the workers' sockets not found in tcp
 	// are looked for in tcp6, once.
-	worker(1000).fds[8] = "socket:[5001]"
+	for _, pid := range []int{1000, 1001, 1002, 1003, 1004} {
+		worker(pid).fds[8] = "socket:[5001]" // the workers inherit it
+	}
 	listeners = append(listeners, diagEntry{family: afInet6, inode: 5001, local: netip.MustParseAddrPort("[::]:8001"), hasQueue: true, wqueue: 100})
 	write()
 	v = pass("IPv6 listener", 2, 2, [numTables]uint64{2, 1, 0})
@@ -150,14 +152,16 @@ func TestSocketCacheUnix(t *testing.T) {
 		{family: afUnix, inode: 8300, name: []byte("/run/with a space.sock\x00"), hasQueue: true, wqueue: 128}, // not the master's
 		{family: afInet, inode: 300, local: netip.MustParseAddrPort("0.0.0.0:22"), hasQueue: true, wqueue: 128},
 	}
-	w, r := newTestWatcher(t, WithProcRoot("testdata/proc/gthread-unix"), WithPID(2000))
-	w.os.dump = fakeDiag(&listeners)
+	w, r := newTestWatcher(t, WithProcRoot("testdata/proc/gthread-unix"), WithPID(2000), WithPIDAttribute())
+	w.rd.dump = fakeDiag(&listeners)
 	for i := range 3 {
 		if err := w.Sample(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		v := collect(t, r)
-		wantPoints(t, v, "gunicorn.worker.connections", []point{{"process.pid=2001", 3}, {"process.pid=2002", 0}})
+		wantPoints(t, v, "gunicorn.worker.connections", []point{
+			{"gunicorn.process.role=worker,gunicorn.worker.slot=0,process.pid=2001", 3},
+			{"gunicorn.process.role=worker,gunicorn.worker.slot=1,process.pid=2002", 0}})
 		listen := "network.local.address=/run/gunicorn.sock,network.transport=unix"
 		wantPoints(t, v, "gunicorn.listen.backlog", []point{{listen, 2}})
 		wantPoints(t, v, "gunicorn.listen.backlog.limit", []point{{listen, 128}})

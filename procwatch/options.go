@@ -35,7 +35,9 @@ type config struct {
 	logger      *slog.Logger
 	procRoot    string
 	meterName   string
-	workerClass string
+	explicit    explicit
+	pidAttr     bool
+	prefixKey   string
 }
 
 func defaultConfig() config {
@@ -44,6 +46,7 @@ func defaultConfig() config {
 		logger:    slog.New(slog.DiscardHandler),
 		procRoot:  DefaultProcRoot,
 		meterName: ScopeName,
+		explicit:  explicit{timeout: -1},
 	}
 }
 
@@ -159,17 +162,92 @@ func WithMeterName(name string) Option {
 }
 
 // WithWorkerClass says which worker class Gunicorn runs ("sync", "gthread",
-// "gevent", "eventlet", "tornado", or a class path), when the master's
-// command line does not (a config file, or a process title set by
-// setproctitle). By default the class is read from the master's -k,
-// --worker-class and --threads arguments (also in GUNICORN_CMD_ARGS when its
-// environment is readable), and is Gunicorn's default, sync, when none says.
+// "gevent", "eventlet", "tornado", "uvicorn.workers.UvicornWorker", or
+// another class path), overriding what the master shows. By default the
+// class is read from the master's settings (its -k or --worker-class and
+// --threads, in its arguments, GUNICORN_CMD_ARGS or a literal of its
+// configuration file), else from what its workers show (the libraries
+// they map, an epoll instance, their threads), else it is Gunicorn's
+// default, sync.
 func WithWorkerClass(class string) Option {
 	return func(c *config) error {
 		if class == "" {
 			return errors.New("procwatch: WithWorkerClass: empty class")
 		}
-		c.workerClass = class
+		c.explicit.class = class
+		return nil
+	}
+}
+
+// WithThreads says how many threads each gthread worker runs (Gunicorn's
+// --threads), overriding the master's settings; capacity is workers ×
+// threads. Without it or a setting, the watcher takes the most threads seen
+// in a worker, which reaches --threads only once a worker had that many
+// requests at once (the pool starts its threads as needed).
+func WithThreads(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procwatch: WithThreads(%d): fewer than 1", n)
+		}
+		c.explicit.threads = n
+		return nil
+	}
+}
+
+// WithWorkerConnections says how many connections each async worker
+// serves at once (Gunicorn's --worker-connections, default 1000),
+// overriding the master's settings; capacity is workers × that.
+func WithWorkerConnections(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("procwatch: WithWorkerConnections(%d): fewer than 1", n)
+		}
+		c.explicit.workerConns = n
+		return nil
+	}
+}
+
+// WithTimeout says Gunicorn's --timeout, overriding the master's settings;
+// 0 says there is none (gunicorn.worker.timeout is then not reported). It is
+// a whole number of seconds, as Gunicorn takes it. Without it or a setting,
+// the timeout of sync workers is measured from the cadence of their
+// heartbeats (every timeout/2 while idle); otherwise it is Gunicorn's
+// default, 30 s.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d%time.Second != 0 {
+			return fmt.Errorf("procwatch: WithTimeout(%v): not a whole number of seconds, 0 or more", d)
+		}
+		c.explicit.timeout = int(d / time.Second)
+		return nil
+	}
+}
+
+// WithPIDAttribute adds process.pid to the per-process series (CPU, memory,
+// uptime, connections). By default a worker's series carry its slot
+// (gunicorn.worker.slot: a small number, reused by the worker that replaces
+// it), so that workers recycled by --max-requests make no new series; with
+// the pid, each new worker makes new series. The master's series carry its
+// pid either way.
+func WithPIDAttribute() Option {
+	return func(c *config) error {
+		c.pidAttr = true
+		return nil
+	}
+}
+
+// WithPrefixAttribute takes the attributes otelbridge derives from what
+// Gunicorn sends from the master's own settings: its --statsd-prefix (its
+// trailing dots trimmed) under key (mapper.DefaultPrefixKey, "app"), and its
+// --dogstatsd-tags ("env:prod,team" makes env=prod and team=""), read from
+// its arguments, GUNICORN_CMD_ARGS or configuration file, again for each new
+// master. WithAttributes wins for a key both give.
+func WithPrefixAttribute(key string) Option {
+	return func(c *config) error {
+		if key == "" || ownKeys[attribute.Key(key)] {
+			return fmt.Errorf("procwatch: WithPrefixAttribute(%q): empty, or a key the watcher sets itself", key)
+		}
+		c.prefixKey = key
 		return nil
 	}
 }

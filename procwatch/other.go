@@ -6,12 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 )
 
-type osState struct{}
-
-func (w *Watcher) initOS() error {
-	return fmt.Errorf("procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not %s: %w", runtime.GOOS, errors.ErrUnsupported)
+// reader is Linux's only.
+type reader struct {
+	bootTime float64
+	bootErr  error
 }
 
-func (w *Watcher) pass() error { return errors.ErrUnsupported }
+func newReader(*config) (*reader, error) {
+	return nil, fmt.Errorf("procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}
+
+func (r *reader) read(time.Time) (*observation, []readErr) { return &observation{}, nil }
+
+// readErr is a failure of a pass, counted under reason.
+type readErr struct {
+	reason int
+	err    error
+}

@@ -84,11 +84,16 @@ func TestParseDiag(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
-	var a gunicornArgs
-	a.parse([]string{"/usr/bin/gunicorn", "-kgthread", "--threads=4", "--backlog", "64", "-b", "unix:/run/g.sock", "--bind=0.0.0.0:80", "--timeout", "5", "app:app"})
-	want := gunicornArgs{workerClass: "gthread", threads: 4, backlog: 64, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"}, timeout: 5, hasTimeout: true}
-	if !reflect.DeepEqual(a, want) {
-		t.Errorf("parse = %+v, want %+v", a, want)
+	var s settings
+	conf := s.parseArgs([]string{"/usr/bin/gunicorn", "-kgthread", "--threads=4", "--backlog", "64", "-b", "unix:/run/g.sock",
+		"--bind=0.0.0.0:80", "--timeout", "5", "--worker-connections", "50", "--statsd-prefix", "shop.web",
+		"--dogstatsd-tags=env:prod", "-c", "/etc/g.py", "app:app"}, sourceArgs)
+	want := settings{class: fact[string]{"gthread", sourceArgs}, threads: fact[int]{4, sourceArgs},
+		backlog: fact[int]{64, sourceArgs}, binds: []string{"unix:/run/g.sock", "0.0.0.0:80"},
+		timeout: fact[int]{5, sourceArgs}, workerConns: fact[int]{50, sourceArgs},
+		prefix: fact[string]{"shop.web", sourceArgs}, tags: fact[string]{"env:prod", sourceArgs}}
+	if !reflect.DeepEqual(s, want) || conf != "/etc/g.py" {
+		t.Errorf("parseArgs = %+v, %q\nwant %+v", s, conf, want)
 	}
 	for _, c := range []struct {
 		args    []string
@@ -104,19 +109,24 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"gunicorn", "--timeout", "1.5"}, 0, false}, // Gunicorn refuses it too
 		{[]string{"gunicorn", "--timeout"}, 0, false},
 	} {
-		var a gunicornArgs
-		a.parse(c.args)
-		if a.timeout != c.timeout || a.hasTimeout != c.has {
-			t.Errorf("parse(%q): timeout %d, %v; want %d, %v", c.args, a.timeout, a.hasTimeout, c.timeout, c.has)
+		var s settings
+		s.parseArgs(c.args, sourceArgs)
+		if s.timeout.v != c.timeout || s.timeout.known() != c.has {
+			t.Errorf("parseArgs(%q): timeout %+v; want %d, %v", c.args, s.timeout, c.timeout, c.has)
 		}
 	}
 	for _, c := range []struct {
 		class   string
 		threads int
-		want    bool
-	}{{"", 0, true}, {"sync", 1, true}, {"sync", 2, false}, {"gthread", 0, false}, {"gevent", 0, false}, {"gunicorn.workers.sync.SyncWorker", 0, true}} {
-		if got := isSyncClass(c.class, c.threads); got != c.want {
-			t.Errorf("isSyncClass(%q, %d) = %v", c.class, c.threads, got)
+		want    Kind
+	}{
+		{"", 0, KindSync}, {"sync", 1, KindSync}, {"sync", 2, KindThreaded}, {"gthread", 0, KindThreaded},
+		{"gevent", 0, KindAsync}, {"egg:gunicorn#eventlet", 0, KindAsync}, {"gunicorn.workers.sync.SyncWorker", 0, KindSync},
+		{"uvicorn.workers.UvicornWorker", 0, KindAsync}, {"uvicorn_worker.UvicornWorker", 0, KindAsync},
+		{"myapp.workers.Custom", 0, KindUnknown},
+	} {
+		if got := kindOf(c.class, c.threads); got != c.want {
+			t.Errorf("kindOf(%q, %d) = %v, want %v", c.class, c.threads, got, c.want)
 		}
 	}
 	for _, c := range []struct {
@@ -161,5 +171,72 @@ func TestParseStat(t *testing.T) {
 		if c.err == "" && (err != nil || got != c.want) || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("parseStat(%q) = %+v, %v; want %+v, error %q", c.line, got, err, c.want, c.err)
 		}
+	}
+}
+
+// TestParseConfig reads the literals of a configuration file and leaves
+// what is computed, indented or not a literal.
+func TestParseConfig(t *testing.T) {
+	const file = `# gunicorn.conf.py
+import multiprocessing
+bind = ["unix:/run/g.sock", '0.0.0.0:8000']
+workers = multiprocessing.cpu_count() * 2 + 1
+worker_class = "gthread"   # threads below
+threads: int = 4
+timeout = 10
+worker_connections = 1_000
+backlog = compute()
+statsd_prefix = 'shop.web'
+if DEBUG:
+    timeout = 600
+dogstatsd_tags = "env:prod,team"
+threadsx = 9
+`
+	var s settings
+	unread := s.parseConfig([]byte(file), sourceConfig)
+	want := settings{class: fact[string]{"gthread", sourceConfig}, threads: fact[int]{4, sourceConfig},
+		binds: []string{"unix:/run/g.sock", "0.0.0.0:8000"}, timeout: fact[int]{10, sourceConfig},
+		workerConns: fact[int]{1000, sourceConfig}, prefix: fact[string]{"shop.web", sourceConfig},
+		tags: fact[string]{"env:prod,team", sourceConfig}}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("parseConfig = %+v\nwant %+v", s, want)
+	}
+	if !reflect.DeepEqual(unread, []string{"backlog"}) {
+		t.Errorf("unread = %q, want [backlog]", unread)
+	}
+	// The command line overrides the file, as in Gunicorn.
+	s.parseArgs([]string{"gunicorn", "--threads", "8", "-b", "127.0.0.1:9000"}, sourceArgs)
+	if s.threads != (fact[int]{8, sourceArgs}) || !reflect.DeepEqual(s.binds, []string{"127.0.0.1:9000"}) || s.timeout.src != sourceConfig {
+		t.Errorf("after the command line: %+v", s)
+	}
+}
+
+func TestMapsLibs(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want libSet
+	}{
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/python3/dist-packages/gevent/libev/corecext.cpython-311-x86_64-linux-gnu.so", libGevent},
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/python3/dist-packages/gevent/_gevent_c_greenlet_primitives.cpython-311-x86_64-linux-gnu.so", libGevent},
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/python3/dist-packages/greenlet/_greenlet.cpython-311-x86_64-linux-gnu.so", libGreenlet},
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/python3/dist-packages/uvloop/loop.cpython-311-x86_64-linux-gnu.so", libUvloop},
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/python3.11/lib-dynload/_asyncio.cpython-311-x86_64-linux-gnu.so", libAsyncio},
+		{"7f0-7f1 r-xp 0 08:01 12 /usr/lib/x86_64-linux-gnu/libc.so.6", 0},
+		{"7f0-7f1 rw-p 0 00:00 0 [heap]", 0},
+	} {
+		if got := mapsLibs([]byte(c.line + "\n")); got != c.want {
+			t.Errorf("mapsLibs(%q) = %b, want %b", c.line, got, c.want)
+		}
+	}
+}
+
+func TestEpollTargets(t *testing.T) {
+	const info = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n" +
+		"tfd:        5 events:       19 data:                5  pos:0 ino:6a3 sdev:8\n" +
+		"tfd:       12 events:       19 data:                c  pos:0 ino:6b0 sdev:8\n" +
+		"tfd: x events: 1\n"
+	got := epollTargets([]byte(info), nil)
+	if !reflect.DeepEqual(got, []int{5, 12}) {
+		t.Errorf("epollTargets = %v, want [5 12]", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,19 +80,22 @@ func TestSyncTCPTree(t *testing.T) {
 	wantPoints(t, v, "gunicorn.worker.restarts", []point{{app, 0}})
 	wantPoints(t, v, "gunicorn.worker.timeout", []point{{app, 30}}) // Gunicorn's default
 	proc := func(role string, pid int) string {
+		if role == "worker" {
+			return fmt.Sprintf("%s,gunicorn.process.role=worker,gunicorn.worker.slot=%d", app, pid-1001)
+		}
 		return fmt.Sprintf("%s,gunicorn.process.role=%s,process.pid=%d", app, role, pid)
 	}
 	wantPoints(t, v, "gunicorn.process.cpu.time", []point{
 		{app + ",cpu.mode=system,gunicorn.process.role=master,process.pid=1000", 0.5},
-		{app + ",cpu.mode=system,gunicorn.process.role=worker,process.pid=1001", 0.1},
-		{app + ",cpu.mode=system,gunicorn.process.role=worker,process.pid=1002", 0.2},
-		{app + ",cpu.mode=system,gunicorn.process.role=worker,process.pid=1003", 0.3},
-		{app + ",cpu.mode=system,gunicorn.process.role=worker,process.pid=1004", 0.4},
+		{app + ",cpu.mode=system,gunicorn.process.role=worker,gunicorn.worker.slot=0", 0.1},
+		{app + ",cpu.mode=system,gunicorn.process.role=worker,gunicorn.worker.slot=1", 0.2},
+		{app + ",cpu.mode=system,gunicorn.process.role=worker,gunicorn.worker.slot=2", 0.3},
+		{app + ",cpu.mode=system,gunicorn.process.role=worker,gunicorn.worker.slot=3", 0.4},
 		{app + ",cpu.mode=user,gunicorn.process.role=master,process.pid=1000", 1.5},
-		{app + ",cpu.mode=user,gunicorn.process.role=worker,process.pid=1001", 1},
-		{app + ",cpu.mode=user,gunicorn.process.role=worker,process.pid=1002", 2},
-		{app + ",cpu.mode=user,gunicorn.process.role=worker,process.pid=1003", 3},
-		{app + ",cpu.mode=user,gunicorn.process.role=worker,process.pid=1004", 4},
+		{app + ",cpu.mode=user,gunicorn.process.role=worker,gunicorn.worker.slot=0", 1},
+		{app + ",cpu.mode=user,gunicorn.process.role=worker,gunicorn.worker.slot=1", 2},
+		{app + ",cpu.mode=user,gunicorn.process.role=worker,gunicorn.worker.slot=2", 3},
+		{app + ",cpu.mode=user,gunicorn.process.role=worker,gunicorn.worker.slot=3", 4},
 	})
 	wantPoints(t, v, "gunicorn.process.memory.usage", []point{
 		{proc("master", 1000), 5000 * page}, {proc("worker", 1001), 10000 * page}, {proc("worker", 1002), 10001 * page},
@@ -156,9 +160,11 @@ func TestNoFDTree(t *testing.T) {
 	}
 }
 
-// TestGthreadUnixTree: for a gthread master on a unix socket, connections per
-// worker (only those accepted on Gunicorn's socket), workers without a
-// busy/idle split, and the limit of the unix listener.
+// TestGthreadUnixTree: for a gthread master on a unix socket (4 threads),
+// connections per worker (only those accepted on Gunicorn's socket), the
+// requests in flight (the connections not in the worker's epoll instance:
+// one of 2001's three is an idle keep-alive connection), the capacity,
+// workers without a busy/idle split, and the limit of the unix listener.
 func TestGthreadUnixTree(t *testing.T) {
 	w, r := newTestWatcher(t, WithProcRoot("testdata/proc/gthread-unix"), WithPID(2000))
 	if err := w.Sample(context.Background()); err != nil {
@@ -166,8 +172,16 @@ func TestGthreadUnixTree(t *testing.T) {
 	}
 	v := collect(t, r)
 	wantPoints(t, v, "gunicorn.worker.count", []point{{"", 2}})
-	wantPoints(t, v, "gunicorn.worker.connections", []point{{"process.pid=2001", 3}, {"process.pid=2002", 0}})
-	wantPoints(t, v, "gunicorn.worker.request.age.max", nil)
+	wantPoints(t, v, "gunicorn.worker.connections", []point{
+		{"gunicorn.process.role=worker,gunicorn.worker.slot=0", 3}, {"gunicorn.process.role=worker,gunicorn.worker.slot=1", 0}})
+	wantPoints(t, v, MetricWorkerCapacity, []point{{"", 8}})
+	wantPoints(t, v, MetricWorkerBusy, []point{{"", 2}})
+	wantPoints(t, v, MetricWorkerQueued, []point{{"", 0}})
+	wantPoints(t, v, "gunicorn.worker.request.age.max", []point{{"", 0}}) // first seen now
+	if s := w.Stats(); s.Kind != KindThreaded || s.WorkerClass != "gthread" || s.WorkerClassSource != sourceArgs ||
+		s.Threads != 4 || s.ThreadsSource != sourceArgs {
+		t.Errorf("Stats() = %+v", s)
+	}
 	listen := "network.local.address=/run/gunicorn.sock,network.transport=unix"
 	wantPoints(t, v, "gunicorn.listen.backlog", nil) // only sock_diag knows a unix queue
 	wantPoints(t, v, "gunicorn.listen.backlog.limit", []point{{listen, 128}})
@@ -268,6 +282,11 @@ func TestRestarts(t *testing.T) {
 		if err := writeTree(dir, one); err != nil {
 			t.Fatal(err)
 		}
+		// The master holds the new worker's heartbeat file too.
+		hb := fmt.Sprintf("../../hb/wgunicorn-%d (deleted)", pid)
+		if err := os.Symlink(hb, filepath.Join(dir, "1000", "fd", strconv.Itoa(pid))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pass("start", 0, 4)
 
@@ -281,7 +300,7 @@ func TestRestarts(t *testing.T) {
 	now = now.Add(100 * time.Millisecond)
 	v := pass("1005 replaces it", 1, 4)
 	for _, p := range v.points("gunicorn.process.uptime") {
-		if strings.Contains(p.attrs, "process.pid=1004") {
+		if strings.Contains(p.attrs, "gunicorn.worker.slot=4") {
 			t.Errorf("the series of 1004 remain: %v", p)
 		}
 	}

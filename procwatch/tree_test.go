@@ -26,7 +26,9 @@ type fakeProc struct {
 	rssPages     uint64
 	cmdline      []string
 	environ      []string       // written when not nil
-	fds          map[int]string // fd → link target ("socket:[N]", "hb" for a heartbeat file)
+	fds          map[int]string // fd → link target ("socket:[N]", "hb" for a heartbeat file, "epoll" for an epoll instance)
+	fdinfo       map[int]string // fd → its /proc/PID/fdinfo/N
+	tasks        int            // threads (task/TID directories), 1 when 0
 	children     []int
 	noFD         bool // fd is not a readable directory (as without permission)
 }
@@ -101,8 +103,37 @@ func writeTree(dir string, t fakeTree) error {
 	if err := w(filepath.Join(dir, "sys/net/core/somaxconn"), fmt.Sprintf("%d\n", t.somaxconn)); err != nil {
 		return err
 	}
+	hasBeat := map[int]bool{}
+	for _, p := range t.procs {
+		for _, target := range p.fds {
+			if target == "hb" {
+				hasBeat[p.pid] = true
+			}
+		}
+	}
 	for i, p := range t.procs {
 		pd := filepath.Join(dir, strconv.Itoa(p.pid))
+		// A master holds the heartbeat file of each of its workers.
+		fds := map[int]string{}
+		for fd, target := range p.fds {
+			fds[fd] = target
+		}
+		for k, c := range p.children {
+			if hasBeat[c] {
+				fds[100+k] = fmt.Sprintf("hb:%d", c)
+			}
+		}
+		p.fds = fds
+		for k := 1; k < p.tasks; k++ {
+			if err := os.MkdirAll(filepath.Join(pd, "task", strconv.Itoa(p.pid+10000+k)), 0o755); err != nil {
+				return err
+			}
+		}
+		for fd, info := range p.fdinfo {
+			if err := w(filepath.Join(pd, "fdinfo", strconv.Itoa(fd)), info); err != nil {
+				return err
+			}
+		}
 		if err := w(filepath.Join(pd, "stat"), statLine(p)); err != nil {
 			return err
 		}
@@ -134,12 +165,17 @@ func writeTree(dir string, t fakeTree) error {
 				return err
 			}
 			for fd, target := range p.fds {
-				if target == "hb" {
+				switch {
+				case target == "hb":
 					name := fmt.Sprintf("wgunicorn-%d (deleted)", p.pid)
 					if err := w(filepath.Join(dir, "hb", name), ""); err != nil {
 						return err
 					}
 					target = "../../hb/" + name
+				case strings.HasPrefix(target, "hb:"):
+					target = fmt.Sprintf("../../hb/wgunicorn-%s (deleted)", target[3:])
+				case target == "epoll":
+					target = "anon_inode:[eventpoll]"
 				}
 				if err := os.Symlink(target, filepath.Join(pd, "fd", strconv.Itoa(fd))); err != nil {
 					return err
@@ -226,10 +262,13 @@ func gthreadUnixTree() fakeTree {
 	t.procs = []fakeProc{
 		{pid: 2000, ppid: 1, utime: 10, stime: 10, start: 500, rssPages: 3000, cmdline: cmd, children: []int{2001, 2002},
 			fds: stdFDs(map[int]string{3: "socket:[8000]"})},
-		{pid: 2001, ppid: 2000, utime: 20, stime: 20, start: 600, rssPages: 6000, cmdline: cmd,
-			fds: stdFDs(map[int]string{3: "socket:[8000]", 4: "hb", 5: "socket:[8101]", 6: "socket:[8102]", 7: "socket:[8103]", 8: "socket:[8104]", 9: "socket:[8105]"})},
+		{pid: 2001, ppid: 2000, utime: 20, stime: 20, start: 600, rssPages: 6000, cmdline: cmd, tasks: 3,
+			fds: stdFDs(map[int]string{3: "socket:[8000]", 4: "hb", 5: "socket:[8101]", 6: "socket:[8102]", 7: "socket:[8103]",
+				8: "socket:[8104]", 9: "socket:[8105]", 10: "epoll"}),
+			fdinfo: map[int]string{10: epollInfo(3, 7)}}, // the listener and an idle keep-alive connection
 		{pid: 2002, ppid: 2000, utime: 30, stime: 30, start: 601, rssPages: 6001, cmdline: cmd,
-			fds: stdFDs(map[int]string{3: "socket:[8000]", 4: "hb"})},
+			fds:    stdFDs(map[int]string{3: "socket:[8000]", 4: "hb", 10: "epoll"}),
+			fdinfo: map[int]string{10: epollInfo(3)}},
 	}
 	t.unix = []string{
 		unixRow(0x10000, 1, 1, 8000, "/run/gunicorn.sock"),
@@ -242,6 +281,17 @@ func gthreadUnixTree() fakeTree {
 		unixRow(0x10000, 1, 1, 8300, "/run/with a space.sock"),
 	}
 	return t
+}
+
+// epollInfo is the /proc/PID/fdinfo of an epoll instance registered for
+// reading on fds.
+func epollInfo(fds ...int) string {
+	var b strings.Builder
+	b.WriteString("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n")
+	for _, fd := range fds {
+		fmt.Fprintf(&b, "tfd: %8d events:       19 data: %16x  pos:0 ino:%x sdev:8\n", fd, fd, 9000+fd)
+	}
+	return b.String()
 }
 
 // discoverTree: an init, an editor with a file named gunicorn.conf.py open, two

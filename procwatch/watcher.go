@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,23 +12,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
-
-// Attribute keys the watcher sets.
-const (
-	keyState     = attribute.Key("gunicorn.worker.state")
-	keyRole      = attribute.Key("gunicorn.process.role")
-	keyPID       = attribute.Key("process.pid")
-	keyCPUMode   = attribute.Key("cpu.mode")
-	keyAddress   = attribute.Key("network.local.address")
-	keyPort      = attribute.Key("network.local.port")
-	keyTransport = attribute.Key("network.transport")
-	keyErrorType = attribute.Key("error.type")
-)
-
-var ownKeys = map[attribute.Key]bool{
-	keyState: true, keyRole: true, keyPID: true, keyCPUMode: true,
-	keyAddress: true, keyPort: true, keyTransport: true, keyErrorType: true,
-}
 
 // Reasons under which failures are counted in gunicorn.watch.errors and
 // Stats.Errors.
@@ -67,90 +51,31 @@ const (
 // (or call Sample at your own pace); stop it by cancelling Run's context;
 // Close removes its instruments' callback. Its methods are safe for
 // concurrent use.
+//
+// Inside, a pass has three steps: a reader (Linux only) reads the master,
+// its workers and their sockets into a plain observation; a tracker, pure
+// logic, turns it into figures (the worker class, busy and queued requests,
+// ages, restarts, slots); a reporter owns the instruments and the attribute
+// sets, and reports the last figures at each collection.
 type Watcher struct {
-	cfg  config
-	inst instruments
-	reg  metric.Registration
-	opts attrCache // measurement options, shared by pass and callback
+	cfg config
+	rd  *reader
+	tr  *tracker
+	rep *reporter
 
 	now     func() time.Time // the clock; tests set it
 	running atomic.Bool
 
-	passMu sync.Mutex // one pass at a time; guards os
-	os     osState
+	passMu   sync.Mutex // one pass at a time; guards rd, tr, rep and spare
+	spare    snapshot
+	masterID procID // the master the base attributes were made for
+	warned   bool   // that the pid or pid file names no master
 
-	mu       sync.Mutex // guards what the callback reads
-	snap     snapshot
-	busyTime float64
-	restarts int64
-	errs     [numReasons]uint64
-	passes   uint64
-	logged   [numReasons]bool
-}
-
-// snapshot is the state one pass saw, read by the instruments' callback.
-type snapshot struct {
-	up           bool
-	masterPID    int
-	stateKnown   bool // busy and idle are known (sync workers, fds readable)
-	busy, idle   int64
-	workers      int64
-	ageKnown     bool
-	ageMax       float64
-	timeout      float64 // the master's --timeout, in seconds
-	timeoutKnown bool    // false with --timeout 0 (no timeout)
-	procs        []procPoint
-	listeners    []listenPoint
-}
-
-// procPoint is one process's figures.
-type procPoint struct {
-	opts       *pidOpts
-	user, sys  float64 // CPU seconds
-	rss        int64
-	uptime     float64
-	conns      int64
-	connsKnown bool // a worker of a class other than sync, whose fds were read
-}
-
-// listenPoint is one listener's figures.
-type listenPoint struct {
-	opt                    metric.MeasurementOption
-	queue, limit           int64
-	queueKnown, limitKnown bool
-}
-
-// pidOpts are the measurement options of one process, made once.
-type pidOpts struct {
-	proc      metric.MeasurementOption // role, pid
-	user, sys metric.MeasurementOption // role, pid, cpu.mode
-	conns     metric.MeasurementOption // pid
-}
-
-// attrCache holds the measurement options of the base attributes and those
-// of the processes now seen (pruned at each pass, so nothing of exited
-// workers stays).
-type attrCache struct {
-	base             []attribute.KeyValue
-	baseOpt          metric.MeasurementOption
-	busyOpt, idleOpt metric.MeasurementOption
-	reasonOpts       [numReasons]metric.MeasurementOption
-}
-
-type instruments struct {
-	count       metric.Int64ObservableGauge
-	busyTime    metric.Float64ObservableCounter
-	ageMax      metric.Float64ObservableGauge
-	connections metric.Int64ObservableGauge
-	restarts    metric.Int64ObservableCounter
-	timeout     metric.Float64ObservableGauge
-	cpu         metric.Float64ObservableCounter
-	memory      metric.Int64ObservableGauge
-	uptime      metric.Float64ObservableGauge
-	backlog     metric.Int64ObservableGauge
-	limit       metric.Int64ObservableGauge
-	up          metric.Int64ObservableGauge
-	errors      metric.Int64ObservableCounter
+	mu     sync.Mutex // guards what the callback reads
+	snap   snapshot
+	errs   [numReasons]uint64
+	passes uint64
+	logged [numReasons]bool
 }
 
 // New makes a Watcher of the Gunicorn master that opts name (exactly one of
@@ -175,144 +100,96 @@ func New(provider metric.MeterProvider, opts ...Option) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{cfg: cfg, now: time.Now}
-	if err := w.initOS(); err != nil {
+	rd, err := newReader(&w.cfg)
+	if err != nil {
 		return nil, err
 	}
-	w.initAttrs()
-	if err := w.register(provider.Meter(cfg.meterName)); err != nil {
+	w.rd = rd
+	w.tr = newTracker(cfg.explicit, cfg.logger)
+	w.rep = newReporter(cfg.attrs, cfg.pidAttr)
+	if err := w.rep.register(provider.Meter(cfg.meterName), w.callback); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-func (w *Watcher) initAttrs() {
-	c := &w.opts
-	c.base = w.cfg.attrs
-	c.baseOpt = metric.WithAttributeSet(attribute.NewSet(c.base...))
-	c.busyOpt = metric.WithAttributeSet(w.attrSet(keyState.String("busy")))
-	c.idleOpt = metric.WithAttributeSet(w.attrSet(keyState.String("idle")))
-	for i, r := range reasons {
-		c.reasonOpts[i] = metric.WithAttributeSet(w.attrSet(keyErrorType.String(r)))
-	}
-}
-
-// attrSet returns the set of the base attributes and kv.
-func (w *Watcher) attrSet(kv ...attribute.KeyValue) attribute.Set {
-	all := make([]attribute.KeyValue, 0, len(w.opts.base)+len(kv))
-	all = append(append(all, w.opts.base...), kv...)
-	return attribute.NewSet(all...)
-}
-
-// newPIDOpts makes the measurement options of a process.
-func (w *Watcher) newPIDOpts(role string, pid int) *pidOpts {
-	r, p := keyRole.String(role), keyPID.Int(pid)
-	return &pidOpts{
-		proc:  metric.WithAttributeSet(w.attrSet(r, p)),
-		user:  metric.WithAttributeSet(w.attrSet(r, p, keyCPUMode.String("user"))),
-		sys:   metric.WithAttributeSet(w.attrSet(r, p, keyCPUMode.String("system"))),
-		conns: metric.WithAttributeSet(w.attrSet(p)),
-	}
-}
-
-func (w *Watcher) register(m metric.Meter) error {
-	var errs []error
-	i := &w.inst
-	ig := func(name, unit, desc string) metric.Int64ObservableGauge {
-		g, err := m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return g
-	}
-	fg := func(name, unit, desc string) metric.Float64ObservableGauge {
-		g, err := m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return g
-	}
-	i.count = ig("gunicorn.worker.count", "{worker}", "Gunicorn workers now, by state (busy: holding an accepted connection; sync workers only)")
-	var err error
-	i.busyTime, err = m.Float64ObservableCounter("gunicorn.worker.busy_time", metric.WithUnit("s"),
-		metric.WithDescription("Worker-seconds Gunicorn's workers spent busy, summed over samples"))
-	errs = append(errs, err)
-	i.ageMax = fg("gunicorn.worker.request.age.max", "s", "Longest time any busy worker has been on its current request")
-	i.connections = ig("gunicorn.worker.connections", "{connection}", "Connections a gthread or async worker holds")
-	i.restarts, err = m.Int64ObservableCounter("gunicorn.worker.restarts", metric.WithUnit("{worker}"),
-		metric.WithDescription("Workers that exited and were replaced since the watch began"))
-	errs = append(errs, err)
-	i.timeout = fg("gunicorn.worker.timeout", "s", "Gunicorn's --timeout: the master kills a worker silent that long (on one request)")
-	i.cpu, err = m.Float64ObservableCounter("gunicorn.process.cpu.time", metric.WithUnit("s"),
-		metric.WithDescription("CPU time of Gunicorn's master and workers"))
-	errs = append(errs, err)
-	i.memory = ig("gunicorn.process.memory.usage", "By", "Resident memory of Gunicorn's master and workers")
-	i.uptime = fg("gunicorn.process.uptime", "s", "Time since Gunicorn's master or worker started")
-	i.backlog = ig("gunicorn.listen.backlog", "{connection}", "Connections waiting to be accepted on a Gunicorn listener")
-	i.limit = ig("gunicorn.listen.backlog.limit", "{connection}", "The most connections a Gunicorn listener's accept queue holds")
-	i.up = ig("gunicorn.up", "", "1 while the Gunicorn master runs, 0 when it is gone")
-	i.errors, err = m.Int64ObservableCounter("gunicorn.watch.errors", metric.WithUnit("{error}"),
-		metric.WithDescription("What the Gunicorn watcher failed to read, by reason"))
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("procwatch: creating instruments: %w", err)
-	}
-	w.reg, err = m.RegisterCallback(w.observe,
-		i.count, i.busyTime, i.ageMax, i.connections, i.restarts, i.timeout, i.cpu,
-		i.memory, i.uptime, i.backlog, i.limit, i.up, i.errors)
-	if err != nil {
-		return fmt.Errorf("procwatch: registering the callback: %w", err)
-	}
-	return nil
-}
-
-// observe reports the last pass's figures.
-func (w *Watcher) observe(_ context.Context, o metric.Observer) error {
+// callback reports the last pass's figures.
+func (w *Watcher) callback(_ context.Context, o metric.Observer) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	i, c, s := &w.inst, &w.opts, &w.snap
-	up := int64(0)
-	if s.up {
-		up = 1
-	}
-	o.ObserveInt64(i.up, up, c.baseOpt)
-	o.ObserveFloat64(i.busyTime, w.busyTime, c.baseOpt)
-	o.ObserveInt64(i.restarts, w.restarts, c.baseOpt)
-	for r, n := range w.errs {
-		if n > 0 {
-			o.ObserveInt64(i.errors, int64(n), c.reasonOpts[r])
-		}
-	}
-	if !s.up {
-		return nil
-	}
-	if s.stateKnown {
-		o.ObserveInt64(i.count, s.busy, c.busyOpt)
-		o.ObserveInt64(i.count, s.idle, c.idleOpt)
-	} else {
-		o.ObserveInt64(i.count, s.workers, c.baseOpt)
-	}
-	if s.ageKnown {
-		o.ObserveFloat64(i.ageMax, s.ageMax, c.baseOpt)
-	}
-	if s.timeoutKnown {
-		o.ObserveFloat64(i.timeout, s.timeout, c.baseOpt)
-	}
-	for k := range s.procs {
-		p := &s.procs[k]
-		o.ObserveFloat64(i.cpu, p.user, p.opts.user)
-		o.ObserveFloat64(i.cpu, p.sys, p.opts.sys)
-		o.ObserveInt64(i.memory, p.rss, p.opts.proc)
-		o.ObserveFloat64(i.uptime, p.uptime, p.opts.proc)
-		if p.connsKnown {
-			o.ObserveInt64(i.connections, p.conns, p.opts.conns)
-		}
-	}
-	for k := range s.listeners {
-		l := &s.listeners[k]
-		if l.queueKnown {
-			o.ObserveInt64(i.backlog, l.queue, l.opt)
-		}
-		if l.limitKnown {
-			o.ObserveInt64(i.limit, l.limit, l.opt)
-		}
-	}
+	w.rep.observe(o, &w.snap, &w.errs)
 	return nil
+}
+
+// pass is one sampling pass. Call with passMu held.
+func (w *Watcher) pass() error {
+	now := w.now()
+	o, rerrs := w.rd.read(now)
+	var errs []error
+	for _, e := range rerrs {
+		errs = append(errs, w.fail(e.reason, e.err))
+	}
+	if o.master.id != w.masterID {
+		w.masterID = o.master.id
+		if o.master.id.pid != 0 {
+			w.rep.setBase(w.baseAttributes(o.settings))
+		}
+	}
+	boot := 0.0
+	if w.rd.bootErr == nil {
+		boot = w.rd.bootTime
+	}
+	w.tr.update(o, boot, &w.spare)
+	w.rep.prepare(&w.spare)
+	w.mu.Lock()
+	w.snap, w.spare = w.spare, w.snap
+	w.passes++
+	up := w.snap.up
+	w.mu.Unlock()
+	if !up && !w.warned && (w.cfg.pid != 0 || w.cfg.pidFile != "") {
+		w.warned = true
+		what, name := "pid", any(w.cfg.pid)
+		if w.cfg.pidFile != "" {
+			what, name = "pid_file", w.cfg.pidFile
+		}
+		w.cfg.logger.Warn("procwatch: no Gunicorn master runs where the watcher was told to look (yet); gunicorn.up is 0 until one does",
+			what, name)
+	} else if up {
+		w.warned = false
+	}
+	return errors.Join(errs...)
+}
+
+// baseAttributes are WithAttributes's, and when WithPrefixAttribute names a
+// key, the master's StatsD prefix under it and its DogStatsD tags, as
+// otelbridge derives them from what Gunicorn sends.
+func (w *Watcher) baseAttributes(s *settings) []attribute.KeyValue {
+	base := w.cfg.attrs
+	if w.cfg.prefixKey == "" || s == nil {
+		return base
+	}
+	has := func(k attribute.Key) bool {
+		if ownKeys[k] {
+			return true
+		}
+		for _, kv := range base {
+			if kv.Key == k {
+				return true
+			}
+		}
+		return false
+	}
+	out := append([]attribute.KeyValue(nil), base...)
+	if p := strings.TrimRight(s.prefix.v, "."); p != "" && !has(attribute.Key(w.cfg.prefixKey)) {
+		out = append(out, attribute.String(w.cfg.prefixKey, p))
+	}
+	for _, tag := range strings.Split(s.tags.v, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(tag), ":")
+		if k != "" && !has(attribute.Key(k)) {
+			out = append(out, attribute.String(k, v))
+		}
+	}
+	return out
 }
 
 // Run samples at every interval (WithSampleInterval) until ctx is done, then
@@ -358,7 +235,7 @@ func (w *Watcher) Sample(ctx context.Context) error {
 // watcher's instruments report nothing. Stop Run first (cancel its context);
 // Sample still works but is not reported.
 func (w *Watcher) Close() error {
-	if err := w.reg.Unregister(); err != nil {
+	if err := w.rep.unregister(); err != nil {
 		return fmt.Errorf("procwatch: Close: %w", err)
 	}
 	return nil
@@ -374,7 +251,25 @@ type Stats struct {
 	MasterPID int
 	// Workers is the number of workers at the last pass.
 	Workers int
-	// BusyTime is the busy worker-seconds counted; Restarts the workers
+	// WorkerClass is the worker class as the watcher knows it ("sync",
+	// "gthread", "gevent", a class path...), Kind how it serves, and
+	// WorkerClassSource where that came from ("option", "command line",
+	// "GUNICORN_CMD_ARGS", "config file", "workers", "default").
+	WorkerClass       string
+	WorkerClassSource string
+	Kind              Kind
+	// Threads is a gthread worker's threads (0 for other kinds), and
+	// ThreadsSource where that came from.
+	Threads       int
+	ThreadsSource string
+	// Timeout is Gunicorn's timeout in seconds (0 when off or unknown), and
+	// TimeoutSource where it came from.
+	Timeout       float64
+	TimeoutSource string
+	// Capacity, Busy and Queued are the requests the workers can serve at
+	// once, serve now, and (gthread) wait for a thread; -1 when unknown.
+	Capacity, Busy, Queued int64
+	// BusyTime is the request-seconds counted; Restarts the workers
 	// replaced.
 	BusyTime float64
 	Restarts int64
@@ -387,10 +282,24 @@ type Stats struct {
 func (w *Watcher) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	n := &w.snap
+	known := func(v int64, ok bool) int64 {
+		if !ok {
+			return -1
+		}
+		return v
+	}
 	s := Stats{
-		Passes: w.passes, Up: w.snap.up, MasterPID: w.snap.masterPID,
-		Workers: int(w.snap.workers), BusyTime: w.busyTime, Restarts: w.restarts,
+		Passes: w.passes, Up: n.up, MasterPID: n.masterPID, Workers: int(n.workers),
+		WorkerClass: n.class, WorkerClassSource: n.classSrc, Kind: n.kind,
+		Timeout: n.timeout, TimeoutSource: n.timeoutSrc,
+		Capacity: known(n.capacity, n.capacityKnown), Busy: known(n.busy, n.busyKnown),
+		Queued:   known(n.queued, n.queuedKnown),
+		BusyTime: n.busyTime, Restarts: n.restarts,
 		Errors: map[string]uint64{},
+	}
+	if n.kind == KindThreaded {
+		s.Threads, s.ThreadsSource = n.threads, n.threadsSrc
 	}
 	for r, n := range w.errs {
 		if n > 0 {
