@@ -57,10 +57,10 @@ const maxActiveConns = 256
 // evidence is what a worker process shows of its worker class, read from
 // its task list, file descriptors and mapped libraries.
 type evidence struct {
-	threads int   // tasks (threads) of the process, 0 when unknown
-	epoll   bool  // it holds an epoll instance
+	threads int    // tasks (threads) of the process, 0 when unknown
+	epoll   bool   // it holds an epoll instance
 	libs    libSet // distinctive libraries it has mapped
-	read    bool  // the libraries were read
+	read    bool   // the libraries were read
 }
 
 // listenerObs is a listening socket of the master.

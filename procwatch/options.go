@@ -27,17 +27,17 @@ const (
 type Option func(*config) error
 
 type config struct {
-	pid         int
-	pidFile     string
-	discover    bool
-	interval    time.Duration
-	attrs       []attribute.KeyValue
-	logger      *slog.Logger
-	procRoot    string
-	meterName   string
-	explicit    explicit
-	pidAttr     bool
-	prefixKey   string
+	pid       int
+	pidFile   string
+	discover  bool
+	interval  time.Duration
+	attrs     []attribute.KeyValue
+	logger    *slog.Logger
+	procRoot  string
+	meterName string
+	explicit  explicit
+	pidAttr   bool
+	prefixKey string
 }
 
 func defaultConfig() config {

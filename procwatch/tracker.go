@@ -72,7 +72,7 @@ type resolved struct {
 // resolvedKey is what was last logged.
 type resolvedKey struct {
 	class, classSrc, threadsSrc, timeoutSrc string
-	threads, timeout                         int
+	threads, timeout                        int
 }
 
 // beat follows one sync worker's heartbeats.
@@ -94,22 +94,22 @@ type snapshot struct {
 	busyWorkers, idleWorkers int64
 	// capacity, busy and queued are in requests; each is reported only
 	// when known.
-	capacity, busy, queued          int64
-	capacityKnown, busyKnown        bool
-	queuedKnown                     bool
-	ageMax                          float64
-	ageKnown                        bool
-	timeout                         float64
-	timeoutKnown                    bool
-	busyTime                        float64 // cumulative request-seconds
-	restarts                        int64   // cumulative
-	procs                           []procPoint
-	listeners                       []listenerObs
-	listenOpts                      []metric.MeasurementOption // the listeners', made by the reporter
-	attrs                           *attrState                 // the base attributes the reporter made it with
-	threads, workerConns            int // the pool's sizes, for Stats
+	capacity, busy, queued           int64
+	capacityKnown, busyKnown         bool
+	queuedKnown                      bool
+	ageMax                           float64
+	ageKnown                         bool
+	timeout                          float64
+	timeoutKnown                     bool
+	busyTime                         float64 // cumulative request-seconds
+	restarts                         int64   // cumulative
+	procs                            []procPoint
+	listeners                        []listenerObs
+	listenOpts                       []metric.MeasurementOption // the listeners', made by the reporter
+	attrs                            *attrState                 // the base attributes the reporter made it with
+	threads, workerConns             int                        // the pool's sizes, for Stats
 	classSrc, threadsSrc, timeoutSrc string
-	class                           string
+	class                            string
 }
 
 // procPoint is one process's figures.
