@@ -2,14 +2,16 @@ package procwatch
 
 import "bytes"
 
-// epollTargets appends to fds the file descriptors an epoll instance is
-// registered for, from its /proc/PID/fdinfo/N: one line a target,
+// epollTargets appends to inodes the inode of each file an epoll instance
+// is registered for, from its /proc/PID/fdinfo/N: one line a target,
 //
 //	tfd:        5 events:       19 data:                5  pos:0 ino:6a3 sdev:8
 //
-// Lines of other kinds (pos, flags, mnt_id, ino) are skipped, and so is a
-// tfd line whose number cannot be read. It allocates only to grow fds.
-func epollTargets(data []byte, fds []int) []int {
+// (ino in hexadecimal). The inode, not the fd number, names the target: a
+// number can be closed and given to another file while the registration
+// stays. Lines of other kinds (pos, flags, mnt_id, ino) are skipped, and so
+// is a tfd line without a readable ino. It allocates only to grow inodes.
+func epollTargets(data []byte, inodes []uint64) []uint64 {
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -17,23 +19,21 @@ func epollTargets(data []byte, fds []int) []int {
 		} else {
 			data = nil
 		}
-		rest, ok := bytes.CutPrefix(line, []byte("tfd:"))
-		if !ok {
+		if !bytes.HasPrefix(line, []byte("tfd:")) {
 			continue
 		}
-		rest = bytes.TrimLeft(rest, " \t")
-		end := 0
-		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-			end++
-		}
-		if end == 0 || end > 9 {
+		i := bytes.Index(line, []byte(" ino:"))
+		if i < 0 {
 			continue
 		}
-		n := 0
-		for _, c := range rest[:end] {
-			n = n*10 + int(c-'0')
+		rest := line[i+len(" ino:"):]
+		end := bytes.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
 		}
-		fds = append(fds, n)
+		if v, ok := hexUint(rest[:end]); ok && end > 0 {
+			inodes = append(inodes, v)
+		}
 	}
-	return fds
+	return inodes
 }

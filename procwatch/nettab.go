@@ -106,6 +106,7 @@ type tcpEntry struct {
 	inode   uint64
 	state   uint8
 	local   netip.AddrPort
+	remote  netip.AddrPort
 	rxQueue uint32 // for a LISTEN socket: connections in the accept queue
 }
 
@@ -138,6 +139,9 @@ func parseTCPLine(line []byte) (tcpEntry, error) {
 	var err error
 	if e.local, err = parseHexAddrPort(f[1]); err != nil {
 		return tcpEntry{}, fmt.Errorf("local_address %q: %w", f[1], err)
+	}
+	if e.remote, err = parseHexAddrPort(f[2]); err != nil {
+		return tcpEntry{}, fmt.Errorf("rem_address %q: %w", f[2], err)
 	}
 	st, ok := hexUint(f[3])
 	if !ok || st > 0xff {

@@ -38,20 +38,23 @@ type procObs struct {
 	// conns are the accepted connections the worker holds (on one of the
 	// master's listeners).
 	conns int
-	// active are those of conns that are being served or wait for a
-	// thread: not registered for reading in the worker's epoll instance
-	// (gthread, async), when activeKnown.
-	active      int
-	activeKnown bool
-	// activeConns are the socket inodes of the active connections, for
-	// their ages (at most maxActiveConns of them).
-	activeConns []uint64
+	// unparked are the socket inodes of those of conns that are not
+	// registered in the worker's epoll instances, when parkedKnown: being
+	// served or waiting for a thread (gthread, eventlet); gevent leaves
+	// some registered while it serves them.
+	unparked    []uint64
+	parkedKnown bool
+	// inFlight are the socket inodes of those of conns whose TCP
+	// information shows a request in flight (tcpTimes.inFlight), when
+	// tcpKnown: every accepted connection is TCP and was looked up.
+	inFlight []uint64
+	tcpKnown bool
 	// evidence is what the worker shows of its class.
 	evidence evidence
 }
 
-// maxActiveConns bounds the connections a worker's request ages are kept
-// for: the oldest of more is still seen, as later passes keep the first.
+// maxActiveConns bounds the connections of a worker noted as active (its
+// busy count stops there).
 const maxActiveConns = 256
 
 // evidence is what a worker process shows of its worker class, read from

@@ -13,6 +13,7 @@ import (
 type reader struct {
 	bootTime float64
 	bootErr  error
+	wantTCP  bool
 }
 
 func newReader(*config) (*reader, error) {
@@ -26,3 +27,6 @@ type readErr struct {
 	reason int
 	err    error
 }
+
+// tcpTimesOf is Linux's only.
+func tcpTimesOf([]byte) tcpTimes { return tcpTimes{} }

@@ -15,11 +15,11 @@ func TestParseTCPLine(t *testing.T) {
 		err  bool
 	}{
 		{"   1: 0100007F:1F40 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000        0 5000 1 0000000000000000 100 0 0 10 0",
-			tcpEntry{inode: 5000, state: tcpListen, local: netip.MustParseAddrPort("127.0.0.1:8000"), rxQueue: 5}, false},
+			tcpEntry{inode: 5000, state: tcpListen, local: netip.MustParseAddrPort("127.0.0.1:8000"), remote: netip.MustParseAddrPort("0.0.0.0:0"), rxQueue: 5}, false},
 		{"   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0",
-			tcpEntry{inode: 77, state: tcpListen, local: netip.MustParseAddrPort("[::1]:8080")}, false},
-		{"   0: 0000000000000000FFFF00000500000A:1F90 00000000000000000000000000000000:0000 01 00000000:00000000 00:00000000 00000000     0        0 78 1 0",
-			tcpEntry{inode: 78, state: tcpEstablished, local: netip.MustParseAddrPort("[::ffff:10.0.0.5]:8080")}, false},
+			tcpEntry{inode: 77, state: tcpListen, local: netip.MustParseAddrPort("[::1]:8080"), remote: netip.MustParseAddrPort("[::]:0")}, false},
+		{"   0: 0000000000000000FFFF00000500000A:1F90 0000000000000000FFFF00000700000A:C738 01 00000000:00000000 00:00000000 00000000     0        0 78 1 0",
+			tcpEntry{inode: 78, state: tcpEstablished, local: netip.MustParseAddrPort("[::ffff:10.0.0.5]:8080"), remote: netip.MustParseAddrPort("[::ffff:10.0.0.7]:51000")}, false},
 		{"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", tcpEntry{}, true},
 		{"   1: 0100007F 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000 0 5000", tcpEntry{}, true},
 		{"   1: 0100007F:1F40 00000000:0000 0A 00000000:00000005 00:00000000 00000000  1000 0 x", tcpEntry{}, true},
@@ -234,9 +234,10 @@ func TestEpollTargets(t *testing.T) {
 	const info = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n" +
 		"tfd:        5 events:       19 data:                5  pos:0 ino:6a3 sdev:8\n" +
 		"tfd:       12 events:       19 data:                c  pos:0 ino:6b0 sdev:8\n" +
-		"tfd: x events: 1\n"
+		"tfd: x events: 1 ino:zz\n" +
+		"tfd:       13 events:       19 data:                d  pos:0 ino:1f"
 	got := epollTargets([]byte(info), nil)
-	if !reflect.DeepEqual(got, []int{5, 12}) {
-		t.Errorf("epollTargets = %v, want [5 12]", got)
+	if !reflect.DeepEqual(got, []uint64{0x6a3, 0x6b0, 0x1f}) {
+		t.Errorf("epollTargets = %x, want [6a3 6b0 1f]", got)
 	}
 }

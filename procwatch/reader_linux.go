@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,10 +78,18 @@ type reader struct {
 	name     []byte
 	diagBuf  []byte
 	kids     []int
-	tfds     []int
-	active   []uint64
-	obs      observation
-	errs     []readErr
+	targets  []uint64 // an epoll instance's targets
+	unparked []uint64 // the workers' connections not in their epoll instances
+	queries  []tcpQuery
+	tcpOK    bool // the queries were answered
+	// wantTCP asks for the TCP information of the workers' accepted
+	// connections (set by the watcher for the classes that need it).
+	wantTCP bool
+	diagFD  int // the netlink socket of the queries, 0 before the first
+	reqBuf  []byte
+	flying  []uint64 // the workers' connections with a request in flight
+	obs     observation
+	errs    []readErr
 }
 
 // readErr is a failure of a pass, counted under reason.
@@ -129,25 +138,26 @@ type sockInfo struct {
 	conn    bool           // may be an accepted connection: tcp not in LISTEN, or a connected unix stream with a path
 	unix    bool           // found in /proc/PID/net/unix (path), else in tcp or tcp6 (local)
 	local   netip.AddrPort // tcp: the local address and port
+	remote  netip.AddrPort // tcp: the peer's
 	path    string         // unix: the path of a connected stream socket
 	seen    uint64         // the last pass that found it in a worker's fds
 }
 
 // procRead is what a pass read of one process (procs[0] is the master).
 type procRead struct {
-	id        procID
-	utime     uint64
-	stime     uint64
-	rss       int64
-	fdErr     error
-	heartbeat string // path of the fd of the worker's heartbeat file
-	ownBeat   bool   // it holds a heartbeat file the master holds
-	epoll     [maxEpoll]int
-	nEpoll    int // epoll instances it holds (their fds in epoll)
-	conns     int
-	activeOff int // its active connections in reader.active
-	nActive   int
-	notWorker bool
+	id          procID
+	utime       uint64
+	stime       uint64
+	rss         int64
+	fdErr       error
+	heartbeat   string // path of the fd of the worker's heartbeat file
+	ownBeat     bool   // it holds a heartbeat file the master holds
+	epoll       [maxEpoll]int
+	nEpoll      int // epoll instances it holds (their fds in epoll)
+	conns       int
+	unparkedOff int // its connections not in its epoll instances, in reader.unparked
+	nUnparked   int // -1 when its epoll instances could not be read
+	notWorker   bool
 }
 
 // maxEpoll is the most epoll instances of a worker that are read.
@@ -155,11 +165,12 @@ const maxEpoll = 4
 
 // candidate is a worker's socket that may be an accepted connection.
 type candidate struct {
-	owner int
-	inode uint64
-	unix  bool
-	local netip.AddrPort // tcp
-	path  string         // unix
+	owner  int
+	inode  uint64
+	unix   bool
+	local  netip.AddrPort // tcp
+	remote netip.AddrPort // tcp
+	path   string         // unix
 }
 
 // listener is a listening socket of the master.
@@ -772,7 +783,7 @@ func (r *reader) readSockets() (netErr, diagErr error) {
 			s.known[ino] = k
 		}
 		if k.found && k.conn {
-			s.cands = append(s.cands, candidate{owner: s.inodes[ino], inode: ino, unix: k.unix, local: k.local, path: k.path})
+			s.cands = append(s.cands, candidate{owner: s.inodes[ino], inode: ino, unix: k.unix, local: k.local, remote: k.remote, path: k.path})
 		}
 	}
 	s.prevLsn = append(s.prevLsn[:0], s.listenrs...)
@@ -820,7 +831,7 @@ func (r *reader) scanTable(t int, listeners bool) error {
 				s.listenrs = append(s.listenrs, listener{key: listenKey{addr: e.local}, inode: ino, queue: int64(e.rxQueue), queueKnown: true})
 			}
 			if isWorker {
-				k.found, k.conn, k.local = true, state != tcpListen, e.local
+				k.found, k.conn, k.local, k.remote = true, state != tcpListen, e.local, e.remote
 				s.known[ino] = k
 			}
 		})
@@ -1061,54 +1072,55 @@ func (r *reader) readFDs(p *procRead, idx int) error {
 	return nil
 }
 
-// countConns counts the accepted connections each worker holds, and those
-// of them not registered in its epoll instances (being served, or waiting
-// for a thread).
+// countConns counts the accepted connections each worker holds, and notes
+// those not registered in its epoll instances (being served, or waiting
+// for a thread), and with wantTCP, those whose TCP information shows a
+// request in flight.
 func (r *reader) countConns() {
-	r.active = r.active[:0]
-	for _, c := range r.cands {
+	r.unparked = r.unparked[:0]
+	r.flying = r.flying[:0]
+	r.queries = r.queries[:0]
+	for i, c := range r.cands {
 		if !r.onListener(c) {
 			continue
 		}
 		r.procs[c.owner].conns++
+		if r.wantTCP && !c.unix {
+			r.queries = append(r.queries, tcpQuery{cand: i, local: c.local, remote: c.remote})
+		}
 	}
 	for i := 1; i < len(r.procs); i++ {
 		p := &r.procs[i]
-		p.activeOff = len(r.active)
+		p.unparkedOff = len(r.unparked)
+		p.nUnparked = 0
 		if p.conns == 0 || p.notWorker {
 			continue
 		}
-		r.tfds = r.tfds[:0]
-		ok := true
+		r.targets = r.targets[:0]
 		for k := range p.nEpoll {
 			data, err := r.readFile(r.path(strconv.Itoa(p.id.pid), "fdinfo", strconv.Itoa(p.epoll[k])))
 			if err != nil {
-				ok = false
+				p.nUnparked = -1
 				break
 			}
-			r.tfds = epollTargets(data, r.tfds)
+			r.targets = epollTargets(data, r.targets)
 		}
-		if !ok {
-			p.nActive = -1
+		if p.nUnparked < 0 {
 			continue
 		}
 		for _, c := range r.cands {
-			if c.owner != i || !r.onListener(c) {
+			if c.owner != i || !r.onListener(c) || slices.Contains(r.targets, c.inode) {
 				continue
 			}
-			fd, has := r.sockFD[c.inode]
-			registered := false
-			for _, t := range r.tfds {
-				if has && t == fd {
-					registered = true
-					break
-				}
-			}
-			if !registered && len(r.active)-p.activeOff < maxActiveConns {
-				r.active = append(r.active, c.inode)
+			if len(r.unparked)-p.unparkedOff < maxActiveConns {
+				r.unparked = append(r.unparked, c.inode)
 			}
 		}
-		p.nActive = len(r.active) - p.activeOff
+		p.nUnparked = len(r.unparked) - p.unparkedOff
+	}
+	r.tcpOK = false
+	if r.wantTCP {
+		r.tcpOK = r.queryTCP() == nil
 	}
 }
 
@@ -1150,12 +1162,15 @@ func (r *reader) observe(o *observation) {
 		if p.heartbeat != "" {
 			w.heartbeat = changeTime(p.heartbeat)
 		}
-		if p.fdErr == nil && p.nActive >= 0 {
-			w.activeKnown = true
+		if p.fdErr == nil && p.nUnparked >= 0 {
+			w.parkedKnown = true
 			if p.conns > 0 {
-				w.activeConns = r.active[p.activeOff : p.activeOff+p.nActive]
-				w.active = p.nActive
+				w.unparked = r.unparked[p.unparkedOff : p.unparkedOff+p.nUnparked]
 			}
+		}
+		w.tcpKnown = r.wantTCP && r.tcpOK && p.fdErr == nil
+		if w.tcpKnown && p.conns > 0 {
+			w.inFlight, w.tcpKnown = r.inFlight(i)
 		}
 		if wantEvidence {
 			w.evidence = r.evidence(p)

@@ -182,3 +182,132 @@ func unixName(dst, name []byte) []byte {
 	}
 	return dst
 }
+
+// What the TCP information of an accepted connection tells: whether a
+// request is in flight on it.
+const (
+	inetDiagInfo       = 2          // INET_DIAG_INFO attribute: struct tcp_info
+	inetDiagNoCookie   = 0xffffffff // INET_DIAG_NOCOOKIE, both words
+	inetDiagReqV2Len   = 56         // struct inet_diag_req_v2
+	tcpInfoRequestLen  = nlmsgHdrLen + inetDiagReqV2Len
+	tcpInfoAllStates   = 0xffffffff
+	tcpInfoMinimumSize = 160 // through tcpi_data_segs_out (kernel 4.6+)
+)
+
+// tcpTimes is what the watcher reads of a connection's struct tcp_info.
+type tcpTimes struct {
+	lastDataSent  uint32 // ms since data was last sent
+	lastDataRecv  uint32 // ms since data was last received
+	bytesReceived uint64
+	dataSegsOut   uint32 // segments sent with data
+}
+
+// inFlight says whether a request is in flight on the connection: it has
+// received data (a request), and has sent none since (no segment with data
+// yet, or the last data received is newer than the last sent). The kernel
+// counts both times in jiffies: a request that arrives in the same tick as
+// the previous response on a keep-alive connection ties, and is not seen;
+// neither is a response that is still being sent (a stream), which looks
+// idle.
+func (t tcpTimes) inFlight() bool {
+	return t.bytesReceived > 0 && (t.dataSegsOut == 0 || t.lastDataRecv < t.lastDataSent)
+}
+
+// tcpInfoRequest writes into b (at least tcpInfoRequestLen bytes) a
+// SOCK_DIAG_BY_FAMILY request for the one TCP socket with this local and
+// remote address (a lookup in the kernel's hash, not a dump), asking for
+// its tcp_info, and returns its length. Addresses of an IPv6 socket are
+// 16 bytes (a v4-mapped peer included), of an IPv4 socket 4.
+func tcpInfoRequest(b []byte, seq uint32, local, remote netip.AddrPort) int {
+	ne := binary.NativeEndian
+	b = b[:tcpInfoRequestLen]
+	clear(b)
+	ne.PutUint32(b[0:4], tcpInfoRequestLen)
+	ne.PutUint16(b[4:6], sockDiagByFamily)
+	ne.PutUint16(b[6:8], 1) // NLM_F_REQUEST
+	ne.PutUint32(b[8:12], seq)
+	r := b[nlmsgHdrLen:]
+	// struct inet_diag_req_v2: family, protocol, ext, pad, states, then
+	// struct inet_diag_sockid: sport, dport (network order), src[4],
+	// dst[4], if, cookie[2].
+	r[0] = afInet6
+	if local.Addr().Is4() {
+		r[0] = afInet
+	}
+	r[1] = 6                       // IPPROTO_TCP
+	r[2] = 1 << (inetDiagInfo - 1) // the extension bit of INET_DIAG_INFO
+	ne.PutUint32(r[4:8], tcpInfoAllStates)
+	binary.BigEndian.PutUint16(r[8:10], local.Port())
+	binary.BigEndian.PutUint16(r[10:12], remote.Port())
+	putAddr := func(dst []byte, a netip.Addr) {
+		if a.Is4() {
+			v := a.As4()
+			copy(dst, v[:])
+		} else {
+			v := a.As16()
+			copy(dst, v[:])
+		}
+	}
+	putAddr(r[12:28], local.Addr())
+	putAddr(r[28:44], remote.Addr())
+	ne.PutUint32(r[48:52], inetDiagNoCookie)
+	ne.PutUint32(r[52:56], inetDiagNoCookie)
+	return tcpInfoRequestLen
+}
+
+// parseTCPInfo parses one datagram of answers to tcpInfoRequest, calling fn
+// with each answer's sequence number, the socket's inode and its times, or
+// found false for a socket the kernel no longer has (an NLMSG_ERROR
+// answer). It returns how many answers the datagram held.
+func parseTCPInfo(b []byte, fn func(seq uint32, inode uint64, t tcpTimes, found bool)) (int, error) {
+	ne := binary.NativeEndian
+	n := 0
+	for len(b) > 0 {
+		if len(b) < nlmsgHdrLen {
+			return n, errDiagTruncated
+		}
+		l := int(ne.Uint32(b[0:4]))
+		typ := ne.Uint16(b[4:6])
+		seq := ne.Uint32(b[8:12])
+		if l < nlmsgHdrLen || l > len(b) {
+			return n, fmt.Errorf("netlink message length %d with %d bytes left: %w", l, len(b), errDiagTruncated)
+		}
+		body := b[nlmsgHdrLen:l]
+		switch typ {
+		case nlmsgError:
+			n++
+			fn(seq, 0, tcpTimes{}, false)
+		case sockDiagByFamily:
+			if len(body) < inetDiagMsgLen {
+				return n, fmt.Errorf("inet_diag_msg of %d bytes: %w", len(body), errDiagTruncated)
+			}
+			inode := uint64(ne.Uint32(body[68:72]))
+			var t tcpTimes
+			found := false
+			attrs := body[inetDiagMsgLen:]
+			for len(attrs) >= 4 {
+				al := int(ne.Uint16(attrs[0:2]))
+				at := ne.Uint16(attrs[2:4])
+				if al < 4 || al > len(attrs) {
+					return n, fmt.Errorf("inet_diag attribute length %d with %d bytes left: %w", al, len(attrs), errDiagTruncated)
+				}
+				if at == inetDiagInfo && al-4 >= tcpInfoMinimumSize {
+					t, found = tcpTimesOf(attrs[4:al]), true
+				}
+				next := (al + 3) &^ 3
+				if next >= len(attrs) {
+					break
+				}
+				attrs = attrs[next:]
+			}
+			n++
+			fn(seq, inode, t, found)
+		}
+		next := (l + 3) &^ 3
+		if next >= len(b) {
+			break
+		}
+		b = b[next:]
+	}
+	return n, nil
+}

@@ -5,6 +5,7 @@ package procwatch
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +79,107 @@ func diagRequest(b []byte, family uint8, seq uint32) int {
 	ne.PutUint16(b[6:8], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	ne.PutUint32(b[8:12], seq)
 	return n
+}
+
+// tcpQuery is the lookup of one accepted connection's TCP information.
+type tcpQuery struct {
+	cand          int // index in reader.cands
+	local, remote netip.AddrPort
+	done, found   bool
+	times         tcpTimes
+}
+
+// queryTCP looks up the TCP information of each connection of r.queries,
+// with one request each (a hash lookup in the kernel, not a dump), sent
+// together over one netlink socket kept from pass to pass.
+func (r *reader) queryTCP() error {
+	if len(r.queries) == 0 {
+		return nil
+	}
+	if r.diagFD == 0 {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		if err != nil {
+			return fmt.Errorf("sock_diag: socket: %w", err)
+		}
+		tv := unix.NsecToTimeval(diagTimeout.Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("sock_diag: SO_RCVTIMEO: %w", err)
+		}
+		r.diagFD = fd
+	}
+	// Send in batches that the kernel's answers fit in the buffer.
+	const batch = 64
+	for start := 0; start < len(r.queries); start += batch {
+		end := min(start+batch, len(r.queries))
+		req := r.reqBuf[:0]
+		for k := start; k < end; k++ {
+			q := &r.queries[k]
+			var m [tcpInfoRequestLen]byte
+			n := tcpInfoRequest(m[:], uint32(k+1), q.local, q.remote)
+			req = append(req, m[:n]...)
+		}
+		r.reqBuf = req
+		if err := unix.Sendto(r.diagFD, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			r.closeDiag()
+			return fmt.Errorf("sock_diag: sending %d TCP lookups: %w", end-start, err)
+		}
+		for got := 0; got < end-start; {
+			m, _, err := unix.Recvfrom(r.diagFD, r.diagBuf, 0)
+			if err != nil {
+				r.closeDiag() // late answers would be taken for the next pass's
+				return fmt.Errorf("sock_diag: reading the TCP lookups: %w", err)
+			}
+			n, err := parseTCPInfo(r.diagBuf[:m], func(seq uint32, inode uint64, t tcpTimes, found bool) {
+				k := int(seq) - 1
+				if k < start || k >= end {
+					return
+				}
+				q := &r.queries[k]
+				q.done = true
+				// A 4-tuple reused by another connection since is not it.
+				q.found = found && inode == r.cands[q.cand].inode
+				q.times = t
+			})
+			if err != nil {
+				r.closeDiag()
+				return fmt.Errorf("sock_diag: TCP lookups: %w", err)
+			}
+			got += n
+		}
+	}
+	return nil
+}
+
+func (r *reader) closeDiag() {
+	if r.diagFD != 0 {
+		unix.Close(r.diagFD)
+		r.diagFD = 0
+	}
+}
+
+// inFlight returns the worker's connections with a request in flight by
+// their TCP information (appended to r.unparked's spare room would alias:
+// they go to r.flying), and whether every one of its connections was
+// looked up.
+func (r *reader) inFlight(owner int) ([]uint64, bool) {
+	off := len(r.flying)
+	for _, q := range r.queries {
+		c := &r.cands[q.cand]
+		if c.owner != owner {
+			continue
+		}
+		if !q.done {
+			return nil, false
+		}
+		if q.found && q.times.inFlight() && len(r.flying)-off < maxActiveConns {
+			r.flying = append(r.flying, c.inode)
+		}
+	}
+	for _, c := range r.cands {
+		if c.owner == owner && c.unix && r.onListener(c) {
+			return nil, false // no TCP information for a unix socket
+		}
+	}
+	return r.flying[off:len(r.flying):len(r.flying)], true
 }

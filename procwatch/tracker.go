@@ -3,6 +3,8 @@ package procwatch
 import (
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -44,11 +46,12 @@ type tracker struct {
 	restarts int64
 	busyTime float64
 
-	beats map[procID]beat      // heartbeat cadence of sync workers
-	since map[uint64]time.Time // an active connection (by inode) → first seen active
-	seen  map[uint64]bool      // the active connections of this pass
-	slots map[procID]int       // a worker's slot
-	taken []bool               // slots in use
+	beats  map[procID]beat      // heartbeat cadence of sync workers
+	since  map[uint64]time.Time // an active connection (by inode) → first seen active
+	seen   map[uint64]bool      // the active connections of this pass
+	active []uint64             // a worker's active connections, a buffer
+	slots  map[procID]int       // a worker's slot
+	taken  []bool               // slots in use
 	// maxThreads is the most threads seen in one worker less its main
 	// thread: gthread's pool grows a thread per request in flight, up to
 	// --threads.
@@ -237,8 +240,8 @@ func (t *tracker) followBeat(p *procObs, busy bool) {
 }
 
 // pooledFigures: the requests a gthread or async worker is on are its
-// accepted connections that are not parked for reading in its epoll
-// instance; a gthread worker serves threads of them at once, the rest wait
+// accepted connections that the signal of its class shows active (see
+// signalOf); a gthread worker serves threads of them at once, the rest wait
 // for a thread. A request's age is the time since its connection was first
 // seen active.
 func (t *tracker) pooledFigures(o *observation, snap *snapshot) {
@@ -248,10 +251,17 @@ func (t *tracker) pooledFigures(o *observation, snap *snapshot) {
 		per = max(1, r.threads.v)
 	}
 	snap.capacity, snap.capacityKnown = int64(len(o.workers)*per), true
+	sig := signalOf(r.kind, r.class.v)
 	known := o.fdsKnown
 	for i := range o.workers {
-		if !o.workers[i].activeKnown {
-			known = false
+		p := &o.workers[i]
+		switch sig {
+		case signalParked:
+			known = known && p.parkedKnown
+		case signalBoth:
+			known = known && (p.parkedKnown || p.tcpKnown)
+		case signalTCP:
+			known = known && p.tcpKnown
 		}
 	}
 	if !known {
@@ -261,13 +271,24 @@ func (t *tracker) pooledFigures(o *observation, snap *snapshot) {
 	snap.queuedKnown = r.kind == KindThreaded
 	for i := range o.workers {
 		p := &o.workers[i]
-		busy := p.active
+		t.active = t.active[:0]
+		if sig != signalTCP && p.parkedKnown {
+			t.active = append(t.active, p.unparked...)
+		}
+		if sig != signalParked && p.tcpKnown {
+			for _, ino := range p.inFlight {
+				if !slices.Contains(t.active, ino) {
+					t.active = append(t.active, ino)
+				}
+			}
+		}
+		busy := len(t.active)
 		if r.kind == KindThreaded {
-			busy = min(p.active, per)
-			snap.queued += int64(p.active - busy)
+			busy = min(busy, per)
+			snap.queued += int64(len(t.active) - busy)
 		}
 		snap.busy += int64(busy)
-		for _, ino := range p.activeConns {
+		for _, ino := range t.active {
 			t.seen[ino] = true
 			first, ok := t.since[ino]
 			if !ok {
@@ -277,6 +298,48 @@ func (t *tracker) pooledFigures(o *observation, snap *snapshot) {
 			snap.ageMax = max(snap.ageMax, o.at.Sub(first).Seconds())
 		}
 	}
+}
+
+// signal is what tells a pooled worker's requests in flight.
+type signal uint8
+
+const (
+	// signalParked: the accepted connections not registered in the
+	// worker's epoll instances. Exact for gthread (its poller holds the
+	// idle keep-alive connections and the listener; a connection leaves
+	// it while served or waiting for a thread) and eventlet (only the
+	// sockets it waits to read are registered).
+	signalParked signal = iota
+	// signalBoth: those, and the connections whose TCP information shows
+	// a request in flight. gevent's libev does not unregister a socket
+	// when a request starts, so the epoll list alone is a lower bound.
+	signalBoth
+	// signalTCP: the connections whose TCP information shows a request in
+	// flight (last data received newer than the last sent). uvicorn's
+	// asyncio loop keeps every socket registered, so epoll tells nothing;
+	// a unix-socket bind has no TCP information, so nothing tells.
+	signalTCP
+)
+
+// signalOf is the signal of a worker class.
+func signalOf(kind Kind, class string) signal {
+	if kind == KindThreaded {
+		return signalParked
+	}
+	c := strings.ToLower(strings.TrimPrefix(class, "egg:gunicorn#"))
+	switch {
+	case c == "eventlet" || strings.HasPrefix(c, "gunicorn.workers.geventlet."):
+		return signalParked
+	case strings.HasPrefix(c, "gevent") || strings.HasPrefix(c, "gunicorn.workers.ggevent."):
+		return signalBoth
+	}
+	return signalTCP
+}
+
+// wantsTCP says whether the next pass should read the TCP information of the
+// workers' connections: for the classes whose signal needs it.
+func (t *tracker) wantsTCP() bool {
+	return t.res.kind == KindAsync && signalOf(t.res.kind, t.res.class.v) != signalParked
 }
 
 // resolve decides the worker class, threads, worker connections and

@@ -265,10 +265,10 @@ func gthreadUnixTree() fakeTree {
 		{pid: 2001, ppid: 2000, utime: 20, stime: 20, start: 600, rssPages: 6000, cmdline: cmd, tasks: 3,
 			fds: stdFDs(map[int]string{3: "socket:[8000]", 4: "hb", 5: "socket:[8101]", 6: "socket:[8102]", 7: "socket:[8103]",
 				8: "socket:[8104]", 9: "socket:[8105]", 10: "epoll"}),
-			fdinfo: map[int]string{10: epollInfo(3, 7)}}, // the listener and an idle keep-alive connection
+			fdinfo: map[int]string{10: epollInfo(8000, 8103)}}, // the listener and an idle keep-alive connection
 		{pid: 2002, ppid: 2000, utime: 30, stime: 30, start: 601, rssPages: 6001, cmdline: cmd,
 			fds:    stdFDs(map[int]string{3: "socket:[8000]", 4: "hb", 10: "epoll"}),
-			fdinfo: map[int]string{10: epollInfo(3)}},
+			fdinfo: map[int]string{10: epollInfo(8000)}},
 	}
 	t.unix = []string{
 		unixRow(0x10000, 1, 1, 8000, "/run/gunicorn.sock"),
@@ -284,12 +284,12 @@ func gthreadUnixTree() fakeTree {
 }
 
 // epollInfo is the /proc/PID/fdinfo of an epoll instance registered for
-// reading on fds.
-func epollInfo(fds ...int) string {
+// reading on the sockets with these inodes (their fd numbers made up).
+func epollInfo(inodes ...uint64) string {
 	var b strings.Builder
 	b.WriteString("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n")
-	for _, fd := range fds {
-		fmt.Fprintf(&b, "tfd: %8d events:       19 data: %16x  pos:0 ino:%x sdev:8\n", fd, fd, 9000+fd)
+	for i, ino := range inodes {
+		fmt.Fprintf(&b, "tfd: %8d events:       19 data: %16x  pos:0 ino:%x sdev:8\n", 20+i, 20+i, ino)
 	}
 	return b.String()
 }

@@ -94,15 +94,15 @@ type Options struct {
 	// uvicorn.workers.UvicornWorker).
 	App string
 	// Config, when set, configures Gunicorn by a configuration file instead
-	// of flags: Start writes gunicorn.conf.py with the bind, the StatsD
+	// of flags: Start writes gunicorntest.conf.py with the bind, the StatsD
 	// settings, the workers, the timeouts and Config's own lines (Python
 	// assignments such as "worker_class = 'gthread'"), and the command line
 	// names only the app (and -c, unless DefaultConfig). Args still go on the
 	// command line.
 	Config string
-	// DefaultConfig leaves the configuration file to be found by Gunicorn
-	// itself, as ./gunicorn.conf.py in its working directory (Gunicorn 20+),
-	// instead of naming it with -c.
+	// DefaultConfig names the configuration file gunicorn.conf.py and leaves
+	// it to be found by Gunicorn itself in its working directory (Gunicorn
+	// 20+), instead of naming it with -c.
 	DefaultConfig bool
 	// ProcTitle lets Gunicorn set its processes' titles with setproctitle
 	// ("gunicorn: master [app:app]", "gunicorn: worker [app:app]"), skipping
@@ -183,7 +183,10 @@ func Start(t testing.TB, opts Options) *Server {
 			}
 		}
 	} else {
-		conf := filepath.Join(dir, "gunicorn.conf.py")
+		conf := filepath.Join(dir, "gunicorntest.conf.py") // not where Gunicorn looks by itself
+		if opts.DefaultConfig {
+			conf = filepath.Join(dir, "gunicorn.conf.py")
+		}
 		if err := os.WriteFile(conf, configFile(dir, settings, opts.Config), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -334,6 +337,19 @@ func (s *Server) Client(timeout time.Duration) *http.Client {
 			},
 		},
 	}
+}
+
+// Dial opens a connection to Gunicorn, for a test that speaks HTTP itself
+// (keep-alive connections, requests sent in pieces). It fails the test
+// when it cannot connect, and closes the connection when the test ends.
+func (s *Server) Dial() net.Conn {
+	s.t.Helper()
+	c, err := net.DialTimeout(s.network, s.address, ClientTimeout)
+	if err != nil {
+		s.t.Fatalf("dialing gunicorn at %s: %v", s.Bind, err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // Get GETs path (which may have a query), reads the body and returns the
