@@ -1,6 +1,7 @@
 package procwatch
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -116,4 +117,35 @@ func diagAnswer(msgs ...[]byte) []byte {
 		b = append(b, m...)
 	}
 	return append(b, nlMsg(nlmsgDone, make([]byte, 4))...)
+}
+
+// FuzzEpollTargets: an epoll instance's fdinfo never panics the parser, and
+// it finds at most one target a line.
+func FuzzEpollTargets(f *testing.F) {
+	f.Add([]byte("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\ntfd:        5 events:       19 data:                5  pos:0 ino:6a3 sdev:8\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := epollTargets(b, nil)
+		if lines := bytes.Count(b, []byte("\n")) + 1; len(got) > lines {
+			t.Errorf("%d targets in %d lines", len(got), lines)
+		}
+	})
+}
+
+// FuzzParseConfig: a configuration file never panics the parser, and what
+// it reads is one of its settings.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("bind = ['unix:/run/g.sock', \"0.0.0.0:80\"]\nworker_class = 'gthread'\nthreads: int = 4\ntimeout = 1_0  # s\n"))
+	f.Add([]byte("if x:\n    threads = 2\nthreads = compute()\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s settings
+		unread := s.parseConfig(b, sourceConfig)
+		for _, n := range unread {
+			if !configKeys[n] {
+				t.Errorf("unread %q is not a setting read", n)
+			}
+		}
+		if s.threads.known() && s.threads.v < 1 || s.timeout.known() && s.timeout.v < 0 {
+			t.Errorf("settings %+v", s)
+		}
+	})
 }

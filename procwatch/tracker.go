@@ -152,6 +152,10 @@ func (t *tracker) update(o *observation, bootTime float64, snap *snapshot) {
 		t.newMaster(o.master.id)
 	}
 	now := o.at
+	t.assignSlots(o.workers)
+	for i := range o.workers {
+		t.followBeat(&o.workers[i], o.workers[i].conns > 0)
+	}
 	t.resolve(o)
 	r := &t.res
 	snap.up, snap.masterPID, snap.kind = true, o.master.id.pid, r.kind
@@ -162,7 +166,6 @@ func (t *tracker) update(o *observation, bootTime float64, snap *snapshot) {
 		snap.timeout, snap.timeoutKnown, snap.timeoutSrc = float64(r.timeout.v), true, r.timeout.src
 	}
 
-	t.assignSlots(o.workers)
 	snap.procs = append(snap.procs, t.procPoint(&o.master, true, 0, bootTime, now))
 	clear(t.seen)
 	switch r.kind {
@@ -213,7 +216,6 @@ func (t *tracker) syncFigures(o *observation, snap *snapshot) {
 		} else {
 			snap.idleWorkers++
 		}
-		t.followBeat(p, busy)
 	}
 	snap.busy = snap.busyWorkers
 	snap.ageMax = max(0, snap.ageMax)
