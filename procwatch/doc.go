@@ -10,6 +10,11 @@
 // run on other systems than Linux (New returns an error wrapping
 // errors.ErrUnsupported there).
 //
+// Inside, each pass has three steps: a reader (Linux) reads the processes
+// and sockets into a plain value; a tracker, pure logic built and tested on
+// any system, turns it into figures; a reporter owns the instruments (their
+// names are the Metric constants) and their attribute sets.
+//
 //	w, err := procwatch.New(meterProvider,
 //		procwatch.WithPIDFile("/run/gunicorn.pid"),
 //		procwatch.WithAttributes(attribute.String("app", "shop.web")))
@@ -23,52 +28,101 @@
 // or a restart is followed; WithDiscover finds a master by its command line
 // or title, again when it is gone. While no master runs, gunicorn.up is 0
 // and no other gauge is reported (the counters keep their totals). Workers
-// are the master's children (/proc/PID/task/*/children), except a child
-// holding no heartbeat file (a new master during a USR2 upgrade) and
-// Gunicorn 26's dirty arbiter when setproctitle names it.
+// are the master's children (/proc/PID/task/*/children) that hold a
+// heartbeat file the master holds too (each worker's is made by the master
+// before the fork): not a new master during a USR2 upgrade (it holds its own
+// workers' files), nor Gunicorn 26's dirty arbiter. The listeners are the
+// master's listening sockets that its workers hold too: not Gunicorn 25's
+// control socket, which only the master holds. A pid or pid file that names
+// no running master at the first pass is logged as a warning.
+//
+// # Knowing the worker class
+//
+// What busy means depends on the worker class, and how big the pool is on
+// its threads, worker connections and timeout. The watcher takes each of
+// them from the first of these that says: the program's options
+// (WithWorkerClass, WithThreads, WithWorkerConnections, WithTimeout); the
+// master's settings, read as Gunicorn reads them, its configuration file
+// (named by -c, else ./gunicorn.conf.py in its working directory: the
+// top-level assignments of literals, such as threads = 4), then
+// GUNICORN_CMD_ARGS in its environment, then its arguments; then what the
+// workers show (gevent's or greenlet's libraries in /proc/PID/maps, which
+// the master maps too as it imports the class; an epoll instance in a
+// worker, which gthread has and the sync worker has not; asyncio's module
+// beside one for uvicorn; the most threads seen in a gthread worker, whose
+// pool starts a thread per request up to --threads; for a sync worker's
+// timeout, the cadence of its heartbeat, touched every timeout/2 while it
+// waits); then Gunicorn's defaults (sync, 1000 worker connections, 30 s).
+// With setproctitle installed, the master's arguments and environment are
+// gone (its title is "gunicorn: master [app]"): the file and the workers
+// still tell. Each change of what was decided is logged with its source.
 //
 // # What busy means
 //
-// A sync worker handles one request at a time and closes each connection,
-// so it is busy exactly while it holds an accepted connection: a socket in
-// its /proc/PID/fd, other than the listeners it inherits, that
-// /proc/PID/net/tcp{,6} shows in a state other than LISTEN with the local
-// address and port of one of the master's listeners (a listener on 0.0.0.0
-// or :: matches any address), or that /proc/PID/net/unix shows as a
-// connected stream socket with a listener's path. A worker's own connections
-// (to a database, say) do not count. An accepted connection is in those
-// tables from its birth, and its address never changes: the watcher looks a
-// socket up once, when a worker first holds it, and the socket stays what
-// it was found to be until the worker closes it (a connection in CLOSE_WAIT,
-// whose client has gone, or one reset by its client, which the tables no
-// longer show, is still on the worker's hands). Each pass adds busy workers
-// × the time since the previous pass to gunicorn.worker.busy_time, so that
-// rate(busy_time) / worker count is the utilization over any window.
+// One model serves every class: gunicorn.worker.capacity is the requests
+// the pool can serve at once (workers for sync, workers × threads for
+// gthread, workers × worker_connections for async classes),
+// gunicorn.worker.busy the requests being served now, gunicorn.worker.queued
+// (gthread) the accepted requests waiting for a thread, and
+// gunicorn.worker.busy_time the request-seconds served, summed over passes
+// (each adds the busy requests × the time since the previous pass), so that
+// rate(busy_time) / capacity is the utilization over any window.
 //
-// The worker class is read from the master's arguments (-k, --worker-class,
-// --threads, also in GUNICORN_CMD_ARGS), or given with WithWorkerClass; with
-// none, it is Gunicorn's default, sync. For sync workers, gunicorn.worker.count
-// has one point per state (gunicorn.worker.state = busy, idle). For gthread
-// and async workers (gevent, eventlet...), which keep idle keep-alive
-// connections, busy has no such meaning: gunicorn.worker.count then has one
-// point without the state attribute, gunicorn.worker.connections reports the
-// accepted connections each worker holds, and busy_time and request.age.max
-// are not reported. The same single point is reported when the fds cannot be
-// read.
+// A worker's accepted connections are the sockets in its /proc/PID/fd,
+// other than the listeners it inherits, that /proc/PID/net/tcp{,6} shows in
+// a state other than LISTEN with the local address and port of one of the
+// master's listeners (a listener on 0.0.0.0 or :: matches any address), or
+// that /proc/PID/net/unix shows as a connected stream socket with a
+// listener's path. A worker's own connections (to a database, say) do not
+// count. An accepted connection is in those tables from its birth, and its
+// addresses never change: the watcher looks a socket up once, when a
+// worker first holds it, and the socket stays what it was found to be until
+// the worker closes it. Which of them are requests in flight:
+//
+//   - sync: a worker handles one request at a time and closes each
+//     connection, so it is busy exactly while it holds an accepted
+//     connection (one in CLOSE_WAIT, whose client has gone, is still on its
+//     hands). gunicorn.worker.count then has one point per state
+//     (gunicorn.worker.state = busy, idle). Exact.
+//   - gthread: the worker's poller (an epoll instance; /proc/PID/fdinfo/N
+//     lists its targets) holds the listener and the idle keep-alive
+//     connections; a connection leaves it while it is served or waits for a
+//     thread. So the accepted connections not in it are the requests in
+//     flight, min(that, threads) of them busy and the rest queued. Exact on
+//     every release (20.1 to 26.1), for held requests and idle keep-alive
+//     connections alike; a connection that has sent nothing yet counts as
+//     busy on 20.1 and 24.1, where a thread blocks on it.
+//   - eventlet: likewise, only the sockets it waits to read are registered:
+//     exact.
+//   - gevent: libev leaves a socket registered when a request starts on it,
+//     so the epoll list alone is a lower bound; a connection also counts when
+//     its TCP information (sock_diag, looked up for that one connection)
+//     shows data received after the last data sent, or none sent yet.
+//     uvicorn's asyncio loop keeps every socket registered: the TCP
+//     information alone tells (and so nothing does for a unix-socket bind).
+//     The kernel keeps those times in ticks (4 ms at HZ=250): a request that
+//     arrives on a keep-alive connection in the tick of the previous response
+//     is not seen, nor a response still being streamed.
+//
+// A class whose signal cannot be read (no fd access, a uvicorn worker on a
+// unix socket) reports capacity and the worker count, and no busy.
+// gthread and async workers also report gunicorn.worker.connections, the
+// accepted connections each holds.
 //
 // # Request age
 //
 // Each worker keeps open an unlinked temporary file (wgunicorn-XXXX) that it
 // touches whenever it is between requests (fchmod before Gunicorn 22.0,
 // os.utime since). Both move the file's change time, so the time since the
-// ctime of /proc/PID/fd/N is how long a busy worker has been on its current
-// request. gunicorn.worker.request.age.max is the largest over busy workers,
-// 0 when none is busy. Gunicorn kills a worker at --timeout of it:
-// gunicorn.worker.timeout is that timeout, from the master's -t or --timeout
-// (also in GUNICORN_CMD_ARGS), Gunicorn's default of 30 s when neither gives
-// one (a timeout set in a configuration file is not seen), and not reported
-// with --timeout 0, which turns the timeout off. An alert on
-// request.age.max > 0.8 × timeout warns before Gunicorn kills a worker.
+// ctime of /proc/PID/fd/N is how long a busy sync worker has been on its
+// current request. A gthread or async worker touches it from its main loop
+// whatever its requests do; their request age is the time since the
+// connection was first seen in flight. gunicorn.worker.request.age.max is the
+// largest, 0 when none is busy. Gunicorn kills a sync worker at --timeout of
+// it (other classes: when their main loop stalls that long):
+// gunicorn.worker.timeout is that timeout, not reported with --timeout 0. An
+// alert on request.age.max > 0.8 × timeout of sync workers warns before
+// Gunicorn kills one.
 //
 // # Accept queue
 //
@@ -82,7 +136,7 @@
 // --backlog (default 2048) and sys/net/core/somaxconn; a unix queue is then
 // not reported.
 //
-// # Restarts
+// # Restarts and slots
 //
 // gunicorn.worker.restarts counts workers that exited and were replaced: a
 // worker that disappears and a new one that appears within 5 seconds of it
@@ -90,6 +144,13 @@
 // reload). Workers removed with TTOU or added with TTIN are not counted,
 // unless one of each happens within those 5 seconds. Workers of a new master
 // are not restarts.
+//
+// A worker's series (CPU, memory, uptime, connections) carry its slot,
+// gunicorn.worker.slot: the lowest number no other live worker has, taken
+// again by the worker that replaces it. A fleet recycling workers with
+// --max-requests then makes no new series; a slot's CPU counter starts
+// again at each new worker (a counter reset). WithPIDAttribute adds
+// process.pid, for a new series per worker.
 //
 // # Permissions
 //
@@ -105,17 +166,21 @@
 // Made once by New, under the scope ScopeName (see WithMeterName); all
 // asynchronous, reporting the last pass, so the series of a worker that
 // exited vanish from the next collection. Every point carries the
-// attributes of WithAttributes.
+// attributes of WithAttributes (and of WithPrefixAttribute); with
+// WithPIDAttribute a worker's series carry process.pid too.
 //
 //	gunicorn.worker.count            Int64ObservableGauge    {worker}      gunicorn.worker.state (sync only)
+//	gunicorn.worker.capacity         Int64ObservableGauge    {request}
+//	gunicorn.worker.busy             Int64ObservableGauge    {request}
+//	gunicorn.worker.queued           Int64ObservableGauge    {request}     (gthread only)
 //	gunicorn.worker.busy_time        Float64ObservableCounter s
 //	gunicorn.worker.request.age.max  Float64ObservableGauge   s
-//	gunicorn.worker.connections      Int64ObservableGauge    {connection}  process.pid (gthread/async)
+//	gunicorn.worker.connections      Int64ObservableGauge    {connection}  gunicorn.process.role, gunicorn.worker.slot (gthread/async)
 //	gunicorn.worker.restarts         Int64ObservableCounter  {worker}
 //	gunicorn.worker.timeout          Float64ObservableGauge   s
-//	gunicorn.process.cpu.time        Float64ObservableCounter s            gunicorn.process.role, process.pid, cpu.mode
-//	gunicorn.process.memory.usage    Int64ObservableGauge    By            gunicorn.process.role, process.pid
-//	gunicorn.process.uptime          Float64ObservableGauge   s            gunicorn.process.role, process.pid
+//	gunicorn.process.cpu.time        Float64ObservableCounter s            gunicorn.process.role, gunicorn.worker.slot (workers) or process.pid (master), cpu.mode
+//	gunicorn.process.memory.usage    Int64ObservableGauge    By            gunicorn.process.role, gunicorn.worker.slot or process.pid
+//	gunicorn.process.uptime          Float64ObservableGauge   s            gunicorn.process.role, gunicorn.worker.slot or process.pid
 //	gunicorn.listen.backlog          Int64ObservableGauge    {connection}  network.transport, network.local.address, network.local.port (tcp)
 //	gunicorn.listen.backlog.limit    Int64ObservableGauge    {connection}  same
 //	gunicorn.up                      Int64ObservableGauge
