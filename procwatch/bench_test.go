@@ -40,6 +40,65 @@ func benchTree() fakeTree {
 	return t
 }
 
+// gthreadBenchTree is a master with 32 gthread workers (4 threads), each
+// with an epoll instance holding the listener and 2 idle keep-alive
+// connections, and every other worker serving 2 more requests, on a host
+// with 10,000 unrelated TCP sockets.
+func gthreadBenchTree() fakeTree {
+	t := benchTree()
+	t.procs[0].cmdline = []string{"/usr/bin/python3", "/usr/bin/gunicorn", "-k", "gthread", "--threads", "4", "--bind", "0.0.0.0:8000", "app:app"}
+	t.tcp = t.tcp[:0]
+	for i := range 32 {
+		p := &t.procs[1+i]
+		p.cmdline = t.procs[0].cmdline
+		p.tasks = 5
+		p.fds = stdFDs(map[int]string{5: "socket:[5000]", 9: "hb", 12: "epoll"})
+		registered := []uint64{5000}
+		n := 2
+		if i%2 == 0 {
+			n = 4
+		}
+		for k := range n {
+			ino := uint64(60000 + 10*i + k)
+			p.fds[20+k] = fmt.Sprintf("socket:[%d]", ino)
+			t.tcp = append(t.tcp, tcpRow(len(t.tcp), "10.0.0.5:8000", fmt.Sprintf("10.0.0.7:%d", 40000+10*i+k), tcpEstablished, 0, ino))
+			if k < 2 {
+				registered = append(registered, ino)
+			}
+		}
+		p.fdinfo = map[int]string{12: epollInfo(registered...)}
+	}
+	t.tcp = append(t.tcp, tcpRow(len(t.tcp), "0.0.0.0:8000", "0.0.0.0:0", tcpListen, 3, 5000))
+	for i := range 10000 {
+		t.tcp = append(t.tcp, tcpRow(len(t.tcp), "10.0.0.5:443", fmt.Sprintf("10.1.%d.%d:%d", i/250, i%250, 1024+i), tcpEstablished, 0, uint64(100000+i)))
+	}
+	return t
+}
+
+// BenchmarkSampleGthread is one pass over a recorded tree of 32 gthread
+// workers: their fds, their epoll instances' fdinfo, 96 accepted
+// connections of which 32 are busy.
+func BenchmarkSampleGthread(b *testing.B) {
+	dir := b.TempDir()
+	if err := writeTree(dir, gthreadBenchTree()); err != nil {
+		b.Fatal(err)
+	}
+	w, _ := newTestWatcher(b, WithProcRoot(dir), WithPID(1000))
+	ctx := context.Background()
+	if err := w.Sample(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if s := w.Stats(); s.Workers != 32 || s.Busy != 32 || s.Capacity != 128 || s.Kind != KindThreaded {
+		b.Fatalf("Stats() = %+v, want 32 workers, 32 busy of 128", s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.Sample(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSample is one pass over a recorded tree: a master with 32
 // workers and 10,000 unrelated sockets. (Reading a real /proc costs the
 // kernel more: it prints each socket table at each read.)

@@ -14,6 +14,8 @@ type reader struct {
 	bootTime float64
 	bootErr  error
 	wantTCP  bool
+	// wantBeats is Linux's only.
+	wantBeats bool
 }
 
 func newReader(*config) (*reader, error) {

@@ -48,7 +48,7 @@ type reader struct {
 	info map[procID]*childInfo
 	// beats are the names of the heartbeat files the master holds (one per
 	// worker), with the last pass that saw each.
-	beats map[string]uint64
+	beats map[string]*uint64
 	// held are the master's sockets a worker holds too (its listeners, as
 	// opposed to Gunicorn 25's control socket, which only the master
 	// holds), with the last pass that saw each.
@@ -83,13 +83,15 @@ type reader struct {
 	queries  []tcpQuery
 	tcpOK    bool // the queries were answered
 	// wantTCP asks for the TCP information of the workers' accepted
-	// connections (set by the watcher for the classes that need it).
-	wantTCP bool
-	diagFD  int // the netlink socket of the queries, 0 before the first
-	reqBuf  []byte
-	flying  []uint64 // the workers' connections with a request in flight
-	obs     observation
-	errs    []readErr
+	// connections (set by the watcher for the classes that need it), and
+	// wantBeats for the heartbeats of idle workers too (to measure the
+	// timeout of sync workers).
+	wantTCP, wantBeats bool
+	diagFD             int // the netlink socket of the queries, 0 before the first
+	reqBuf             []byte
+	flying             []uint64 // the workers' connections with a request in flight
+	obs                observation
+	errs               []readErr
 }
 
 // readErr is a failure of a pass, counted under reason.
@@ -100,10 +102,11 @@ type readErr struct {
 
 // childInfo is what is read once of a child of the master.
 type childInfo struct {
-	dirty    bool // titled as Gunicorn 26's dirty arbiter or one of its workers
-	libs     libSet
-	libsRead bool
-	seen     uint64 // the last pass that saw it
+	dirty     bool   // titled as Gunicorn 26's dirty arbiter or one of its workers
+	heartbeat string // the path of its heartbeat file's fd
+	libs      libSet
+	libsRead  bool
+	seen      uint64 // the last pass that saw it
 }
 
 // The socket tables of the master's network namespace, as bits.
@@ -207,7 +210,7 @@ func newReader(cfg *config) (*reader, error) {
 		r.dump = (*reader).dumpDiag
 	}
 	r.info = map[procID]*childInfo{}
-	r.beats = map[string]uint64{}
+	r.beats = map[string]*uint64{}
 	r.held = map[uint64]uint64{}
 	r.inodes = map[uint64]int{}
 	r.sockFD = map[uint64]int{}
@@ -304,7 +307,7 @@ func (r *reader) read(now time.Time) (*observation, []readErr) {
 	}
 	masterFDs := r.procs[0].fdErr == nil
 	for name, pass := range r.beats {
-		if pass != r.passNo {
+		if *pass != r.passNo {
 			delete(r.beats, name)
 		}
 	}
@@ -1050,26 +1053,43 @@ func (r *reader) readFDs(p *procRead, idx int) error {
 			return
 		}
 		if idx == 0 {
-			if _, ok := r.beats[string(t)]; ok {
-				r.beats[string(t)] = r.passNo
+			if pass, ok := r.beats[string(t)]; ok {
+				*pass = r.passNo
 			} else {
-				r.beats[string(t)] = r.passNo
+				n := r.passNo
+				r.beats[string(t)] = &n
 			}
 			return
 		}
 		// A worker holds only its own (it closes its siblings' after the
 		// fork); a new master holds those of its workers.
-		if pass, ok := r.beats[string(t)]; ok && pass == r.passNo {
-			p.ownBeat = true
-			p.heartbeat = dir + "/" + string(name)
-		} else if p.heartbeat == "" {
-			p.heartbeat = dir + "/" + string(name)
+		own := false
+		if pass, ok := r.beats[string(t)]; ok && *pass == r.passNo {
+			own = true
+		}
+		if own || p.heartbeat == "" {
+			p.ownBeat = own
+			p.heartbeat = r.heartbeatPath(p.id, dir, name)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("file descriptors of process %d (%s): %w", p.id.pid, dir, err)
 	}
 	return nil
+}
+
+// heartbeatPath returns dir/name, the path of a worker's heartbeat fd, made
+// once per worker.
+func (r *reader) heartbeatPath(id procID, dir string, name []byte) string {
+	c := r.info[id]
+	if c != nil && strings.HasSuffix(c.heartbeat, string(name)) && len(c.heartbeat) == len(dir)+1+len(name) {
+		return c.heartbeat
+	}
+	path := dir + "/" + string(name)
+	if c != nil {
+		c.heartbeat = path
+	}
+	return path
 }
 
 // countConns counts the accepted connections each worker holds, and notes
@@ -1159,7 +1179,7 @@ func (r *reader) observe(o *observation) {
 		}
 		w := procObs{id: p.id, utime: p.utime, stime: p.stime, rss: p.rss, fdsRead: p.fdErr == nil,
 			conns: p.conns}
-		if p.heartbeat != "" {
+		if p.heartbeat != "" && (p.conns > 0 || r.wantBeats) {
 			w.heartbeat = changeTime(p.heartbeat)
 		}
 		if p.fdErr == nil && p.nUnparked >= 0 {
@@ -1196,14 +1216,11 @@ func (r *reader) observe(o *observation) {
 	}
 }
 
-// evidence reads what a worker shows of its class: its threads, its epoll
-// instances, and (once) its libraries.
+// evidence reads what a worker shows of its class: its epoll instances,
+// (once) its libraries, and for a worker with an epoll instance (gthread,
+// unless its libraries say otherwise) its threads.
 func (r *reader) evidence(p *procRead) evidence {
 	e := evidence{epoll: p.nEpoll > 0}
-	n := 0
-	if err := r.readDir(r.path(strconv.Itoa(p.id.pid), "task"), func(int, []byte) { n++ }); err == nil {
-		e.threads = n
-	}
 	c := r.child(p.id)
 	if !c.libsRead {
 		if libs, err := r.readLibs(p.id.pid); err == nil {
@@ -1211,6 +1228,12 @@ func (r *reader) evidence(p *procRead) evidence {
 		}
 	}
 	e.libs, e.read = c.libs, c.libsRead && p.fdErr == nil
+	if e.epoll && e.libs == 0 && r.cfg.explicit.threads == 0 && !r.set.threads.known() {
+		n := 0
+		if err := r.readDir(r.path(strconv.Itoa(p.id.pid), "task"), func(int, []byte) { n++ }); err == nil {
+			e.threads = n
+		}
+	}
 	return e
 }
 

@@ -80,8 +80,9 @@ type resolvedKey struct {
 
 // beat follows one sync worker's heartbeats.
 type beat struct {
-	last time.Time // the heartbeat's change time at the previous pass
-	busy bool      // the worker was busy since last
+	last     time.Time     // the heartbeat's change time at the previous pass
+	busy     bool          // the worker was busy since last
+	interval time.Duration // the previous idle interval, 0 when none
 }
 
 // snapshot is the figures of one pass, what the instruments report.
@@ -224,15 +225,24 @@ func (t *tracker) syncFigures(o *observation, snap *snapshot) {
 // followBeat measures the interval between two heartbeats of a sync worker
 // that stayed idle between them: the worker touches its heartbeat file
 // every timeout/2 while it waits for a connection (and after each request,
-// which is why a busy spell voids the interval).
+// which is why a busy spell voids the interval). Two such intervals in a row
+// that agree make the timeout.
 func (t *tracker) followBeat(p *procObs, busy bool) {
 	if p.heartbeat.IsZero() {
 		return
 	}
 	b, ok := t.beats[p.id]
 	if ok && !p.heartbeat.Equal(b.last) {
-		if d := p.heartbeat.Sub(b.last); !b.busy && !busy && d > t.res.beat {
-			t.res.beat = d
+		// Two intervals in a row within 5% of each other: the idle
+		// cadence (one shortened by a request missed between passes
+		// would not repeat).
+		if d := p.heartbeat.Sub(b.last); !b.busy && !busy {
+			if b.interval > 0 && math.Abs(float64(d-b.interval)) <= 0.05*float64(b.interval) {
+				t.res.beat = max(t.res.beat, d)
+			}
+			b.interval = d
+		} else {
+			b.interval = 0
 		}
 		b.busy = false
 	}
@@ -336,6 +346,13 @@ func signalOf(kind Kind, class string) signal {
 		return signalBoth
 	}
 	return signalTCP
+}
+
+// wantsBeats says whether the next pass should read the heartbeat of every
+// worker, idle ones too: while a sync worker's timeout is not known but by
+// its cadence.
+func (t *tracker) wantsBeats() bool {
+	return t.res.kind == KindSync && t.res.timeout.src == sourceDefault
 }
 
 // wantsTCP says whether the next pass should read the TCP information of the

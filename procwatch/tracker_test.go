@@ -202,7 +202,13 @@ func TestTimeoutFromCadence(t *testing.T) {
 	at(time.Second, 0, 1)                                            // busy
 	at(2*time.Second, 1500*time.Millisecond, 0)                      // touched after the request: voided
 	at(7*time.Second, 1500*time.Millisecond, 0)                      // no beat yet
-	at(7*time.Second+100*time.Millisecond, 6500*time.Millisecond, 0) // 5 s after the last: timeout 10
+	at(7*time.Second+100*time.Millisecond, 6500*time.Millisecond, 0) // 5 s after the last
+	if tr.res.timeout.src != sourceDefault {
+		t.Fatalf("timeout %+v after one interval", tr.res.timeout)
+	}
+	at(9*time.Second, 9*time.Second, 0)   // 2.5 s: a request missed between passes
+	at(14*time.Second, 14*time.Second, 0) // 5 s
+	at(19*time.Second, 19*time.Second, 0) // 5 s again: timeout 10
 	if tr.res.timeout != (fact[int]{10, sourceWorkers}) || s.timeout != 10 {
 		t.Errorf("timeout %+v (reported %v), want 10 from the workers", tr.res.timeout, s.timeout)
 	}

@@ -140,7 +140,7 @@ func (w *Watcher) pass() error {
 		boot = w.rd.bootTime
 	}
 	w.tr.update(o, boot, &w.spare)
-	w.rd.wantTCP = w.tr.wantsTCP()
+	w.rd.wantTCP, w.rd.wantBeats = w.tr.wantsTCP(), w.tr.wantsBeats()
 	w.rep.prepare(&w.spare)
 	w.mu.Lock()
 	w.snap, w.spare = w.spare, w.snap
