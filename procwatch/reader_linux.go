@@ -41,6 +41,9 @@ type reader struct {
 
 	master       procID
 	set          settings
+	ctlPath      string    // the master's control socket (Gunicorn 25.1+), once seen
+	ctlDone      bool      // its answer was taken, or is not needed
+	ctlNext      time.Time // when to ask again after a failure
 	masterLibs   libSet
 	lastDiscover time.Time
 
@@ -331,6 +334,7 @@ func (r *reader) read(now time.Time) (*observation, []readErr) {
 	}
 	r.countConns()
 	r.observe(o)
+	r.askControlOnce(now)
 	r.prune()
 	return o, r.errs
 }
@@ -369,6 +373,7 @@ func (r *reader) newMaster(m procID) {
 	clear(r.known)
 	clear(r.info)
 	clear(r.held)
+	r.ctlPath, r.ctlDone, r.ctlNext = "", false, time.Time{}
 	r.set = r.readSettings(m.pid)
 	r.masterLibs = 0
 	if !r.classGiven() {
@@ -1203,6 +1208,9 @@ func (r *reader) observe(o *observation) {
 	var limit int64
 	for _, l := range r.listenrs {
 		if len(r.held) > 0 && r.held[l.inode] == 0 {
+			if l.key.unix && len(o.workers) > 0 {
+				r.ctlPath = l.key.path // only the master holds it: the control socket
+			}
 			continue
 		}
 		lo := listenerObs{key: l.key, queue: l.queue, queueKnown: l.queueKnown, limit: l.limit, limitKnown: l.limitKnown}

@@ -18,6 +18,7 @@ const (
 // Where a fact about the master came from, as logged.
 const (
 	sourceOption  = "option"            // WithWorkerClass, WithThreads, ...
+	sourceControl = "control socket"    // Gunicorn 25.1+'s, show config
 	sourceArgs    = "command line"      // the master's arguments
 	sourceEnv     = "GUNICORN_CMD_ARGS" // the master's environment
 	sourceConfig  = "config file"       // a literal in its configuration file

@@ -205,7 +205,10 @@ func Start(t testing.TB, opts Options) *Server {
 	defer out.Close() // Gunicorn has its own copy
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = dir // where Gunicorn looks for ./gunicorn.conf.py
-	s.cmd.Env = append(env, "PYTHONDONTWRITEBYTECODE=1")
+	// XDG_RUNTIME_DIR: Gunicorn 25.1+ makes its control socket there
+	// (else in ~/.gunicorn, where the masters of parallel tests would take
+	// it from each other).
+	s.cmd.Env = append(env, "PYTHONDONTWRITEBYTECODE=1", "XDG_RUNTIME_DIR="+dir)
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
