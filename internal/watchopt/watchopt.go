@@ -189,6 +189,23 @@ func IntValue(p **int) Value { return intValue{p} }
 // the flag is given, as time.ParseDuration reads it ("30s").
 func DurationValue(p **time.Duration) Value { return durationValue{p} }
 
+// Named returns v with the flag's name before its errors, for kingpin,
+// which does not name the flag whose value it could not set (the flag
+// package does).
+func Named(flag string, v Value) Value { return named{flag, v} }
+
+type named struct {
+	flag string
+	Value
+}
+
+func (n named) Set(s string) error {
+	if err := n.Value.Set(s); err != nil {
+		return fmt.Errorf("%s %w", n.flag, err)
+	}
+	return nil
+}
+
 // Value is a flag's value, as flag.Var and kingpin's SetValue take it.
 type Value interface {
 	String() string

@@ -88,6 +88,10 @@ func TestValues(t *testing.T) {
 			t.Errorf("%q: %v, want an error naming the flag", args, err)
 		}
 	}
+	// Named names the flag, for kingpin.
+	if err := Named("--threads", IntValue(&s.Threads)).Set("x"); err == nil || err.Error() != `--threads "x": not a whole number` {
+		t.Errorf("Named: %v", err)
+	}
 	// The flag package's usage takes the backquoted word as the value's
 	// name; Plain drops the backquotes.
 	if name, _ := flag.UnquoteUsage(fs.Lookup("threads")); name != "n" {
