@@ -59,8 +59,9 @@ func TestRealGunicorn(t *testing.T) {
 		"-statsd.listen", "udp://127.0.0.1:0",
 		"-export.interval", "200ms", // for the test to see the watcher's state before the final export
 		"-gunicorn.pid-file", pidFile, // written by Gunicorn after the forwarder started
-		"-gunicorn.app", "e2e.", // as --statsd-prefix may be written: the dot is trimmed
+		// No -gunicorn.app: the app attribute is the master's --statsd-prefix.
 		"-gunicorn.sample-interval", "50ms",
+		"-gunicorn.pid-attribute", // the workers' series carry their pid besides their slot
 	}
 	var (
 		g    *gunicorntest.Server
@@ -166,7 +167,7 @@ func TestRealGunicorn(t *testing.T) {
 
 // checkWatched checks the watcher's part of the final export: one worker
 // busy and one idle, Gunicorn up, the memory, CPU and uptime of the master
-// and of its two workers, the Unix listener's backlog and limit, all with
+// and of its two workers (by slot and pid), the Unix listener's backlog and limit, all with
 // app=e2e.
 func checkWatched(t *testing.T, got map[string]string, g *gunicorntest.Server, backlog int) {
 	t.Helper()
@@ -206,7 +207,8 @@ func checkWatched(t *testing.T, got map[string]string, g *gunicorntest.Server, b
 	}
 	workers := 0
 	for k := range got {
-		if strings.HasPrefix(k, "gunicorn.process.memory.usage{app=e2e,gunicorn.process.role=worker,process.pid=int:") {
+		if strings.HasPrefix(k, "gunicorn.process.memory.usage{app=e2e,gunicorn.process.role=worker,gunicorn.worker.slot=int:") &&
+			strings.Contains(k, ",process.pid=int:") {
 			workers++
 			within(k, 1<<30)
 		}

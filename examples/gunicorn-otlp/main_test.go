@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/gunicornotel/gunicornotel/examples/internal/otlptest"
+	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
@@ -336,6 +337,17 @@ func TestFlags(t *testing.T) {
 		{[]string{"-gunicorn.discover", "-gunicorn.app", "shop.web", "-prefix-key", ""}, `-gunicorn.app "shop.web": -prefix-key is empty`},
 		{[]string{"-gunicorn.discover", "-prefix-key", ""}, ""},
 		{[]string{"-gunicorn.pid-file", "/run/g.pid", "-gunicorn.sample-interval", "1s"}, ""},
+		// The watcher's settings of Gunicorn's (internal/watchopt checks them).
+		{[]string{"-gunicorn.discover", "-gunicorn.threads", "0"}, "-gunicorn.threads 0: want at least 1"},
+		{[]string{"-gunicorn.discover", "-gunicorn.threads", "four"}, `invalid value "four" for flag -gunicorn.threads: "four": not a whole number`},
+		{[]string{"-gunicorn.discover", "-gunicorn.worker-connections", "-5"}, "-gunicorn.worker-connections -5: want at least 1"},
+		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "1500ms"}, "-gunicorn.timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
+		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "-1s"}, "-gunicorn.timeout -1s: want a whole number of seconds"},
+		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "30"}, `invalid value "30" for flag -gunicorn.timeout: "30": not a duration such as 30s`},
+		{[]string{"-gunicorn.discover", "-gunicorn.worker-class", "gthred"}, `-gunicorn.worker-class "gthred": not a worker class Gunicorn knows`},
+		{[]string{"-gunicorn.timeout", "10s", "-gunicorn.pid-attribute"},
+			"-gunicorn.timeout, -gunicorn.pid-attribute: set the Gunicorn watcher, which is off: give -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover too"},
+		{[]string{"-gunicorn.discover", "-gunicorn.worker-class", "uvicorn.workers.UvicornWorker", "-gunicorn.timeout", "0s"}, ""},
 	} {
 		_, err := parseFlags(tc.args, io.Discard)
 		switch {
@@ -352,6 +364,18 @@ func TestFlags(t *testing.T) {
 	}
 	if !c.watching() || c.gunicornPID != 42 || c.gunicornApp != "shop.web" || c.gunicornInterval != 250*time.Millisecond {
 		t.Errorf("watcher flags: %+v", c)
+	}
+	if (c.gunicorn != watchopt.Settings{}) {
+		t.Errorf("Gunicorn's settings given none: %+v", c.gunicorn)
+	}
+	c, err = parseFlags([]string{"-gunicorn.discover", "-gunicorn.worker-class", "gthread", "-gunicorn.threads", "4",
+		"-gunicorn.worker-connections=50", "-gunicorn.timeout", "0s", "-gunicorn.pid-attribute"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.gunicorn; g.WorkerClass != "gthread" || g.Threads == nil || *g.Threads != 4 || g.WorkerConnections == nil || *g.WorkerConnections != 50 ||
+		g.Timeout == nil || *g.Timeout != 0 || !g.PIDAttribute {
+		t.Errorf("Gunicorn's settings: %+v", g)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
@@ -20,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
@@ -41,7 +41,8 @@ type config struct {
 	gunicornPID      int
 	gunicornDiscover bool
 	gunicornInterval time.Duration
-	gunicornApp      string // the prefix attribute's value on the watcher's series; "" for none
+	gunicornApp      string // the prefix attribute's value on the watcher's series; "": the master's --statsd-prefix
+	gunicorn         watchopt.Settings
 }
 
 // watching reports whether the flags turn the Gunicorn watcher on.
@@ -63,10 +64,8 @@ func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
 	default:
 		opts = append(opts, procwatch.WithDiscover())
 	}
-	if c.gunicornApp != "" {
-		opts = append(opts, procwatch.WithAttributes(attribute.String(c.prefixKey, c.gunicornApp)))
-	}
-	return opts
+	opts = append(opts, c.gunicorn.Options()...)
+	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.gunicornApp)...)
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -99,7 +98,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		"How often the watcher samples Gunicorn's workers (`interval`).")
 	fs.StringVar(&c.gunicornApp, "gunicorn.app", "",
 		"The `value` of the -prefix-key attribute on the watcher's series: Gunicorn's --statsd-prefix (trailing dots trimmed), "+
-			"so that they sit beside its StatsD series. \"\" sets none, as Gunicorn without a prefix.")
+			"so that they sit beside its StatsD series. Default: read from the master's own --statsd-prefix, "+
+			"whose --dogstatsd-tags become attributes too.")
+	fs.StringVar(&c.gunicorn.WorkerClass, "gunicorn.worker-class", "", watchopt.HelpWorkerClass)
+	fs.Var(watchopt.IntValue(&c.gunicorn.Threads), "gunicorn.threads", watchopt.HelpThreads)
+	fs.Var(watchopt.IntValue(&c.gunicorn.WorkerConnections), "gunicorn.worker-connections", watchopt.HelpWorkerConnections)
+	fs.Var(watchopt.DurationValue(&c.gunicorn.Timeout), "gunicorn.timeout", watchopt.HelpTimeout)
+	fs.BoolVar(&c.gunicorn.PIDAttribute, "gunicorn.pid-attribute", false, watchopt.HelpPIDAttribute)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -137,6 +142,9 @@ func (c *config) checkWatcher() error {
 	}
 	if c.gunicornInterval <= 0 {
 		return fmt.Errorf("-gunicorn.sample-interval %v: must be positive", c.gunicornInterval)
+	}
+	if err := c.gunicorn.Check(watchopt.FlagNames("-gunicorn."), c.watching()); err != nil {
+		return err
 	}
 	// Gunicorn's --statsd-prefix as given, or as the mapper derives the
 	// attribute from it: either way, the same value.

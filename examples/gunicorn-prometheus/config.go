@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
-	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
@@ -80,7 +80,8 @@ type config struct {
 	watchPID         int
 	watchDiscover    bool
 	watchInterval    time.Duration
-	watchApp         string // the prefix attribute's value on the watcher's series
+	watchApp         string // the prefix attribute's value on the watcher's series; "": the master's --statsd-prefix
+	watch            watchopt.Settings
 	maxInstruments   int
 	maxSeries        int
 	cardinalityLimit int
@@ -207,8 +208,18 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		BoolVar(&c.watchDiscover)
 	app.Flag("gunicorn.sample-interval", "How often the watcher samples Gunicorn's workers.").
 		Default(procwatch.DefaultSampleInterval.String()).DurationVar(&c.watchInterval)
-	app.Flag("gunicorn.app", "Gunicorn's --statsd-prefix, as the value of the --otel.prefix-key label on the watcher's series, so that they sit beside its StatsD series (the watcher cannot read the prefix from traffic).").
+	app.Flag("gunicorn.app", "The value of the --otel.prefix-key label on the watcher's series: Gunicorn's --statsd-prefix (trailing dots trimmed), so that they sit beside its StatsD series. Default: read from the master's own --statsd-prefix, whose --dogstatsd-tags become labels too.").
 		PlaceHolder("PREFIX").StringVar(&c.watchApp)
+	app.Flag("gunicorn.worker-class", watchopt.Plain(watchopt.HelpWorkerClass)).
+		PlaceHolder("CLASS").StringVar(&c.watch.WorkerClass)
+	app.Flag("gunicorn.threads", watchopt.Plain(watchopt.HelpThreads)).
+		PlaceHolder("N").SetValue(watchopt.Named("--gunicorn.threads", watchopt.IntValue(&c.watch.Threads)))
+	app.Flag("gunicorn.worker-connections", watchopt.Plain(watchopt.HelpWorkerConnections)).
+		PlaceHolder("N").SetValue(watchopt.Named("--gunicorn.worker-connections", watchopt.IntValue(&c.watch.WorkerConnections)))
+	app.Flag("gunicorn.timeout", watchopt.Plain(watchopt.HelpTimeout)).
+		PlaceHolder("DURATION").SetValue(watchopt.Named("--gunicorn.timeout", watchopt.DurationValue(&c.watch.Timeout)))
+	app.Flag("gunicorn.pid-attribute", watchopt.Plain(watchopt.HelpPIDAttribute)).
+		BoolVar(&c.watch.PIDAttribute)
 	app.Flag("otel.max-instruments", "Most distinct metric names; samples of a new name over it are rejected (reason name_limit).").
 		Default(strconv.Itoa(otelbridge.DefaultMaxInstruments)).IntVar(&c.maxInstruments)
 	app.Flag("otel.max-series", "Most series (label sets) over all metrics; new ones over it go to their metric's overflow series.").
@@ -355,6 +366,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	if c.webListen == "" {
 		errs = append(errs, errors.New("--web.listen-address is empty"))
 	}
+	if err := c.watch.Check(watchopt.FlagNames("--gunicorn."), c.watching()); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, usageError{err}
 	}
@@ -480,7 +494,8 @@ func (c *config) watching() bool {
 }
 
 // watcherOptions returns the options of the Gunicorn watcher the flags
-// describe; procwatch.New checks them (one master, a positive interval).
+// describe; procwatch.New checks them (one master, a positive interval), and
+// parseFlags the settings of Gunicorn's.
 func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
 	opts := []procwatch.Option{procwatch.WithSampleInterval(c.watchInterval), procwatch.WithLogger(log)}
 	if c.watchPIDFile != "" {
@@ -492,10 +507,8 @@ func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
 	if c.watchDiscover {
 		opts = append(opts, procwatch.WithDiscover())
 	}
-	if app := strings.TrimRight(c.watchApp, "."); app != "" && c.prefixKey != "" {
-		opts = append(opts, procwatch.WithAttributes(attribute.String(c.prefixKey, app)))
-	}
-	return opts
+	opts = append(opts, c.watch.Options()...)
+	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.watchApp)...)
 }
 
 // useProfile reports whether the built-in Gunicorn profile names Gunicorn's

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 )
 
 // defaultConfig is what parseFlags gives with no arguments.
@@ -246,11 +248,42 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": must start with /`},
 		{[]string{"--statsd.listen-udp=", "--statsd.listen-tcp="}, "no StatsD listener"},
 		{[]string{"--web.listen-address="}, "--web.listen-address is empty"},
+		// The watcher's settings of Gunicorn's (internal/watchopt checks them).
+		{[]string{"--gunicorn.discover", "--gunicorn.threads=0"}, "--gunicorn.threads 0: want at least 1"},
+		{[]string{"--gunicorn.discover", "--gunicorn.threads=four"}, `--gunicorn.threads "four": not a whole number`},
+		{[]string{"--gunicorn.discover", "--gunicorn.worker-connections=-5"}, "--gunicorn.worker-connections -5: want at least 1"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout=1500ms"}, "--gunicorn.timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout=-1s"}, "--gunicorn.timeout -1s: want a whole number of seconds"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout=30"}, `--gunicorn.timeout "30": not a duration such as 30s`},
+		{[]string{"--gunicorn.discover", "--gunicorn.worker-class=gthred"}, `--gunicorn.worker-class "gthred": not a worker class Gunicorn knows`},
+		{[]string{"--gunicorn.timeout=10s", "--gunicorn.pid-attribute"},
+			"--gunicorn.timeout, --gunicorn.pid-attribute: set the Gunicorn watcher, which is off: give --gunicorn.pid-file, --gunicorn.pid or --gunicorn.discover too"},
 	} {
 		_, err := parseFlags(tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to contain %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestParseFlagsWatcher(t *testing.T) {
+	c, err := parseFlags([]string{
+		"--gunicorn.pid-file=/run/gunicorn.pid",
+		"--gunicorn.worker-class=gthread",
+		"--gunicorn.threads=4",
+		"--gunicorn.worker-connections", "50",
+		"--gunicorn.timeout=0s",
+		"--gunicorn.pid-attribute",
+	}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	threads, conns, timeout := 4, 50, time.Duration(0)
+	want := defaultConfig
+	want.watchPIDFile = "/run/gunicorn.pid"
+	want.watch = watchopt.Settings{WorkerClass: "gthread", Threads: &threads, WorkerConnections: &conns, Timeout: &timeout, PIDAttribute: true}
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}
 }
 
@@ -283,7 +316,9 @@ func TestHelpAndVersion(t *testing.T) {
 			// statsd_exporter's flags are all there, booleans with --[no-].
 			for _, f := range []string{"--[no-]web.enable-lifecycle", "--statsd.relay.address", "--[no-]statsd.parse-influxdb-tags",
 				"--statsd.udp-packet-queue-size=10000", "--log.level=info", "--[no-]version", "-h, --[no-]help",
-				"--web.max-connections=512", "--otel.max-instruments=2000", "--otel.max-memory=256MiB"} {
+				"--web.max-connections=512", "--otel.max-instruments=2000", "--otel.max-memory=256MiB",
+				"--gunicorn.worker-class=CLASS", "--gunicorn.threads=N", "--gunicorn.worker-connections=N",
+				"--gunicorn.timeout=DURATION", "--[no-]gunicorn.pid-attribute"} {
 				if !strings.Contains(out, f) {
 					t.Errorf("%q: usage lacks %s:\n%s", args, f, out)
 				}

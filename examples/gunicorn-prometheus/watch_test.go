@@ -14,7 +14,8 @@ import (
 
 // TestGunicornWatcher runs the real Gunicorn with a pid file the program
 // watches (--gunicorn.pid-file): the watcher's series sit beside the StatsD
-// ones under the same app label, a request in flight makes one worker busy,
+// ones under the same app label (read from the master's --statsd-prefix, as
+// no --gunicorn.app is given), a request in flight makes one worker busy,
 // and gunicorn_up falls to 0 when Gunicorn stops while StatsD is still served.
 func TestGunicornWatcher(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -23,7 +24,7 @@ func TestGunicornWatcher(t *testing.T) {
 	gunicorntest.LookPath(t)
 	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
 	r := startRun(t, loopback("--statsd.listen-tcp=", "--gunicorn.pid-file="+pidFile,
-		"--gunicorn.app=shop.web.", "--gunicorn.sample-interval=50ms")...)
+		"--gunicorn.sample-interval=50ms")...)
 	g := gunicorntest.Start(t, gunicorntest.Options{
 		StatsdHost:   r.addrs.UDP,
 		StatsdPrefix: "shop.web",

@@ -122,6 +122,11 @@ func TestLoadConfig(t *testing.T) {
 	watched.Limits = LimitsConfig{MaxInstruments: 500, MaxSeries: 20000, MaxSeriesPerInstrument: 1000,
 		MaxHistogramSeries: 3000, MaxMemory: 64 << 20}
 
+	gthread := defaultConfig()
+	threads, conns, timeout := 4, 50, time.Duration(0)
+	gthread.Watch = WatchConfig{PID: 1000, SampleInterval: 100 * time.Millisecond, WorkerClass: "gthread", Threads: &threads,
+		WorkerConnections: &conns, Timeout: &timeout, PIDAttribute: true}
+
 	for _, tc := range []struct {
 		id   component.ID
 		want *Config
@@ -130,6 +135,7 @@ func TestLoadConfig(t *testing.T) {
 		{component.NewIDWithName(componentType, "custom"), custom},
 		{component.NewIDWithName(componentType, "noprefix"), noPrefix},
 		{component.NewIDWithName(componentType, "watched"), watched},
+		{component.NewIDWithName(componentType, "gthread"), gthread},
 	} {
 		t.Run(tc.id.String(), func(t *testing.T) {
 			sub, err := cm.Sub(tc.id.String())
@@ -159,6 +165,40 @@ func TestLoadConfigUnknownKey(t *testing.T) {
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
+// TestLoadConfigTimeout: timeout takes a duration string, and a bare
+// number (nanoseconds, as for every duration of the Collector) is refused
+// for not being whole seconds; a key that is not there stays unset.
+func TestLoadConfigTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout any
+		want    *time.Duration
+		err     string
+	}{
+		{"10s", ptr(10 * time.Second), ""},
+		{"0s", ptr(time.Duration(0)), ""},
+		{30, ptr(time.Duration(30)), "watch: timeout 30ns: want a whole number of seconds"},
+		{nil, nil, ""},
+	} {
+		watch := map[string]any{"pid": 7}
+		if tc.timeout != nil {
+			watch["timeout"] = tc.timeout
+		}
+		cfg := defaultConfig()
+		if err := confmap.NewFromStringMap(map[string]any{"watch": watch}).Unmarshal(cfg); err != nil {
+			t.Fatalf("%v: %v", tc.timeout, err)
+		}
+		if !reflect.DeepEqual(cfg.Watch.Timeout, tc.want) || cfg.Watch.Threads != nil || cfg.Watch.WorkerConnections != nil {
+			t.Errorf("%v: timeout %v, threads %v, worker connections %v", tc.timeout, cfg.Watch.Timeout, cfg.Watch.Threads, cfg.Watch.WorkerConnections)
+		}
+		err := confmap.Validate(cfg)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%v: Validate: %v, want %q", tc.timeout, err, tc.err)
+		}
+	}
+}
+
 func TestValidateWatchAndLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -175,6 +215,18 @@ func TestValidateWatchAndLimits(t *testing.T) {
 			"watch: app labels the watcher's series"},
 		{"limits", func(c *Config) { c.Limits.MaxSeries, c.Limits.MaxMemory = 10, 1<<20 }, ""},
 		{"negative limit", func(c *Config) { c.Limits.MaxSeriesPerInstrument = -2 }, "limits: max_series_per_instrument -2: must not be negative"},
+		// Gunicorn's settings (internal/watchopt checks them).
+		{"settings", func(c *Config) {
+			c.Watch.Discover, c.Watch.WorkerClass, c.Watch.Threads, c.Watch.Timeout = true, "uvicorn.workers.UvicornWorker", ptr(1), ptr(time.Duration(0))
+		}, ""},
+		{"threads 0", func(c *Config) { c.Watch.Discover, c.Watch.Threads = true, ptr(0) }, "watch: threads 0: want at least 1"},
+		{"worker connections -5", func(c *Config) { c.Watch.Discover, c.Watch.WorkerConnections = true, ptr(-5) }, "watch: worker_connections -5: want at least 1"},
+		{"timeout 1.5s", func(c *Config) { c.Watch.Discover, c.Watch.Timeout = true, ptr(1500*time.Millisecond) },
+			"watch: timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
+		{"timeout -1s", func(c *Config) { c.Watch.Discover, c.Watch.Timeout = true, ptr(-time.Second) }, "watch: timeout -1s: want a whole number of seconds"},
+		{"unknown class", func(c *Config) { c.Watch.Discover, c.Watch.WorkerClass = true, "gthred" }, `watch: worker_class "gthred": not a worker class Gunicorn knows`},
+		{"settings without a master", func(c *Config) { c.Watch.Timeout, c.Watch.PIDAttribute = ptr(10*time.Second), true },
+			"watch: timeout, watch: pid_attribute: set the Gunicorn watcher, which is off: give pid_file, pid or discover too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := defaultConfig()

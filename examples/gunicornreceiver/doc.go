@@ -1,9 +1,11 @@
 // Package gunicornreceiver is an OpenTelemetry Collector receiver for the
 // StatsD traffic Gunicorn sends (component type "gunicorn"), for building
-// into a Collector with ocb. It is not used by the gunicornotel library, and
-// it does not watch Gunicorn's processes: it knows only what Gunicorn sends,
-// so gunicorn.workers is missing until the worker count changes when the
-// Collector starts after Gunicorn (see README.md).
+// into a Collector with ocb. It is not used by the gunicornotel library. Of
+// itself it knows only what Gunicorn sends, so gunicorn.workers is missing
+// until the worker count changes when the Collector starts after Gunicorn;
+// a watch block (WatchConfig) adds the Gunicorn watcher, package procwatch,
+// which reads the master and its workers through /proc on Linux (see
+// README.md).
 //
 // It listens on a UDP, TCP or Unix datagram endpoint with a statsd.Server,
 // gives every sample meaning with the gunicornotel mapper (the built-in

@@ -145,14 +145,16 @@ func dump(t *testing.T, m map[string]pmetric.Metric) map[string]map[string]float
 
 // TestRealGunicornWatched runs the receiver with a watch block on a real
 // Gunicorn's pid file: the watcher's figures come down the same pipeline as
-// the StatsD ones, under the same app attribute, and a request in flight
+// the StatsD ones, under the same app attribute (the master's
+// --statsd-prefix, read by the watcher), and a request in flight
 // shows as one busy worker of two.
 func TestRealGunicornWatched(t *testing.T) {
 	gunicorntest.LookPath(t)
 	cfg := testConfig()
 	cfg.CollectionInterval = 50 * time.Millisecond
 	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
-	cfg.Watch = WatchConfig{PIDFile: pidFile, SampleInterval: 50 * time.Millisecond, App: "shop.web."}
+	// No app: the prefix attribute comes from the master's --statsd-prefix.
+	cfg.Watch = WatchConfig{PIDFile: pidFile, SampleInterval: 50 * time.Millisecond}
 	sink := new(consumertest.MetricsSink)
 	r, addr := start(t, cfg, sink)
 	g := gunicorntest.Start(t, gunicorntest.Options{

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-
+	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
 )
@@ -32,9 +30,38 @@ type WatchConfig struct {
 	SampleInterval time.Duration `mapstructure:"sample_interval"`
 	// App is Gunicorn's --statsd-prefix, set as the prefix attribute
 	// (prefix_attribute) on the watcher's series so that they sit beside its
-	// StatsD series; the watcher cannot learn it from traffic. Trailing dots
-	// are trimmed, as the StatsD side trims them.
+	// StatsD series. Trailing dots are trimmed, as the StatsD side trims
+	// them. Empty (the default): the master's own --statsd-prefix, read from
+	// its settings, whose --dogstatsd-tags become attributes too.
 	App string `mapstructure:"app"`
+
+	// The settings of Gunicorn's below override the master's. Each one not
+	// set is read from the master's settings (its arguments,
+	// GUNICORN_CMD_ARGS, its configuration file), else from what its
+	// workers show.
+
+	// WorkerClass is Gunicorn's worker class (its -k): sync, gthread,
+	// gevent, eventlet, tornado, uvicorn.workers.UvicornWorker or another
+	// class path. Not set: from the master, else from what its workers show
+	// (the libraries they map, an epoll instance, their threads), else sync.
+	WorkerClass string `mapstructure:"worker_class"`
+	// Threads is the threads of each gthread worker (Gunicorn's --threads,
+	// at least 1): capacity is workers × threads. Not set: from the master,
+	// else the most threads seen in a worker.
+	Threads *int `mapstructure:"threads"`
+	// WorkerConnections is the connections each async worker serves at once
+	// (Gunicorn's --worker-connections, at least 1). Not set: from the
+	// master, else Gunicorn's default, 1000.
+	WorkerConnections *int `mapstructure:"worker_connections"`
+	// Timeout is Gunicorn's --timeout, a whole number of seconds (30s); 0s
+	// says there is none (gunicorn.worker.timeout is then not reported).
+	// Not set: from the master, else measured from the sync workers'
+	// heartbeats, else Gunicorn's default, 30s.
+	Timeout *time.Duration `mapstructure:"timeout"`
+	// PIDAttribute adds process.pid to the workers' series (CPU, memory,
+	// uptime, connections), which carry their slot (gunicorn.worker.slot)
+	// either way.
+	PIDAttribute bool `mapstructure:"pid_attribute"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -65,7 +92,31 @@ func (w *WatchConfig) validate(prefixKey string) error {
 	if w.App != "" && (n == 0 || prefixKey == "") {
 		errs = append(errs, errors.New("watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"))
 	}
+	if err := w.settings().Check(watchNames, n > 0); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// watchNames are the keys of Gunicorn's settings, as errors name them.
+var watchNames = watchopt.Names{
+	WorkerClass:       "watch: worker_class",
+	Threads:           "watch: threads",
+	WorkerConnections: "watch: worker_connections",
+	Timeout:           "watch: timeout",
+	PIDAttribute:      "watch: pid_attribute",
+	Master:            "pid_file, pid or discover",
+}
+
+// settings are the settings of Gunicorn's the block gives.
+func (w *WatchConfig) settings() *watchopt.Settings {
+	return &watchopt.Settings{
+		WorkerClass:       w.WorkerClass,
+		Threads:           w.Threads,
+		WorkerConnections: w.WorkerConnections,
+		Timeout:           w.Timeout,
+		PIDAttribute:      w.PIDAttribute,
+	}
 }
 
 // options returns the watcher's options.
@@ -79,10 +130,8 @@ func (w *WatchConfig) options(prefixKey string, log *slog.Logger) []procwatch.Op
 	default:
 		opts = append(opts, procwatch.WithDiscover())
 	}
-	if app := strings.TrimRight(w.App, "."); app != "" && prefixKey != "" {
-		opts = append(opts, procwatch.WithAttributes(attribute.String(prefixKey, app)))
-	}
-	return opts
+	opts = append(opts, w.settings().Options()...)
+	return append(opts, watchopt.PrefixOptions(prefixKey, w.App)...)
 }
 
 // LimitsConfig bounds what the receiver keeps, as the otelbridge options of

@@ -1,0 +1,108 @@
+package watchopt
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/gunicornotel/gunicornotel/internal/fixture"
+	"github.com/gunicornotel/gunicornotel/procwatch"
+)
+
+// sample makes a watcher of master 1000 over the tree root with opts,
+// samples once, and returns its Stats and the collected metrics.
+func sample(t *testing.T, root string, opts ...procwatch.Option) (procwatch.Stats, metricdata.ResourceMetrics) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	w, err := procwatch.New(mp, append(opts, procwatch.WithPID(1000), procwatch.WithProcRoot(root))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	if err := w.Sample(context.Background()); err != nil {
+		t.Fatalf("Sample: %v", err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	return w.Stats(), rm
+}
+
+// attrs returns the attribute sets of the points of the gauge name, each
+// as "k=v,k=v".
+func attrs(rm metricdata.ResourceMetrics, name string) []string {
+	var out []string
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+				var kv []string
+				for _, a := range p.Attributes.ToSlice() {
+					kv = append(kv, string(a.Key)+"="+a.Value.Emit())
+				}
+				out = append(out, strings.Join(kv, ","))
+			}
+		}
+	}
+	return out
+}
+
+func TestOptions(t *testing.T) {
+	tree := fixture.ProcTree("sync-tcp")
+	st, rm := sample(t, tree)
+	if st.Kind != procwatch.KindSync || st.Timeout != 30 || st.TimeoutSource != "default" {
+		t.Fatalf("recording: %+v", st)
+	}
+	// Per-process series by slot, not pid, by default.
+	if got := strings.Join(attrs(rm, procwatch.MetricProcessMemory), " "); strings.Contains(got, "1001") || !strings.Contains(got, "gunicorn.worker.slot=") {
+		t.Errorf("memory series %s", got)
+	}
+	s := Settings{PIDAttribute: true}
+	_, rm = sample(t, tree, s.Options()...)
+	if got := strings.Join(attrs(rm, procwatch.MetricProcessMemory), " "); !strings.Contains(got, "process.pid=1001") {
+		t.Errorf("with PIDAttribute, memory series %s", got)
+	}
+	s = Settings{WorkerClass: "gthread", Threads: ptr(4), Timeout: ptr(10 * time.Second)}
+	st, _ = sample(t, tree, s.Options()...)
+	if st.Kind != procwatch.KindThreaded || st.Threads != 4 || st.ThreadsSource != "option" ||
+		st.WorkerClass != "gthread" || st.WorkerClassSource != "option" || st.Timeout != 10 || st.TimeoutSource != "option" {
+		t.Errorf("%+v", st)
+	}
+	// No timeout: none reported (Stats says 0, with no source).
+	s = Settings{WorkerClass: "gevent", WorkerConnections: ptr(7), Timeout: ptr(time.Duration(0))}
+	if st, _ = sample(t, tree, s.Options()...); st.Kind != procwatch.KindAsync || st.Capacity != 4*7 || st.Timeout != 0 {
+		t.Errorf("%+v", st)
+	}
+}
+
+func TestPrefixOptions(t *testing.T) {
+	tree := fixture.ProcTreeArgs(t, "sync-tcp", 1000, "/usr/bin/python3", "/usr/bin/gunicorn", "--workers", "4",
+		"--statsd-prefix", "shop.web.", "--dogstatsd-tags", "env:prod", "--bind", "0.0.0.0:8000", "app:app")
+	for _, tc := range []struct {
+		key, app string
+		want     string
+	}{
+		{"app", "", "app=shop.web,env=prod"},
+		{"service", "", "env=prod,service=shop.web"},
+		{"app", "other.", "app=other"},
+		{"", "other", ""},
+	} {
+		_, rm := sample(t, tree, PrefixOptions(tc.key, tc.app)...)
+		if got := attrs(rm, procwatch.MetricUp); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("PrefixOptions(%q, %q): gunicorn.up %q, want {%s}", tc.key, tc.app, got, tc.want)
+		}
+	}
+	// The recording has no prefix: no attribute.
+	if _, rm := sample(t, fixture.ProcTree("sync-tcp"), PrefixOptions("app", "")...); len(attrs(rm, procwatch.MetricUp)) != 1 || attrs(rm, procwatch.MetricUp)[0] != "" {
+		t.Errorf("no prefix: %q", attrs(rm, procwatch.MetricUp))
+	}
+}
