@@ -165,6 +165,17 @@ func TestGunicornGthreadByConfig(t *testing.T) {
 			})
 		})
 	}
+	// Named with -c under setproctitle, the file is out of sight: the
+	// control socket (26.1) tells.
+	t.Run("control-socket", func(t *testing.T) {
+		t.Parallel()
+		checkClass(t, classCase{
+			opts: gunicorntest.Options{Release: "26.1.0", Workers: 1, Timeout: 17,
+				Config: "worker_class = 'gthread'\nthreads = 3\nkeepalive = 60\n", ProcTitle: true},
+			kind: KindThreaded, class: "gunicorn.workers.gthread.ThreadWorker", classSrc: sourceControl, workers: 1, capacity: 3, threads: 3,
+			ks: []int{1, 4}, idle: 2, timeout: 17, timeoutSrc: sourceControl,
+		})
+	})
 	for _, release := range gunicorntest.Releases {
 		t.Run("one-worker/"+gunicorntest.ReleaseName(release), func(t *testing.T) {
 			t.Parallel()

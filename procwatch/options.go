@@ -38,6 +38,7 @@ type config struct {
 	explicit  explicit
 	pidAttr   bool
 	prefixKey string
+	tagAttrs  bool
 }
 
 func defaultConfig() config {
@@ -236,18 +237,29 @@ func WithPIDAttribute() Option {
 	}
 }
 
-// WithPrefixAttribute takes the attributes otelbridge derives from what
-// Gunicorn sends from the master's own settings: its --statsd-prefix (its
-// trailing dots trimmed) under key (mapper.DefaultPrefixKey, "app"), and its
-// --dogstatsd-tags ("env:prod,team" makes env=prod and team=""), read from
-// its arguments, GUNICORN_CMD_ARGS or configuration file, again for each new
-// master. WithAttributes wins for a key both give.
+// WithPrefixAttribute takes the attribute otelbridge derives from the
+// StatsD prefix from the master's own settings: its --statsd-prefix (its
+// trailing dots trimmed) under key (mapper.DefaultPrefixKey, "app"), read
+// from its arguments, GUNICORN_CMD_ARGS, configuration file, again for each
+// new master. WithAttributes wins for a key both give.
 func WithPrefixAttribute(key string) Option {
 	return func(c *config) error {
 		if key == "" || ownKeys[attribute.Key(key)] {
 			return fmt.Errorf("procwatch: WithPrefixAttribute(%q): empty, or a key the watcher sets itself", key)
 		}
 		c.prefixKey = key
+		return nil
+	}
+}
+
+// WithTagAttributes takes the master's --dogstatsd-tags as attributes, as
+// otelbridge reads them from what Gunicorn sends ("env:prod,team" makes
+// env=prod and team=""), read like WithPrefixAttribute's prefix. A tag whose
+// key WithAttributes or the prefix gives, or the watcher sets itself, is
+// left out.
+func WithTagAttributes() Option {
+	return func(c *config) error {
+		c.tagAttrs = true
 		return nil
 	}
 }

@@ -163,8 +163,9 @@ func (t *tracker) update(o *observation, bootTime float64, snap *snapshot) {
 	snap.class, snap.classSrc = r.class.v, r.class.src
 	snap.threads, snap.threadsSrc, snap.workerConns = r.threads.v, r.threads.src, r.workerConns.v
 	snap.workers = int64(len(o.workers))
+	snap.timeoutSrc = r.timeout.src
 	if r.timeout.known() && r.timeout.v > 0 {
-		snap.timeout, snap.timeoutKnown, snap.timeoutSrc = float64(r.timeout.v), true, r.timeout.src
+		snap.timeout, snap.timeoutKnown = float64(r.timeout.v), true
 	}
 
 	snap.procs = append(snap.procs, t.procPoint(&o.master, true, 0, bootTime, now))

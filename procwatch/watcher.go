@@ -161,12 +161,12 @@ func (w *Watcher) pass() error {
 	return errors.Join(errs...)
 }
 
-// baseAttributes are WithAttributes's, and when WithPrefixAttribute names a
-// key, the master's StatsD prefix under it and its DogStatsD tags, as
+// baseAttributes are WithAttributes's, and the master's StatsD prefix
+// (WithPrefixAttribute) and DogStatsD tags (WithTagAttributes), as
 // otelbridge derives them from what Gunicorn sends.
 func (w *Watcher) baseAttributes(s *settings) []attribute.KeyValue {
 	base := w.cfg.attrs
-	if w.cfg.prefixKey == "" || s == nil {
+	if w.cfg.prefixKey == "" && !w.cfg.tagAttrs || s == nil {
 		return base
 	}
 	has := func(k attribute.Key) bool {
@@ -181,8 +181,11 @@ func (w *Watcher) baseAttributes(s *settings) []attribute.KeyValue {
 		return false
 	}
 	out := append([]attribute.KeyValue(nil), base...)
-	if p := strings.TrimRight(s.prefix.v, "."); p != "" && !has(attribute.Key(w.cfg.prefixKey)) {
+	if p := strings.TrimRight(s.prefix.v, "."); w.cfg.prefixKey != "" && p != "" && !has(attribute.Key(w.cfg.prefixKey)) {
 		out = append(out, attribute.String(w.cfg.prefixKey, p))
+	}
+	if !w.cfg.tagAttrs {
+		return out
 	}
 	for _, tag := range strings.Split(s.tags.v, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(tag), ":")
@@ -263,8 +266,8 @@ type Stats struct {
 	// ThreadsSource where that came from.
 	Threads       int
 	ThreadsSource string
-	// Timeout is Gunicorn's timeout in seconds (0 when off or unknown), and
-	// TimeoutSource where it came from.
+	// Timeout is Gunicorn's timeout in seconds (0 when off, or before a
+	// master is seen), and TimeoutSource where it came from.
 	Timeout       float64
 	TimeoutSource string
 	// Capacity, Busy and Queued are the requests the workers can serve at

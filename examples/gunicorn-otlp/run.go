@@ -65,7 +65,7 @@ func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
 		opts = append(opts, procwatch.WithDiscover())
 	}
 	opts = append(opts, c.gunicorn.Options()...)
-	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.gunicornApp)...)
+	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.gunicornApp, true)...)
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {

@@ -508,7 +508,7 @@ func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
 		opts = append(opts, procwatch.WithDiscover())
 	}
 	opts = append(opts, c.watch.Options()...)
-	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.watchApp)...)
+	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.watchApp, c.dogstatsdTags)...)
 }
 
 // useProfile reports whether the built-in Gunicorn profile names Gunicorn's

@@ -131,7 +131,7 @@ func (w *WatchConfig) options(prefixKey string, log *slog.Logger) []procwatch.Op
 		opts = append(opts, procwatch.WithDiscover())
 	}
 	opts = append(opts, w.settings().Options()...)
-	return append(opts, watchopt.PrefixOptions(prefixKey, w.App)...)
+	return append(opts, watchopt.PrefixOptions(prefixKey, w.App, true)...)
 }
 
 // LimitsConfig bounds what the receiver keeps, as the otelbridge options of

@@ -77,7 +77,7 @@ func TestOptions(t *testing.T) {
 		st.WorkerClass != "gthread" || st.WorkerClassSource != "option" || st.Timeout != 10 || st.TimeoutSource != "option" {
 		t.Errorf("%+v", st)
 	}
-	// No timeout: none reported (Stats says 0, with no source).
+	// No timeout: none reported (Stats says 0, from the option).
 	s = Settings{WorkerClass: "gevent", WorkerConnections: ptr(7), Timeout: ptr(time.Duration(0))}
 	if st, _ = sample(t, tree, s.Options()...); st.Kind != procwatch.KindAsync || st.Capacity != 4*7 || st.Timeout != 0 {
 		t.Errorf("%+v", st)
@@ -89,20 +89,24 @@ func TestPrefixOptions(t *testing.T) {
 		"--statsd-prefix", "shop.web.", "--dogstatsd-tags", "env:prod", "--bind", "0.0.0.0:8000", "app:app")
 	for _, tc := range []struct {
 		key, app string
+		tags     bool
 		want     string
 	}{
-		{"app", "", "app=shop.web,env=prod"},
-		{"service", "", "env=prod,service=shop.web"},
-		{"app", "other.", "app=other"},
-		{"", "other", ""},
+		{"app", "", true, "app=shop.web,env=prod"},
+		{"app", "", false, "app=shop.web"},
+		{"service", "", true, "env=prod,service=shop.web"},
+		{"app", "other.", true, "app=other,env=prod"},
+		{"app", "other.", false, "app=other"},
+		{"", "other", true, "env=prod"},
+		{"", "other", false, ""},
 	} {
-		_, rm := sample(t, tree, PrefixOptions(tc.key, tc.app)...)
+		_, rm := sample(t, tree, PrefixOptions(tc.key, tc.app, tc.tags)...)
 		if got := attrs(rm, procwatch.MetricUp); len(got) != 1 || got[0] != tc.want {
-			t.Errorf("PrefixOptions(%q, %q): gunicorn.up %q, want {%s}", tc.key, tc.app, got, tc.want)
+			t.Errorf("PrefixOptions(%q, %q, %v): gunicorn.up %q, want {%s}", tc.key, tc.app, tc.tags, got, tc.want)
 		}
 	}
 	// The recording has no prefix: no attribute.
-	if _, rm := sample(t, fixture.ProcTree("sync-tcp"), PrefixOptions("app", "")...); len(attrs(rm, procwatch.MetricUp)) != 1 || attrs(rm, procwatch.MetricUp)[0] != "" {
+	if _, rm := sample(t, fixture.ProcTree("sync-tcp"), PrefixOptions("app", "", true)...); len(attrs(rm, procwatch.MetricUp)) != 1 || attrs(rm, procwatch.MetricUp)[0] != "" {
 		t.Errorf("no prefix: %q", attrs(rm, procwatch.MetricUp))
 	}
 }

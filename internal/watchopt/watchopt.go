@@ -144,17 +144,22 @@ func (s *Settings) Options() []procwatch.Option {
 // PrefixOptions returns the options that put the prefix attribute key on
 // the watcher's series, as the StatsD side derives it from Gunicorn's
 // --statsd-prefix: app (its trailing dots trimmed) when it is given, else
-// the master's own --statsd-prefix and --dogstatsd-tags
-// (procwatch.WithPrefixAttribute). With no key there is no prefix attribute,
-// and no option.
-func PrefixOptions(key, app string) []procwatch.Option {
+// the master's own --statsd-prefix (procwatch.WithPrefixAttribute); and with
+// tags (the program reads DogStatsD tags), the master's --dogstatsd-tags as
+// attributes (procwatch.WithTagAttributes). With no key there is no prefix
+// attribute.
+func PrefixOptions(key, app string, tags bool) []procwatch.Option {
+	var opts []procwatch.Option
+	if tags {
+		opts = append(opts, procwatch.WithTagAttributes())
+	}
 	if key == "" {
-		return nil
+		return opts
 	}
 	if app = strings.TrimRight(app, "."); app != "" {
-		return []procwatch.Option{procwatch.WithAttributes(attribute.String(key, app))}
+		return append(opts, procwatch.WithAttributes(attribute.String(key, app)))
 	}
-	return []procwatch.Option{procwatch.WithPrefixAttribute(key)}
+	return append(opts, procwatch.WithPrefixAttribute(key))
 }
 
 // Help of each setting, for a flag's help or a key's documentation. A word
