@@ -31,13 +31,15 @@ const discoverEvery = time.Second
 // reading again (what a socket was found to be, a child's title and
 // libraries, the master's settings) and its buffers.
 type reader struct {
-	cfg      *config
-	fs       procfs.FS
-	diag     bool   // use sock_diag (the root is /proc itself)
-	selfNet  uint64 // inode of our network namespace, for the diag
-	bootTime float64
-	bootErr  error
-	pageSize int64
+	cfg     *config
+	fs      procfs.FS
+	diag    bool   // use sock_diag (the root is /proc itself)
+	selfNet uint64 // inode of our network namespace, for the diag
+	// masterNet is the master's, read once per master.
+	masterNet uint64
+	bootTime  float64
+	bootErr   error
+	pageSize  int64
 
 	master       procID
 	set          settings
@@ -209,7 +211,7 @@ func newReader(cfg *config) (*reader, error) {
 	r := &reader{cfg: cfg, fs: f, pageSize: int64(os.Getpagesize())}
 	r.diag = filepath.Clean(cfg.procRoot) == DefaultProcRoot
 	if r.diag {
-		r.selfNet, _ = nsInode("/proc/self/ns/net")
+		r.selfNet = netNamespace(f, os.Getpid())
 		r.dump = (*reader).dumpDiag
 	}
 	r.info = map[procID]*childInfo{}
@@ -222,12 +224,18 @@ func newReader(cfg *config) (*reader, error) {
 	return r, nil
 }
 
-func nsInode(path string) (uint64, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return 0, err
+// netNamespace is the inode of a process's network namespace, 0 when it
+// cannot be read.
+func netNamespace(f procfs.FS, pid int) uint64 {
+	p, err := f.Proc(pid)
+	if err != nil {
+		return 0
 	}
-	return st.Ino, nil
+	ns, err := p.Namespaces()
+	if err != nil {
+		return 0
+	}
+	return uint64(ns["net"].Inode)
 }
 
 func (r *reader) path(elem ...string) string {
@@ -374,6 +382,9 @@ func (r *reader) newMaster(m procID) {
 	clear(r.info)
 	clear(r.held)
 	r.ctlPath, r.ctlDone, r.ctlNext = "", false, time.Time{}
+	if r.diag {
+		r.masterNet = netNamespace(r.fs, m.pid) // sock_diag answers for our namespace only
+	}
 	r.set = r.readSettings(m.pid)
 	r.masterLibs = 0
 	if !r.classGiven() {
@@ -976,7 +987,7 @@ func (r *reader) listenersByDiag() (ok bool, err error) {
 // dumpDiag is the dump of a Watcher of /proc: sock_diag, when the master
 // is in our network namespace.
 func (r *reader) dumpDiag(pid int, fn func(diagEntry)) (bool, error) {
-	if ns, err := nsInode(r.path(strconv.Itoa(pid), "ns", "net")); err != nil || ns != r.selfNet {
+	if r.masterNet == 0 || r.masterNet != r.selfNet {
 		return false, nil // another namespace (or unknown): the tables, and the arguments
 	}
 	if err := dumpListeners(r.diagBuf, fn); err != nil {
@@ -1002,20 +1013,16 @@ func (r *reader) fallbackLimit() int64 {
 	return int64(b)
 }
 
+// readBootTime reads the system's boot time (btime of the root's stat).
 func (r *reader) readBootTime() (float64, error) {
-	path := r.path("stat")
-	data, err := r.readFile(path)
+	st, err := r.fs.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("boot time: %w", err)
 	}
-	for l := range bytes.SplitSeq(data, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(l, []byte("btime ")); ok {
-			if t, ok := decUint(bytes.TrimSpace(v)); ok {
-				return float64(t), nil
-			}
-		}
+	if st.BootTime == 0 {
+		return 0, fmt.Errorf("boot time: no btime in %s", r.path("stat"))
 	}
-	return 0, fmt.Errorf("boot time: no btime line in %s", path)
+	return float64(st.BootTime), nil
 }
 
 // readFDs reads the process's file descriptors: its sockets go into the

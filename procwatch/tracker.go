@@ -425,7 +425,14 @@ func (t *tracker) resolve(o *observation) {
 	case s.timeout.known():
 		r.timeout = s.timeout
 	case r.kind == KindSync && r.beat > 0:
-		r.timeout = fact[int]{int(math.Round(2 * r.beat.Seconds())), sourceWorkers}
+		// A beat every 0.5 s is --timeout 1, or --timeout 0 (no timeout:
+		// the worker then waits 0.5 s at a time): not told apart, so
+		// reported as none.
+		t := int(math.Round(2 * r.beat.Seconds()))
+		if t <= 1 {
+			t = 0
+		}
+		r.timeout = fact[int]{t, sourceWorkers}
 	default:
 		r.timeout = fact[int]{gunicornDefaultTimeout, sourceDefault}
 	}

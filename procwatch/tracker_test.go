@@ -212,6 +212,16 @@ func TestTimeoutFromCadence(t *testing.T) {
 	if tr.res.timeout != (fact[int]{10, sourceWorkers}) || s.timeout != 10 {
 		t.Errorf("timeout %+v (reported %v), want 10 from the workers", tr.res.timeout, s.timeout)
 	}
+	// A beat every 0.5 s is --timeout 0 or 1: reported as none.
+	tr1 := quietTracker(noOpt())
+	for k := range 4 {
+		w := worker(101, 0, nil, nil)
+		w.heartbeat = t0.Add(time.Duration(k) * 500 * time.Millisecond)
+		tr1.update(obs(w.heartbeat.Add(10*time.Millisecond), &settings{}, w), 0, &s)
+	}
+	if tr1.res.timeout != (fact[int]{0, sourceWorkers}) || s.timeoutKnown {
+		t.Errorf("0.5 s beats: timeout %+v, reported %v", tr1.res.timeout, s.timeoutKnown)
+	}
 	// Explicit settings win over the cadence.
 	tr2 := quietTracker(noOpt())
 	w := worker(101, 0, nil, nil)
