@@ -101,9 +101,12 @@ var usedMetrics = []string{
 	"gunicorn_requests_total",
 	"gunicorn_responses_total",
 	"gunicorn_up",
+	"gunicorn_worker_busy",
 	"gunicorn_worker_busy_time_seconds_total",
+	"gunicorn_worker_capacity",
 	"gunicorn_worker_connections",
 	"gunicorn_worker_count",
+	"gunicorn_worker_queued",
 	"gunicorn_worker_request_age_max_seconds",
 	"gunicorn_worker_restarts_total",
 	"gunicorn_worker_timeout_seconds",
@@ -112,18 +115,22 @@ var usedMetrics = []string{
 }
 
 // watcherMetrics are the names of procwatch's instruments, as the daemon
-// serves them (issue 10's table), with the labels the dashboard and the
-// rules use.
+// serves them (the root README's table), with the labels the dashboard and
+// the rules use. A worker's series carry its slot (gunicorn_worker_slot);
+// the master's its pid (process_pid).
 var watcherMetrics = map[string][]string{
 	"gunicorn_worker_count":                   {"app", "gunicorn_worker_state"},
+	"gunicorn_worker_capacity":                {"app"},
+	"gunicorn_worker_busy":                    {"app"},
+	"gunicorn_worker_queued":                  {"app"},
 	"gunicorn_worker_busy_time_seconds_total": {"app"},
 	"gunicorn_worker_request_age_max_seconds": {"app"},
 	"gunicorn_worker_timeout_seconds":         {"app"},
-	"gunicorn_worker_connections":             {"app", "process_pid"},
+	"gunicorn_worker_connections":             {"app", "gunicorn_process_role", "gunicorn_worker_slot"},
 	"gunicorn_worker_restarts_total":          {"app"},
-	"gunicorn_process_cpu_time_seconds_total": {"app", "gunicorn_process_role", "process_pid", "cpu_mode"},
-	"gunicorn_process_memory_usage_bytes":     {"app", "gunicorn_process_role", "process_pid"},
-	"gunicorn_process_uptime_seconds":         {"app", "gunicorn_process_role", "process_pid"},
+	"gunicorn_process_cpu_time_seconds_total": {"app", "gunicorn_process_role", "gunicorn_worker_slot", "process_pid", "cpu_mode"},
+	"gunicorn_process_memory_usage_bytes":     {"app", "gunicorn_process_role", "gunicorn_worker_slot", "process_pid"},
+	"gunicorn_process_uptime_seconds":         {"app", "gunicorn_process_role", "gunicorn_worker_slot", "process_pid"},
 	"gunicorn_listen_backlog":                 {"app", "network_local_address", "network_local_port", "network_transport"},
 	"gunicorn_listen_backlog_limit":           {"app", "network_local_address", "network_local_port", "network_transport"},
 	"gunicorn_up":                             {"app"},
@@ -133,8 +140,9 @@ var watcherMetrics = map[string][]string{
 var metricName = regexp.MustCompile(`\bgunicorn(?:otel)?_[a-z_]+`)
 
 // labelNames are the label names that look like metric names: the
-// watcher's attributes gunicorn.worker.state and gunicorn.process.role.
-var labelNames = []string{"gunicorn_worker_state", "gunicorn_process_role"}
+// watcher's attributes gunicorn.worker.state, gunicorn.worker.slot and
+// gunicorn.process.role.
+var labelNames = []string{"gunicorn_worker_state", "gunicorn_worker_slot", "gunicorn_process_role"}
 
 // metricNames returns the metric names in text: the words metricName finds,
 // less labelNames.
@@ -421,7 +429,9 @@ func rulesTests(t *testing.T) []byte {
 
 // TestQueriesEvaluate evaluates some of the dashboard's queries with promtool
 // on series shaped as the exporter serves them, and checks the results: the
-// status classes of label_replace, the 5xx ratio, the median from the buckets.
+// status classes of label_replace, the 5xx ratio, the median from the
+// buckets, and the saturation row's queries over a sync and a gthread
+// Gunicorn.
 func TestQueriesEvaluate(t *testing.T) {
 	path, err := exec.LookPath("promtool")
 	if err != nil {
@@ -442,10 +452,15 @@ func TestQueriesEvaluate(t *testing.T) {
 	}
 	// Per second: 2 answers 200, 1 answers 201, 1 answers 503; every request
 	// takes between 1s and 2.5s, so the median is 1 + 1.5*0.5 = 1.75s.
-	// The watcher sees 4 sync workers, 3 of them busy all the time (180
-	// busy worker-seconds a minute: utilization 0.75), the longest request
-	// 12s old under a --timeout of 45s, a backlog of 5 out of 64, and 3
-	// restarts in the last 5 minutes.
+	// The watcher sees shop.web's 4 sync workers (capacity 4), 3 of them
+	// busy all the time (180 request-seconds a minute: utilization 0.75),
+	// the longest request 12s old under a --timeout of 45s, a backlog of 5
+	// out of 64, and 3 restarts in the last 5 minutes; and api's 2 gthread
+	// workers of 4 threads (capacity 8), 4 requests busy all the time (240
+	// request-seconds a minute: 0.5) and 2 queued for a thread, the longest
+	// 50s old under a timeout of 30s, which does not apply to gthread
+	// requests (no timeout line: no busy/idle state, which only sync
+	// workers have). Workers are by slot, the master by pid.
 	test := `evaluation_interval: 1m
 tests:
   - interval: 1m
@@ -466,6 +481,10 @@ tests:
         values: '0+240x10'
       - series: 'gunicorn_worker_busy_time_seconds_total{app="shop.web",instance="web-1:9102"}'
         values: '0+180x10'
+      - series: 'gunicorn_worker_capacity{app="shop.web",instance="web-1:9102"}'
+        values: '4x10'
+      - series: 'gunicorn_worker_busy{app="shop.web",instance="web-1:9102"}'
+        values: '3x10'
       - series: 'gunicorn_worker_count{app="shop.web",instance="web-1:9102",gunicorn_worker_state="busy"}'
         values: '3x10'
       - series: 'gunicorn_worker_count{app="shop.web",instance="web-1:9102",gunicorn_worker_state="idle"}'
@@ -480,10 +499,36 @@ tests:
         values: '64x10'
       - series: 'gunicorn_worker_restarts_total{app="shop.web",instance="web-1:9102"}'
         values: '0x5 1 2 3 3 3'
-      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42",cpu_mode="user"}'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0",cpu_mode="user"}'
         values: '0+24x10'
-      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42",cpu_mode="system"}'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0",cpu_mode="system"}'
         values: '0+6x10'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="master",process_pid="40",cpu_mode="user"}'
+        values: '0+3x10'
+      - series: 'gunicorn_process_cpu_time_seconds_total{app="shop.web",instance="web-1:9102",gunicorn_process_role="master",process_pid="40",cpu_mode="system"}'
+        values: '0+3x10'
+      - series: 'gunicorn_process_memory_usage_bytes{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0"}'
+        values: '50000000x10'
+      - series: 'gunicorn_process_memory_usage_bytes{app="shop.web",instance="web-1:9102",gunicorn_process_role="master",process_pid="40"}'
+        values: '30000000x10'
+      - series: 'gunicorn_worker_busy_time_seconds_total{app="api",instance="api-1:9102"}'
+        values: '0+240x10'
+      - series: 'gunicorn_worker_capacity{app="api",instance="api-1:9102"}'
+        values: '8x10'
+      - series: 'gunicorn_worker_busy{app="api",instance="api-1:9102"}'
+        values: '4x10'
+      - series: 'gunicorn_worker_queued{app="api",instance="api-1:9102"}'
+        values: '2x10'
+      - series: 'gunicorn_worker_count{app="api",instance="api-1:9102"}'
+        values: '2x10'
+      - series: 'gunicorn_worker_request_age_max_seconds{app="api",instance="api-1:9102"}'
+        values: '50x10'
+      - series: 'gunicorn_worker_timeout_seconds{app="api",instance="api-1:9102"}'
+        values: '30x10'
+      - series: 'gunicorn_worker_connections{app="api",instance="api-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0"}'
+        values: '5x10'
+      - series: 'gunicorn_worker_connections{app="api",instance="api-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="1"}'
+        values: '3x10'
     promql_expr_test:
       - expr: ` + query("Responses by status class", "A") + `
         eval_time: 10m
@@ -507,13 +552,27 @@ tests:
         exp_samples:
           - labels: '{app="shop.web"}'
             value: 0.75
-      - expr: ` + query("Busy and idle workers", "A") + `
+          - labels: '{app="api"}'
+            value: 0.5
+      - expr: ` + query("Busy requests vs capacity", "A") + `
         eval_time: 10m
         exp_samples:
-          - labels: '{app="shop.web",gunicorn_worker_state="busy"}'
+          - labels: '{app="shop.web"}'
             value: 3
-          - labels: '{app="shop.web",gunicorn_worker_state="idle"}'
-            value: 1
+          - labels: '{app="api"}'
+            value: 4
+      - expr: ` + query("Busy requests vs capacity", "B") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web"}'
+            value: 4
+          - labels: '{app="api"}'
+            value: 8
+      - expr: ` + query("Queued requests (gthread)", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="api"}'
+            value: 2
       - expr: ` + query("Listen backlog vs limit", "A") + `
         eval_time: 10m
         exp_samples:
@@ -529,6 +588,8 @@ tests:
         exp_samples:
           - labels: '{app="shop.web"}'
             value: 12
+          - labels: '{app="api"}'
+            value: 50
       - expr: ` + query("Longest request in flight vs timeout", "B") + `
         eval_time: 10m
         exp_samples:
@@ -542,8 +603,24 @@ tests:
       - expr: ` + query("CPU per process", "A") + `
         eval_time: 10m
         exp_samples:
-          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",process_pid="42"}'
+          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0"}'
             value: 0.5
+          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="master"}'
+            value: 0.1
+      - expr: ` + query("Memory per process", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="worker",gunicorn_worker_slot="0"}'
+            value: 50000000
+          - labels: '{app="shop.web",instance="web-1:9102",gunicorn_process_role="master"}'
+            value: 30000000
+      - expr: ` + query("Connections per worker (gthread, async)", "A") + `
+        eval_time: 10m
+        exp_samples:
+          - labels: '{app="api",instance="api-1:9102",gunicorn_worker_slot="0"}'
+            value: 5
+          - labels: '{app="api",instance="api-1:9102",gunicorn_worker_slot="1"}'
+            value: 3
 `
 	file := filepath.Join(t.TempDir(), "dashboard-tests.yml")
 	if err := os.WriteFile(file, []byte(test), 0o644); err != nil {

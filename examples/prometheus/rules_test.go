@@ -39,7 +39,7 @@ func TestRulesUnitTests(t *testing.T) {
 // knownMetrics are the names examples/gunicorn-prometheus serves for
 // Gunicorn's metrics (the OpenTelemetry Prometheus exporter's default names):
 // those of the StatsD profile, then those of the Gunicorn watcher (procwatch,
-// issue 10's table). examples/grafana's TestNamesAreExported checks them
+// the root README's table). examples/grafana's TestNamesAreExported checks them
 // against the exporter itself.
 var knownMetrics = []string{
 	"gunicorn_requests_total",
@@ -52,6 +52,9 @@ var knownMetrics = []string{
 	"gunicorn_backlog",
 
 	"gunicorn_worker_count",
+	"gunicorn_worker_capacity",
+	"gunicorn_worker_busy",
+	"gunicorn_worker_queued",
 	"gunicorn_worker_busy_time_seconds_total",
 	"gunicorn_worker_request_age_max_seconds",
 	"gunicorn_worker_timeout_seconds",
@@ -66,8 +69,9 @@ var knownMetrics = []string{
 }
 
 // knownLabels are the label names that look like metric names: the
-// watcher's gunicorn.worker.state and gunicorn.process.role.
-var knownLabels = []string{"gunicorn_worker_state", "gunicorn_process_role"}
+// watcher's gunicorn.worker.state, gunicorn.worker.slot and
+// gunicorn.process.role.
+var knownLabels = []string{"gunicorn_worker_state", "gunicorn_worker_slot", "gunicorn_process_role"}
 
 // usedMetrics returns the gunicorn_ metric names in file, less knownLabels.
 func usedMetrics(t *testing.T, file string) []string {
@@ -99,7 +103,8 @@ func TestRuleMetricNames(t *testing.T) {
 	// Each alert on the watcher's metrics uses them.
 	used := usedMetrics(t, "rules.yml")
 	for _, name := range []string{
-		"gunicorn_worker_busy_time_seconds_total", "gunicorn_worker_count",
+		"gunicorn_worker_busy_time_seconds_total", "gunicorn_worker_capacity",
+		"gunicorn_worker_queued", "gunicorn_worker_count",
 		"gunicorn_listen_backlog", "gunicorn_listen_backlog_limit",
 		"gunicorn_worker_request_age_max_seconds", "gunicorn_worker_timeout_seconds",
 		"gunicorn_worker_restarts_total", "gunicorn_up",
@@ -122,8 +127,8 @@ func TestEveryAlertTested(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerts := regexp.MustCompile(`(?m)^\s*- alert: (\w+)$`).FindAllStringSubmatch(string(rules), -1)
-	if len(alerts) < 12 {
-		t.Fatalf("%d alerts in rules.yml, want at least 12", len(alerts))
+	if len(alerts) < 13 {
+		t.Fatalf("%d alerts in rules.yml, want at least 13", len(alerts))
 	}
 	// A case is "alertname: X" followed by "exp_alerts: []" (not firing)
 	// or "exp_alerts:" and a list (firing).
@@ -139,6 +144,33 @@ func TestEveryAlertTested(t *testing.T) {
 	for _, a := range alerts {
 		if !fires[a[1]] || !quiet[a[1]] {
 			t.Errorf("%s: tested firing %v, not firing %v; want both", a[1], fires[a[1]], quiet[a[1]])
+		}
+	}
+}
+
+// TestSaturationExprs pins what the saturation alerts are over: the
+// utilization on the capacity model (for every worker class), and the
+// near-timeout alert kept to sync workers (those with a busy/idle state).
+func TestSaturationExprs(t *testing.T) {
+	rules, err := os.ReadFile("rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expr := func(alert string) string {
+		m := regexp.MustCompile(`(?ms)^\s*- alert: ` + alert + `\n.*?^\s*expr: (\|\n.*?|[^\n]*)\n\s*(?:for|labels):`).FindSubmatch(rules)
+		if m == nil {
+			t.Fatalf("no alert %s in rules.yml", alert)
+		}
+		return string(m[1])
+	}
+	space := regexp.MustCompile(`\s+`)
+	for alert, want := range map[string]string{
+		"GunicornWorkersSaturated":   `rate(gunicorn_worker_busy_time_seconds_total[5m]) / gunicorn_worker_capacity > 0.85`,
+		"GunicornRequestsQueued":     `gunicorn_worker_queued > 0`,
+		"GunicornRequestNearTimeout": `and ignoring (gunicorn_worker_state) gunicorn_worker_count{gunicorn_worker_state="busy"}`,
+	} {
+		if got := space.ReplaceAllString(expr(alert), " "); !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(got) {
+			t.Errorf("%s: expr %q does not have %q", alert, got, want)
 		}
 	}
 }
