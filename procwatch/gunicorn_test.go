@@ -313,3 +313,52 @@ func settle(t *testing.T, w *Watcher, r *sdkmetric.ManualReader, n int, timeout 
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestGunicornMaxRequestsSeries: workers recycled by --max-requests 5 make
+// no new series by slot (the default), and one per worker with
+// WithPIDAttribute. It logs the figures BENCHMARKS.md quotes (series created
+// per hour under --max-requests 5).
+func TestGunicornMaxRequestsSeries(t *testing.T) {
+	gunicorntest.LookPath(t)
+	t.Parallel()
+	g := gunicorntest.Start(t, gunicorntest.Options{Workers: 2, Timeout: 10, ReadyPath: "/",
+		Args: []string{"--max-requests", "5"}})
+	bySlot, rs := newTestWatcher(t, WithPID(g.Pid()))
+	byPID, rp := newTestWatcher(t, WithPID(g.Pid()), WithPIDAttribute())
+	slotSeries, pidSeries := map[string]bool{}, map[string]bool{}
+	note := func(v view, into map[string]bool) {
+		for _, p := range v.points(MetricProcessMemory) {
+			if strings.Contains(p.attrs, "role=worker") {
+				into[p.attrs] = true
+			}
+		}
+	}
+	const requests = 100
+	start := time.Now()
+	for i := range requests {
+		if code := g.Status("/"); code != 200 {
+			t.Fatalf("request %d: status %d", i, code)
+		}
+		for _, w := range []*Watcher{bySlot, byPID} {
+			_ = w.Sample(context.Background())
+		}
+		note(collect(t, rs), slotSeries)
+		note(collect(t, rp), pidSeries)
+	}
+	elapsed := time.Since(start)
+	restarts := byPID.Stats().Restarts
+	// 100 requests (and the ready one) over 2 workers recycled every 5:
+	// some 20 workers replaced, each seen by a pass or not.
+	if restarts < 10 {
+		t.Errorf("%d restarts after %d requests with --max-requests 5, want 10 or more", restarts, requests)
+	}
+	if len(slotSeries) != 2 {
+		t.Errorf("worker series by slot: %d, want 2: %v", len(slotSeries), slotSeries)
+	}
+	if int64(len(pidSeries)) < restarts {
+		t.Errorf("worker series by pid: %d, want at least the %d restarts", len(pidSeries), restarts)
+	}
+	perHour := func(n int) float64 { return float64(n) / elapsed.Hours() }
+	t.Logf("%d requests in %v, %d restarts: worker series by slot %d (%.0f/h), by pid %d (%.0f/h)",
+		requests, elapsed.Round(time.Millisecond), restarts, len(slotSeries), perHour(len(slotSeries)), len(pidSeries), perHour(len(pidSeries)))
+}
