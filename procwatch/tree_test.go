@@ -215,8 +215,8 @@ func stdFDs(extra map[int]string) map[int]string {
 // syncTCPTree: a master (1000) with 4 sync workers on 0.0.0.0:8000; 1001
 // and 1002 each hold an accepted connection, 1003 a connection of its own to
 // a database (not a request), 1004 nothing; 7 connections wait in the accept
-// queue; 1100 is a child without a heartbeat file (a new master started by
-// USR2). Unrelated sockets around them. noFD makes every fd directory
+// queue; 1100 is a new master started by USR2, holding its own worker's
+// (1101) heartbeat file and the listener. Unrelated sockets around them. noFD makes every fd directory
 // unreadable.
 func syncTCPTree(noFD bool) fakeTree {
 	t := fakeTree{btime: 1700000000, somaxconn: 4096}
@@ -232,9 +232,13 @@ func syncTCPTree(noFD bool) fakeTree {
 		t.procs = append(t.procs, fakeProc{pid: pid, ppid: 1000, utime: uint64(100 * (i + 1)), stime: uint64(10 * (i + 1)),
 			start: 10100 + uint64(i), rssPages: 10000 + uint64(i), cmdline: gunicornCmd, fds: fds, noFD: noFD})
 	}
+	// The new master of a USR2 upgrade, with a worker of its own whose
+	// heartbeat file it holds (as a master does), and the listener.
 	t.procs = append(t.procs, fakeProc{pid: 1100, ppid: 1000, utime: 5, stime: 5, start: 20000, rssPages: 4000,
-		cmdline: gunicornCmd, noFD: noFD, children: nil,
-		fds: stdFDs(map[int]string{5: "socket:[5000]"})})
+		cmdline: gunicornCmd, noFD: noFD, children: []int{1101},
+		fds: stdFDs(map[int]string{5: "socket:[5000]"})},
+		fakeProc{pid: 1101, ppid: 1100, utime: 1, stime: 1, start: 20100, rssPages: 4000,
+			cmdline: gunicornCmd, noFD: noFD, fds: stdFDs(map[int]string{5: "socket:[5000]", 9: "hb"})})
 	t.tcp = []string{
 		tcpRow(0, "0.0.0.0:22", "0.0.0.0:0", tcpListen, 0, 300),
 		tcpRow(1, "0.0.0.0:8000", "0.0.0.0:0", tcpListen, 7, 5000),
