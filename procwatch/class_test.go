@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +242,27 @@ func TestGunicornAsync(t *testing.T) {
 			c.timeout, c.timeoutSrc = 10, ""
 			checkClass(t, c)
 		})
+	}
+}
+
+// TestGunicornDirtyArbiter: Gunicorn 26.1's dirty arbiter (a child of the
+// master, which inherits the listener and holds its own dirty workers'
+// heartbeat files), without setproctitle to name it, is not an HTTP worker.
+func TestGunicornDirtyArbiter(t *testing.T) {
+	gunicorntest.LookPath(t)
+	t.Parallel()
+	g := gunicorntest.Start(t, gunicorntest.Options{Release: "26.1.0", Workers: 2, ReadyPath: "/",
+		Args: []string{"--dirty-workers", "1", "--dirty-app", "dirtyapp:Hello"}})
+	w, r := newTestWatcher(t, WithPID(g.Pid()))
+	waitUntil(t, w, r, bootWait, "3 children of the master seen", func(view) bool {
+		kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", g.Pid(), g.Pid()))
+		return err == nil && len(strings.Fields(string(kids))) == 3
+	})
+	v := settle(t, w, r, 2, changeWait)
+	if s := w.Stats(); s.Workers != 2 || s.Capacity != 2 {
+		t.Errorf("Stats() = %+v, want 2 workers (not the dirty arbiter)", s)
+	}
+	if n := len(v.points(MetricProcessUptime)); n != 3 {
+		t.Errorf("uptime series %v, want the master's and 2 workers'", v.points(MetricProcessUptime))
 	}
 }

@@ -2,7 +2,8 @@
 // the tests that check what Gunicorn sends over StatsD.
 //
 // The app (app.py, embedded in the test binary and written to a temporary
-// directory; "app:app" is WSGI, "app:asgi" the same as ASGI) answers:
+// directory; "app:app" is WSGI, "app:asgi" the same as ASGI; beside it,
+// dirtyapp.py holds dirtyapp:Hello for Gunicorn 26's --dirty-app) answers:
 //
 //	/          200
 //	/NNN       the status NNN, a three-digit code (/200, /201, /404, /500...)
@@ -37,6 +38,9 @@ import (
 
 //go:embed app.py
 var app []byte
+
+//go:embed dirtyapp.py
+var dirtyApp []byte
 
 const (
 	// StartTimeout bounds how long [Start] waits for Gunicorn to answer.
@@ -138,8 +142,10 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "app.py"), app, 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string][]byte{"app.py": app, "dirtyapp.py": dirtyApp} {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bin, pre, env := command(t, opts.Release)
 	if opts.ProcTitle {
