@@ -56,8 +56,8 @@ func TestWatcherFlags(t *testing.T) {
 		// Without -gunicorn.app, the attribute comes from the master.
 		{prefixed, []string{"-gunicorn.pid", "1000"}, "app=shop.web,env=prod", nil},
 		{prefixed, []string{"-gunicorn.pid", "1000", "-prefix-key", "service"}, "env=prod,service=shop.web", nil},
-		{prefixed, []string{"-gunicorn.pid", "1000", "-gunicorn.app", "other"}, "app=other", nil},
-		{prefixed, []string{"-gunicorn.pid", "1000", "-prefix-key", ""}, "", nil},
+		{prefixed, []string{"-gunicorn.pid", "1000", "-gunicorn.app", "other"}, "app=other,env=prod", nil},
+		{prefixed, []string{"-gunicorn.pid", "1000", "-prefix-key", ""}, "env=prod", nil},
 	} {
 		cfg, err := parseFlags(tc.args, io.Discard)
 		if err != nil {

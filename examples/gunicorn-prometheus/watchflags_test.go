@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -47,8 +46,12 @@ func TestWatcherFlags(t *testing.T) {
 		// Without --gunicorn.app, the label comes from the master.
 		{prefixed, nil, nil, "app=shop.web,env=prod", ""},
 		{prefixed, []string{"--otel.prefix-key=service"}, nil, "env=prod,service=shop.web", ""},
-		{prefixed, []string{"--gunicorn.app=other."}, nil, "app=other", ""},
-		{prefixed, []string{"--otel.prefix-key="}, nil, "", ""},
+		// The master's DogStatsD tags, as the StatsD series carry them, unless
+		// the daemon ignores tags.
+		{prefixed, []string{"--gunicorn.app=other."}, nil, "app=other,env=prod", ""},
+		{prefixed, []string{"--gunicorn.app=other.", "--no-statsd.parse-dogstatsd-tags"}, nil, "app=other", ""},
+		{prefixed, []string{"--otel.prefix-key="}, nil, "env=prod", ""},
+		{prefixed, []string{"--otel.prefix-key=", "--no-statsd.parse-dogstatsd-tags"}, nil, "", ""},
 	} {
 		tree := tc.tree
 		if tree == "" {
@@ -74,36 +77,15 @@ func TestWatcherFlags(t *testing.T) {
 		if err := reader.Collect(context.Background(), &rm); err != nil {
 			t.Fatal(err)
 		}
-		if up := gaugeLabels(rm, procwatch.MetricUp); len(up) != 1 || up[0] != tc.up {
+		if up := fixture.GaugeAttrs(rm, procwatch.MetricUp); len(up) != 1 || up[0] != tc.up {
 			t.Errorf("%q: gunicorn.up %q, want {%s}", tc.args, up, tc.up)
 		}
-		if mem := gaugeLabels(rm, procwatch.MetricProcessMemory); tc.memory != "" && !contains(mem, tc.up, tc.memory) {
+		if mem := fixture.GaugeAttrs(rm, procwatch.MetricProcessMemory); tc.memory != "" && !contains(mem, tc.up, tc.memory) {
 			t.Errorf("%q: gunicorn.process.memory.usage %q, want one with %s", tc.args, mem, tc.memory)
 		}
 		_ = w.Close()
 		_ = mp.Shutdown(context.Background())
 	}
-}
-
-// gaugeLabels returns the label sets of the points of the Int64 gauge name,
-// each as k=v,k=v.
-func gaugeLabels(rm metricdata.ResourceMetrics, name string) []string {
-	var out []string
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				var kv []string
-				for _, a := range p.Attributes.ToSlice() {
-					kv = append(kv, string(a.Key)+"="+a.Value.Emit())
-				}
-				out = append(out, strings.Join(kv, ","))
-			}
-		}
-	}
-	return out
 }
 
 // contains reports whether one of sets is base (if any) then labels.

@@ -70,8 +70,9 @@ func TestWatchOptions(t *testing.T) {
 		// Without app, the prefix attribute comes from the master.
 		{"master's prefix", watch(func(*Config) {}), prefixed, nil, "app=shop.web,env=prod", ""},
 		{"prefix_attribute", watch(func(c *Config) { c.PrefixAttribute = "service" }), prefixed, nil, "env=prod,service=shop.web", ""},
-		{"app over the master's prefix", watch(func(c *Config) { c.Watch.App = "other" }), prefixed, nil, "app=other", ""},
-		{"no prefix_attribute", watch(func(c *Config) { c.PrefixAttribute = "" }), prefixed, nil, "", ""},
+		// The master's DogStatsD tags, as the StatsD side reads them.
+		{"app over the master's prefix", watch(func(c *Config) { c.Watch.App = "other" }), prefixed, nil, "app=other,env=prod", ""},
+		{"no prefix_attribute", watch(func(c *Config) { c.PrefixAttribute = "" }), prefixed, nil, "env=prod", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := confmap.Validate(tc.cfg); err != nil {
@@ -100,36 +101,15 @@ func TestWatchOptions(t *testing.T) {
 			if err := reader.Collect(context.Background(), &rm); err != nil {
 				t.Fatal(err)
 			}
-			if up := gaugeAttrs(rm, procwatch.MetricUp); len(up) != 1 || up[0] != tc.up {
+			if up := fixture.GaugeAttrs(rm, procwatch.MetricUp); len(up) != 1 || up[0] != tc.up {
 				t.Errorf("gunicorn.up %q, want {%s}", up, tc.up)
 			}
 			if tc.memory != "" {
-				mem := gaugeAttrs(rm, procwatch.MetricProcessMemory)
+				mem := fixture.GaugeAttrs(rm, procwatch.MetricProcessMemory)
 				if !strings.Contains(" "+strings.Join(mem, " ")+" ", " "+tc.memory+" ") {
 					t.Errorf("gunicorn.process.memory.usage %q, want one with {%s}", mem, tc.memory)
 				}
 			}
 		})
 	}
-}
-
-// gaugeAttrs returns the attribute sets of the points of the Int64 gauge
-// name, each as k=v,k=v.
-func gaugeAttrs(rm metricdata.ResourceMetrics, name string) []string {
-	var out []string
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				var kv []string
-				for _, a := range p.Attributes.ToSlice() {
-					kv = append(kv, string(a.Key)+"="+a.Value.Emit())
-				}
-				out = append(out, strings.Join(kv, ","))
-			}
-		}
-	}
-	return out
 }

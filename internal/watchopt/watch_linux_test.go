@@ -35,27 +35,6 @@ func sample(t *testing.T, root string, opts ...procwatch.Option) (procwatch.Stat
 	return w.Stats(), rm
 }
 
-// attrs returns the attribute sets of the points of the gauge name, each
-// as "k=v,k=v".
-func attrs(rm metricdata.ResourceMetrics, name string) []string {
-	var out []string
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				var kv []string
-				for _, a := range p.Attributes.ToSlice() {
-					kv = append(kv, string(a.Key)+"="+a.Value.Emit())
-				}
-				out = append(out, strings.Join(kv, ","))
-			}
-		}
-	}
-	return out
-}
-
 func TestOptions(t *testing.T) {
 	tree := fixture.ProcTree("sync-tcp")
 	st, rm := sample(t, tree)
@@ -63,12 +42,12 @@ func TestOptions(t *testing.T) {
 		t.Fatalf("recording: %+v", st)
 	}
 	// Per-process series by slot, not pid, by default.
-	if got := strings.Join(attrs(rm, procwatch.MetricProcessMemory), " "); strings.Contains(got, "1001") || !strings.Contains(got, "gunicorn.worker.slot=") {
+	if got := strings.Join(fixture.GaugeAttrs(rm, procwatch.MetricProcessMemory), " "); strings.Contains(got, "1001") || !strings.Contains(got, "gunicorn.worker.slot=") {
 		t.Errorf("memory series %s", got)
 	}
 	s := Settings{PIDAttribute: true}
 	_, rm = sample(t, tree, s.Options()...)
-	if got := strings.Join(attrs(rm, procwatch.MetricProcessMemory), " "); !strings.Contains(got, "process.pid=1001") {
+	if got := strings.Join(fixture.GaugeAttrs(rm, procwatch.MetricProcessMemory), " "); !strings.Contains(got, "process.pid=1001") {
 		t.Errorf("with PIDAttribute, memory series %s", got)
 	}
 	s = Settings{WorkerClass: "gthread", Threads: ptr(4), Timeout: ptr(10 * time.Second)}
@@ -101,12 +80,12 @@ func TestPrefixOptions(t *testing.T) {
 		{"", "other", false, ""},
 	} {
 		_, rm := sample(t, tree, PrefixOptions(tc.key, tc.app, tc.tags)...)
-		if got := attrs(rm, procwatch.MetricUp); len(got) != 1 || got[0] != tc.want {
+		if got := fixture.GaugeAttrs(rm, procwatch.MetricUp); len(got) != 1 || got[0] != tc.want {
 			t.Errorf("PrefixOptions(%q, %q, %v): gunicorn.up %q, want {%s}", tc.key, tc.app, tc.tags, got, tc.want)
 		}
 	}
 	// The recording has no prefix: no attribute.
-	if _, rm := sample(t, fixture.ProcTree("sync-tcp"), PrefixOptions("app", "", true)...); len(attrs(rm, procwatch.MetricUp)) != 1 || attrs(rm, procwatch.MetricUp)[0] != "" {
-		t.Errorf("no prefix: %q", attrs(rm, procwatch.MetricUp))
+	if _, rm := sample(t, fixture.ProcTree("sync-tcp"), PrefixOptions("app", "", true)...); len(fixture.GaugeAttrs(rm, procwatch.MetricUp)) != 1 || fixture.GaugeAttrs(rm, procwatch.MetricUp)[0] != "" {
+		t.Errorf("no prefix: %q", fixture.GaugeAttrs(rm, procwatch.MetricUp))
 	}
 }
