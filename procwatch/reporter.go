@@ -53,7 +53,8 @@ type reporter struct {
 	inst    instruments
 	reg     metric.Registration
 	withPID bool
-	attrs   *attrState
+	attrs   *attrState // the pass's (changed by setBase)
+	initial *attrState // reported before the first pass; never changes
 
 	// The options of the processes and listeners now seen, pruned at each
 	// pass so that nothing of exited workers stays.
@@ -103,6 +104,7 @@ func newReporter(base []attribute.KeyValue, withPID bool) *reporter {
 	r := &reporter{withPID: withPID,
 		procs: map[procKey]*procOpts{}, listens: map[listenKey]metric.MeasurementOption{}, live: map[procKey]bool{}}
 	r.setBase(base)
+	r.initial = r.attrs
 	return r
 }
 
@@ -261,7 +263,7 @@ func (r *reporter) listenOpt(k listenKey) metric.MeasurementOption {
 func (r *reporter) observe(o metric.Observer, s *snapshot, errs *[numReasons]uint64) {
 	i, a := &r.inst, s.attrs
 	if a == nil {
-		a = r.attrs // no pass yet
+		a = r.initial // no pass yet
 	}
 	up := int64(0)
 	if s.up {
