@@ -73,6 +73,10 @@ type app struct {
 	watchDone chan struct{}
 
 	quitOnce, shutOnce sync.Once
+
+	// seCounts counts for statsd_exporter's names (exporter_metrics.go);
+	// nil when --telemetry.names does not serve them.
+	seCounts *seCounts
 }
 
 // newLogger returns the program's logger, writing to w as --log.format and
@@ -119,6 +123,9 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw}
+	if a.seCounts, err = a.registerStatsdExporterNames(); err != nil {
+		return nil, err
+	}
 	a.srv = cfg.server(logger)
 	if err := a.registerTelemetry(a.std.Meter(otelbridge.ScopeName)); err != nil {
 		return nil, err
@@ -191,6 +198,7 @@ func (a *app) newMeterProvider(strategy otlptranslator.TranslationStrategyOption
 		// StatsD samples never carry a span context: no exemplars to take.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
 	}
+	opts = append(opts, a.cfg.telemetryViews()...)
 	if a.cfg.histogram == histExponential {
 		opts = append(opts, sdkmetric.WithView(sdkmetric.NewView(
 			sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram},
@@ -210,6 +218,7 @@ func (a *app) start() (err error) {
 		}
 		a.srv.Handler = tee{a.bridge, a.relay}
 	}
+	a.srv.Handler = a.countFor(a.srv.Handler)
 	kinds, addrs := a.cfg.statsdAddrs()
 	a.started = true
 	for i, addr := range addrs {
@@ -331,6 +340,7 @@ func (a *app) reload() error {
 	}
 	fail := func(err error) error {
 		a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "failure")))
+		a.countReload(false)
 		a.log.Error("mapping config reload failed; the rules in use are kept", "file", path, "err", err)
 		return fmt.Errorf("reloading mapping config: %w", err)
 	}
@@ -346,6 +356,7 @@ func (a *app) reload() error {
 	a.rules = rules
 	a.nrules.Store(int64(rules.Len()))
 	a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "success")))
+	a.countReload(true)
 	a.log.Info("mapping config reloaded", "file", path, "rules", rules.Len())
 	return nil
 }

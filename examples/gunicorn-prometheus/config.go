@@ -73,6 +73,7 @@ type config struct {
 	prefixKey       string
 	histogram       string
 	gunicornProfile bool
+	telemetryNames  string // both, statsd_exporter or gunicornotel (exporter_metrics.go)
 
 	// The Gunicorn watcher (procwatch): on when one of watchPIDFile,
 	// watchPID and watchDiscover is set.
@@ -200,6 +201,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
 	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
 		Default("true").BoolVar(&c.gunicornProfile)
+	app.Flag("telemetry.names", "Names of the program's own metrics: both (gunicornotel_* and statsd_exporter's, for its dashboards and alerts), statsd_exporter (statsd_exporter_* only) or gunicornotel (gunicornotel_* only). See README.md.").
+		Default(telemetryBoth).EnumVar(&c.telemetryNames, telemetryBoth, telemetryStatsdExporter, telemetryGunicornotel)
 	app.Flag("gunicorn.pid-file", "Watch the Gunicorn master whose pid is in this file (Gunicorn's --pid) through /proc: busy and idle workers, utilization, restarts, memory, CPU, the accept queue. Followed across restarts and USR2 upgrades. Linux only.").
 		PlaceHolder("PATH").StringVar(&c.watchPIDFile)
 	app.Flag("gunicorn.pid", "Watch the Gunicorn master with this process id (as --gunicorn.pid-file).").

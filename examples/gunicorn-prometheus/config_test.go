@@ -31,6 +31,7 @@ var defaultConfig = config{
 	prefixKey:            "app",
 	histogram:            histExplicit,
 	gunicornProfile:      true,
+	telemetryNames:       telemetryBoth,
 	watchInterval:        100 * time.Millisecond,
 	maxInstruments:       2000,
 	maxSeries:            100_000,
