@@ -125,8 +125,11 @@ const (
 )
 
 // summarySeriesCost is what one series of a summary with opts counts for:
-// its two buffers of BufCap observations, and AgeBuckets quantile streams of
-// what they keep for the objectives (measured: TestSummarySeriesCost).
+// its two buffers of BufCap observations, and AgeBuckets quantile streams,
+// each keeping some 1/error samples per objective (24 bytes each, and their
+// slices' room to grow). A default series (objectives 0.5, 0.9, 0.99 within
+// 0.05, 0.01, 0.001) counts for 234 KiB; it took 170 KiB after 20000
+// observations (TestSummarySeriesCost).
 func summarySeriesCost(opts *mapper.SummaryOptions) int64 {
 	bufCap, ageBuckets := int64(opts.BufCap), int64(opts.AgeBuckets)
 	if bufCap == 0 {
@@ -135,11 +138,11 @@ func summarySeriesCost(opts *mapper.SummaryOptions) int64 {
 	if ageBuckets == 0 {
 		ageBuckets = prometheus.DefAgeBuckets
 	}
-	var keep int64 // samples a stream keeps, about 1/(2 error) per objective
+	var keep int64
 	for _, o := range opts.Objectives {
-		keep += int64(min(1/(2*max(o.Error, 1e-6)), 1e5))
+		keep += int64(min(1/max(o.Error, 1e-5), 1e5))
 	}
-	return 2048 + 2*8*bufCap + ageBuckets*(512+24*keep)
+	return 2048 + 2*8*bufCap + ageBuckets*(1024+40*keep)
 }
 
 // summaryInstrument is a metric.Float64Histogram whose series are
