@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -29,6 +30,7 @@ type rule struct {
 	buckets []float64
 	scale   float64 // 0: not set
 	ttl     time.Duration
+	summary *SummaryOptions // observers as statsd_exporter exposes them; nil: histograms
 }
 
 type ruleLabel struct {
@@ -84,6 +86,10 @@ func compileFile(file string, data []byte, cfg rulesConfig) (*Rules, *RuleError)
 		rs.defaultBuckets = fs.defaults.buckets
 	}
 	rs.defaultTTL = max(fs.defaults.ttl, 0) // a negative ttl never expires, as in statsd_exporter
+	base := baseSummary(&fs.defaults.obs)
+	if fs.defaults.obs.typ != "histogram" {
+		rs.defaultSummary = base
+	}
 	for _, n := range fs.rules {
 		spec, err := d.ruleSpecOf(n)
 		if err != nil {
@@ -91,6 +97,9 @@ func compileFile(file string, data []byte, cfg rulesConfig) (*Rules, *RuleError)
 		}
 		r, err := c.rule(spec, &fs.defaults, rs.defaultBuckets, len(rs.rules))
 		if err != nil {
+			return nil, err
+		}
+		if r.summary, err = c.observer(spec, &fs.defaults, base); err != nil {
 			return nil, err
 		}
 		rs.rules = append(rs.rules, r)
@@ -264,4 +273,19 @@ func checkName(t template) string {
 		}
 	}
 	return ""
+}
+
+// observer resolves what statsd_exporter makes of the rule's observers
+// (ruleSummary), refusing what it refuses to load: summary_options on a
+// rule that makes histograms, histogram_options on one that says
+// observer_type: summary.
+func (c *compiler) observer(spec *ruleSpec, d *defaultsSpec, base *SummaryOptions) (*SummaryOptions, *RuleError) {
+	typ := cmp.Or(spec.obs.typ, d.obs.typ)
+	switch {
+	case typ == "histogram" && spec.obs.summary != nil:
+		return nil, c.errf(spec.obsLine, spec.match, "summary_options on a rule whose observer_type is histogram (statsd_exporter refuses it: \"cannot use histogram observer and summary options at the same time\")")
+	case typ == "summary" && spec.histOpts != 0:
+		return nil, c.errf(spec.histOpts, spec.match, "histogram_options on a rule whose observer_type is summary (statsd_exporter refuses it: \"cannot use summary observer and histogram options at the same time\")")
+	}
+	return ruleSummary(&spec.obs, &d.obs, base), nil
 }

@@ -35,6 +35,8 @@ type defaultsSpec struct {
 	disableOrdering bool
 	buckets         []float64 // nil: not given, or given empty
 	ttl             time.Duration
+	obs             observerSpec
+	histOpts        int // the line of histogram_options; 0 when not given
 }
 
 // ruleSpec is one entry of mappings, as written.
@@ -55,6 +57,9 @@ type ruleSpec struct {
 	scaleSet   bool
 	scaleLine  int
 	ttl        time.Duration // as written: 0 takes defaults.ttl, < 0 is never
+	obs        observerSpec
+	obsLine    int // the line of observer_type or summary_options
+	histOpts   int // the line of histogram_options; 0 when not given
 }
 
 type labelSpec struct {
@@ -326,6 +331,16 @@ func (d *decoder) str(n *yaml.Node, match, key string) (string, int, *RuleError)
 	return s.Value, s.Line, nil
 }
 
+// observerType reads an observer_type: "histogram", or "summary" for
+// "summary" and "" (statsd_exporter reads an empty one as summary).
+func (d *decoder) observerType(n *yaml.Node, match, key string) (string, *RuleError) {
+	t, err := d.oneOf(n, match, key, "", "histogram", "summary")
+	if err == nil && t == "" {
+		t = "summary"
+	}
+	return t, err
+}
+
 func (d *decoder) oneOf(n *yaml.Node, match, key string, allowed ...string) (string, *RuleError) {
 	s, line, err := d.str(n, match, key)
 	if err != nil {
@@ -453,52 +468,85 @@ func (d *decoder) histogramOptions(vs []*yaml.Node, match string) ([]float64, *R
 	return bs, nil
 }
 
-// summaryOptions checks summary_options; its settings have no effect, as
-// summaries are recorded as histograms.
-func (d *decoder) summaryOptions(vs []*yaml.Node, match string) *RuleError {
+// summaryOptions reads summary_options. statsd_exporter reads age_buckets
+// and buf_cap as unsigned 32-bit integers, and the Prometheus client panics
+// on a negative max_age: such values are load errors here.
+func (d *decoder) summaryOptions(vs []*yaml.Node, match string) (*summarySpec, *RuleError) {
 	ps, err := d.mergedPairs(vs, match, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ss := &summarySpec{}
 	for _, p := range ps {
 		switch p.key {
 		case "quantiles":
-			err = d.quantiles(p.v(), match, "summary_options.quantiles")
+			ss.objectives, err = d.quantiles(p.v(), match, "summary_options.quantiles")
 		case "max_age":
-			_, err = d.duration(p.v(), match, "summary_options.max_age")
-		case "age_buckets", "buf_cap":
-			_, _, err = d.number(p.v(), match, "summary_options."+p.key)
+			ss.maxAge, err = d.duration(p.v(), match, "summary_options.max_age")
+			if err == nil && ss.maxAge < 0 {
+				err = d.errf(p.v().Line, match, "summary_options.max_age: must not be negative, got %v", ss.maxAge)
+			}
+		case "age_buckets":
+			ss.ageBuckets, err = d.uint32(p.v(), match, "summary_options."+p.key)
+		case "buf_cap":
+			ss.bufCap, err = d.uint32(p.v(), match, "summary_options."+p.key)
 		default:
 			err = d.errf(p.k.Line, match, "unknown key %q", p.key)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return ss, nil
 }
 
-// quantiles checks a list of {quantile, error} objectives.
-func (d *decoder) quantiles(n *yaml.Node, match, key string) *RuleError {
+// uint32 reads a whole number from 0 to 2^32-1.
+func (d *decoder) uint32(n *yaml.Node, match, key string) (uint32, *RuleError) {
+	f, line, err := d.number(n, match, key)
+	if err != nil {
+		return 0, err
+	}
+	if f < 0 || f > math.MaxUint32 || f != math.Trunc(f) {
+		return 0, d.errf(line, match, "%s: expected a whole number from 0 to %d, got %v", key, uint32(math.MaxUint32), f)
+	}
+	return uint32(f), nil
+}
+
+// quantiles reads a list of {quantile, error} objectives; an empty list is
+// nil (the defaults apply, as in statsd_exporter). A quantile must be in
+// [0, 1] and its error in [0, 1], as the Prometheus client needs.
+func (d *decoder) quantiles(n *yaml.Node, match, key string) ([]Objective, *RuleError) {
 	list, err := d.items(n, match, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []Objective
 	for _, q := range list {
 		ps, err := d.pairs(q, match, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var o Objective
 		for _, p := range ps {
 			if p.key != "quantile" && p.key != "error" {
-				return d.errf(p.k.Line, match, "unknown key %q", p.key)
+				return nil, d.errf(p.k.Line, match, "unknown key %q", p.key)
 			}
-			if _, _, err := d.number(p.v(), match, key+"."+p.key); err != nil {
-				return err
+			f, line, err := d.number(p.v(), match, key+"."+p.key)
+			if err != nil {
+				return nil, err
+			}
+			if f < 0 || f > 1 {
+				return nil, d.errf(line, match, "%s.%s: must be from 0 to 1, got %v", key, p.key, f)
+			}
+			if p.key == "quantile" {
+				o.Quantile = f
+			} else {
+				o.Error = f
 			}
 		}
+		out = append(out, o)
 	}
-	return nil
+	return out, nil
 }
 
 // document reads the top of the file: defaults, and the entries of
@@ -552,18 +600,18 @@ func (d *decoder) defaults(vs []*yaml.Node, ds *defaultsSpec) *RuleError {
 		case "match_type":
 			ds.matchType, err = d.oneOf(p.v(), "", "match_type", "", "glob", "regex")
 		case "observer_type", "timer_type":
-			// Summaries and histograms are both recorded as histograms.
-			_, err = d.oneOf(p.v(), "", p.key, "", "histogram", "summary")
+			ds.obs.typ, err = d.observerType(p.v(), "", p.key)
 		case "glob_disable_ordering":
 			ds.disableOrdering, err = d.boolean(p.v(), "", p.key)
 		case "histogram_options":
 			histBuckets, err = d.histogramOptions(p.vs, "")
+			ds.histOpts = p.k.Line
 		case "buckets":
 			legacyBuckets, err = d.buckets(p.v(), "", p.key)
 		case "summary_options":
-			err = d.summaryOptions(p.vs, "")
+			ds.obs.summary, err = d.summaryOptions(p.vs, "")
 		case "quantiles":
-			err = d.quantiles(p.v(), "", p.key)
+			ds.obs.legacy, err = d.quantiles(p.v(), "", p.key)
 		case "ttl":
 			ds.ttl, err = d.duration(p.v(), "", p.key)
 		default:
@@ -642,17 +690,18 @@ func (d *decoder) ruleSpecOf(n *yaml.Node) (*ruleSpec, *RuleError) {
 		case "honor_labels":
 			r.honor, err = d.boolean(p.v(), match, p.key)
 		case "observer_type", "timer_type":
-			// Summaries and histograms are both recorded as histograms:
-			// the value is checked, then has no effect.
-			_, err = d.oneOf(p.v(), match, p.key, "", "histogram", "summary")
+			r.obs.typ, err = d.observerType(p.v(), match, p.key)
+			r.obsLine = p.k.Line
 		case "histogram_options":
 			histBuckets, err = d.histogramOptions(p.vs, match)
+			r.histOpts = p.k.Line
 		case "buckets":
 			legacyBuckets, err = d.buckets(p.v(), match, p.key)
 		case "summary_options":
-			err = d.summaryOptions(p.vs, match)
+			r.obs.summary, err = d.summaryOptions(p.vs, match)
+			r.obsLine = p.k.Line
 		case "quantiles":
-			err = d.quantiles(p.v(), match, p.key)
+			r.obs.legacy, err = d.quantiles(p.v(), match, p.key)
 		case "scale":
 			r.scale, r.scaleLine, err = d.number(p.v(), match, p.key)
 			r.scaleSet = err == nil

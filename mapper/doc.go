@@ -190,8 +190,14 @@
 // and TestStatsdExporterMapperCases show each):
 //
 //   - Summaries (observer_type: summary, the statsd_exporter default) are
-//     recorded as histograms: OpenTelemetry has no summary instrument. Their
-//     summary_options are checked and have no effect.
+//     recorded as histograms: OpenTelemetry has no summary instrument. What
+//     statsd_exporter would make of them is in Mapping.Summary (objectives,
+//     max_age, age_buckets, buf_cap, resolved against the defaults as
+//     statsd_exporter resolves them), for a program that serves Prometheus
+//     itself. A quantile or error outside [0, 1], a negative max_age, and
+//     an age_buckets or buf_cap that is not a whole number are load errors,
+//     as are summary_options on a histogram and histogram_options on an
+//     explicit summary (statsd_exporter refuses those two as well).
 //   - Text in a glob template is text: statsd_exporter garbles a '%' beside
 //     a capture (it formats with fmt.Sprintf) and "$1" before "$10".
 //   - A superset is accepted: names may also hold '.', '-' and '/', as

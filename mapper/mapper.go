@@ -301,6 +301,7 @@ func (m *Mapper) generic(s *statsd.Sample) *Mapping {
 		switch {
 		case m.rules != nil:
 			mp.Buckets = m.rules.defaultBuckets
+			mp.Summary = m.rules.defaultSummary
 		case s.Type == statsd.Timer:
 			mp.Buckets = PrometheusDefaultBuckets
 		}

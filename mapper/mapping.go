@@ -71,6 +71,16 @@ type Mapping struct {
 	// be forgotten; 0 means never. Set from a mapping file's ttl or
 	// defaults.ttl.
 	TTL time.Duration
+	// Summary is set on a histogram mapped by a statsd_exporter mapping
+	// file (WithRules) that statsd_exporter would expose as a summary: its
+	// observer_type is summary or not written (statsd_exporter's default),
+	// in the rule or in the file's defaults for a name no rule matches. It
+	// is nil for an observer_type of histogram, for every other kind, and
+	// without a mapping file. otelbridge ignores it (every observer is an
+	// OpenTelemetry histogram); a program that serves Prometheus itself may
+	// expose the series as a summary with these options. Shared: do not
+	// modify it.
+	Summary *SummaryOptions
 	// Reserved marks the mappings of the built-in Gunicorn profile: a
 	// consumer such as otelbridge keeps room for their instruments and
 	// series apart from every other mapping's, so that no other traffic can

@@ -104,6 +104,7 @@ func (rs *Rules) mapSample(m *Mapper, s *statsd.Sample) (*Mapping, bool) {
 	}
 	if kind == KindHistogram {
 		mp.Buckets = r.buckets
+		mp.Summary = r.summary
 	}
 	var own []ownAttr
 	if len(r.labels) > 0 {

@@ -24,6 +24,7 @@ type Rules struct {
 	unordered      bool      // defaults.glob_disable_ordering
 	defaultBuckets []float64 // defaults.histogram_options.buckets, or PrometheusDefaultBuckets
 	defaultTTL     time.Duration
+	defaultSummary *SummaryOptions // what unmatched observers are exposed as; nil: histograms
 	warnings       []*RuleError
 }
 

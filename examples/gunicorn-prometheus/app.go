@@ -46,6 +46,7 @@ type app struct {
 	reg       *prometheus.Registry
 	std, raw  *sdkmetric.MeterProvider
 	mp        metric.MeterProvider // routes between std and raw
+	sums      *summaries           // the summaries served (summary.go)
 	reloads   metric.Int64Counter
 	telemetry metric.Registration
 	// srvTelemetry is the StatsD server's (otelbridge.ObserveServer).
@@ -92,6 +93,8 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 // the bridge. It opens no socket: start does.
 func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), quit: make(chan struct{})}
+	a.sums = newSummaries(cfg.maxHistogramSeries, cfg.maxInstruments, cfg.maxMemory)
+	a.reg.MustRegister(a.sums)
 	defer func() {
 		if err != nil {
 			a.close()
@@ -122,7 +125,7 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.raw, err = a.newMeterProvider(otlptranslator.NoTranslation); err != nil {
 		return nil, err
 	}
-	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw}
+	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw, sums: a.sums}
 	if a.seCounts, err = a.registerStatsdExporterNames(); err != nil {
 		return nil, err
 	}
@@ -146,6 +149,8 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
 		return nil, err
 	}
+	bridgeBytes := func() int64 { return a.bridge.Stats().Memory }
+	a.sums.otherBytes.Store(&bridgeBytes)
 	return a, nil
 }
 
@@ -167,7 +172,7 @@ func (a *app) loadRules(path string) (*mapper.Rules, error) {
 // configure it: statsd_exporter's names for everything, but Gunicorn's own
 // metrics under the built-in profile when it is on.
 func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
-	n := &statsdNames{}
+	n := &statsdNames{sums: a.sums, noFile: rules == nil}
 	var err error
 	if n.m, err = mapper.New(a.cfg.mapperOptions(rules, a.log)...); err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)

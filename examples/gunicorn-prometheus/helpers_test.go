@@ -211,6 +211,8 @@ func (f families) values(t *testing.T, name string, typ dto.MetricType) map[stri
 			out[labelKey(m)] = m.GetGauge().GetValue()
 		case dto.MetricType_HISTOGRAM:
 			out[labelKey(m)] = float64(m.GetHistogram().GetSampleCount())
+		case dto.MetricType_SUMMARY:
+			out[labelKey(m)] = float64(m.GetSummary().GetSampleCount())
 		default:
 			t.Fatalf("%s: type %v", name, typ)
 		}

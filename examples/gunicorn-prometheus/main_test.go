@@ -194,16 +194,17 @@ func TestMappingConfig(t *testing.T) {
 		map[string]float64{shopTags: 3})
 	equalSeries(t, "gunicorn_workers", fams.values(t, "gunicorn_workers", dto.MetricType_GAUGE),
 		map[string]float64{shopTags: 2})
+	// The demo's mapping says no observer_type: a summary, as there.
 	equalSeries(t, "gunicorn_request_duration count",
-		fams.values(t, "gunicorn_request_duration", dto.MetricType_HISTOGRAM),
+		fams.values(t, "gunicorn_request_duration", dto.MetricType_SUMMARY),
 		map[string]float64{shopTags: 3})
-	var les []float64
-	for _, b := range fams["gunicorn_request_duration"].GetMetric()[0].GetHistogram().GetBucket() {
-		les = append(les, b.GetUpperBound())
+	// statsd_exporter's default objectives.
+	var qs []float64
+	for _, q := range fams["gunicorn_request_duration"].GetMetric()[0].GetSummary().GetQuantile() {
+		qs = append(qs, q.GetQuantile())
 	}
-	// The Prometheus client's default buckets, as statsd_exporter makes them.
-	if want := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)}; !reflect.DeepEqual(les, want) {
-		t.Errorf("gunicorn_request_duration buckets %v, want %v", les, want)
+	if want := []float64{0.5, 0.9, 0.99}; !reflect.DeepEqual(qs, want) {
+		t.Errorf("gunicorn_request_duration quantiles %v, want %v", qs, want)
 	}
 	// No rule names gunicorn.log.*: statsd_exporter's generic name.
 	equalSeries(t, "shop_gunicorn_log_critical", fams.values(t, "shop_gunicorn_log_critical", dto.MetricType_COUNTER),
@@ -214,7 +215,7 @@ func TestMappingConfig(t *testing.T) {
 	equalSeries(t, "shop_web_gunicorn_request_status_200", fams.values(t, "shop_web_gunicorn_request_status_200", dto.MetricType_COUNTER),
 		map[string]float64{"env=prod,team=web": 1})
 	equalSeries(t, "shop_web_gunicorn_request_duration count",
-		fams.values(t, "shop_web_gunicorn_request_duration", dto.MetricType_HISTOGRAM),
+		fams.values(t, "shop_web_gunicorn_request_duration", dto.MetricType_SUMMARY),
 		map[string]float64{"env=prod,team=web": 1})
 	for _, name := range []string{"gunicorn_response_code_total", "gunicorn_requests_total", "gunicorn_request_duration_seconds",
 		"gunicorn_log_messages_total", "gunicorn_responses_total"} {
@@ -249,19 +250,22 @@ func TestGenericNames(t *testing.T) {
 			}
 			fams := scrape(t, a.url("/metrics"))
 			equalSeries(t, "orders_sold", fams.values(t, "orders_sold", dto.MetricType_COUNTER), map[string]float64{"": 5})
-			equalSeries(t, "api_latency count", fams.values(t, "api_latency", dto.MetricType_HISTOGRAM), map[string]float64{"": 2})
-			h := fams["api_latency"].GetMetric()[0].GetHistogram()
-			if got := h.GetSampleSum(); math.Abs(got-0.02) > 1e-12 {
+			// Without a mapping file a timer is a summary, as in
+			// statsd_exporter, in seconds, with its default objectives.
+			equalSeries(t, "api_latency count", fams.values(t, "api_latency", dto.MetricType_SUMMARY), map[string]float64{"": 2})
+			sm := fams["api_latency"].GetMetric()[0].GetSummary()
+			if got := sm.GetSampleSum(); math.Abs(got-0.02) > 1e-12 {
 				t.Errorf("api_latency_sum %v, want 0.02 (seconds)", got)
 			}
-			// statsd_exporter's default buckets, in seconds: the 12 ms and
-			// 8 ms observations land apart.
-			var counts []uint64
-			for _, b := range h.GetBucket()[:3] {
-				counts = append(counts, b.GetCumulativeCount())
+			var qs []float64
+			for _, q := range sm.GetQuantile() {
+				qs = append(qs, q.GetQuantile())
+				if v := q.GetValue(); v != 0.008 && v != 0.012 {
+					t.Errorf("api_latency{quantile=%v} %v, want an observation (0.008 or 0.012)", q.GetQuantile(), v)
+				}
 			}
-			if want := []uint64{0, 1, 2}; !reflect.DeepEqual(counts, want) || h.GetBucket()[0].GetUpperBound() != 0.005 {
-				t.Errorf("api_latency buckets 0.005, 0.01, 0.025: %v, want %v", counts, want)
+			if want := []float64{0.5, 0.9, 0.99}; !reflect.DeepEqual(qs, want) {
+				t.Errorf("api_latency quantiles %v, want %v", qs, want)
 			}
 			equalSeries(t, "_9lives_queue_depth", fams.values(t, "_9lives_queue_depth", dto.MetricType_GAUGE),
 				map[string]float64{"_1st=b,my_key=a": 7})

@@ -92,6 +92,11 @@ func validEscaped(name string) bool {
 type statsdNames struct {
 	profile *mapper.Mapper // nil: no profile
 	m       *mapper.Mapper
+	// sums is where Map declares the summaries (summary.go): the histograms
+	// statsd_exporter would serve as summaries, by mp.Summary, or by
+	// mapper.DefaultSummary when noFile (no mapping file). nil: none.
+	sums   *summaries
+	noFile bool
 }
 
 // Map returns where the sample goes.
@@ -105,7 +110,17 @@ func (n *statsdNames) Map(s *statsd.Sample) *mapper.Mapping {
 	if mp.Drop {
 		return mp
 	}
-	return asStatsdExporter(mp)
+	out := asStatsdExporter(mp)
+	if out.Kind == mapper.KindHistogram && n.sums != nil {
+		sum := mp.Summary
+		if n.noFile {
+			sum = mapper.DefaultSummary
+		}
+		if sum != nil {
+			n.sums.declare(strings.TrimPrefix(out.Name, rawPrefix), sum, mp.TTL, mp.Description)
+		}
+	}
+	return out
 }
 
 // TagStats returns the tags the mappers left out, added up.

@@ -22,14 +22,18 @@ func rawName(name string) (string, bool) {
 // instruments, the program's own telemetry) from std. raw and std feed two
 // Prometheus exporters in one registry: raw's exposes names as they are, std's
 // translates OpenTelemetry names (gunicorn.requests: gunicorn_requests_total).
+//
+// A float histogram whose name statsdNames declared a summary in sums is a
+// summaryInstrument instead (summary.go).
 type routingProvider struct {
 	metric.MeterProvider // std
 	raw                  metric.MeterProvider
+	sums                 *summaries // nil: no summaries
 }
 
 // Meter returns a Meter that routes by instrument name.
 func (p *routingProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
-	return &routingMeter{Meter: p.MeterProvider.Meter(name, opts...), raw: p.raw.Meter(name, opts...)}
+	return &routingMeter{Meter: p.MeterProvider.Meter(name, opts...), raw: p.raw.Meter(name, opts...), sums: p.sums}
 }
 
 // routingMeter is the Meter of a routingProvider. A callback is registered
@@ -38,6 +42,7 @@ func (p *routingProvider) Meter(name string, opts ...metric.MeterOption) metric.
 type routingMeter struct {
 	metric.Meter // std
 	raw          metric.Meter
+	sums         *summaries
 
 	mu      sync.Mutex
 	fromRaw map[metric.Observable]bool // the observables made by raw
@@ -148,9 +153,15 @@ func (m *routingMeter) Float64Gauge(name string, opts ...metric.Float64GaugeOpti
 }
 
 // Float64Histogram makes the instrument from raw when name carries rawPrefix,
-// else from std.
+// else from std; but the summary instrument when sums declares the name a
+// summary.
 func (m *routingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
 	if prom, ok := rawName(name); ok {
+		if m.sums != nil {
+			if inst := m.sums.instrument(prom); inst != nil {
+				return inst, nil
+			}
+		}
 		inst, err := m.raw.Float64Histogram(prom, opts...)
 		return inst, rawErr(err)
 	}
