@@ -94,6 +94,7 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), quit: make(chan struct{})}
 	a.sums = newSummaries(cfg.maxHistogramSeries, cfg.maxInstruments, cfg.maxMemory)
+	a.sums.hideOwn = !cfg.servesOwnNames()
 	a.reg.MustRegister(a.sums)
 	defer func() {
 		if err != nil {

@@ -69,6 +69,10 @@ type summaries struct {
 
 	overSeries, overMemory, expired atomic.Uint64
 
+	// hideOwn leaves the table's own gunicornotel_quantile_* metrics out
+	// (--telemetry.names=statsd_exporter).
+	hideOwn bool
+
 	seriesDesc, bytesDesc, overflowDesc, expiredDesc *prometheus.Desc
 }
 
@@ -268,6 +272,9 @@ func (s *summaries) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Unlock()
 	for _, si := range insts {
 		si.collect(ch, now)
+	}
+	if s.hideOwn {
+		return
 	}
 	s.mu.Lock()
 	n, b := s.nseries, s.bytes
