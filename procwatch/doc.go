@@ -196,10 +196,11 @@
 // and tcp6 on a 23 GB VM, however few connections there are), are read only
 // in a pass where a worker holds a socket not seen before, and only those of
 // the listeners' families; without sock_diag (another namespace) the three
-// are read at each pass. Watching 4 idle workers at the default rate costs
-// about 1.3% of a core on a 2-core VM (BENCHMARKS.md); one pass over a real
-// Gunicorn with 4 idle workers (BenchmarkSampleGunicorn) takes about 0.8 ms
-// and 124 allocations, and one over a recorded tree of a master with 32
-// workers on a host with 10,000 unrelated sockets (BenchmarkSample, which
-// reads the three tables) about 4 ms and 548 allocations.
+// are read at each pass. A worker that holds connections costs more: its
+// epoll instances' fdinfo (gthread, eventlet, gevent) and, for gevent and
+// uvicorn, one sock_diag lookup of each connection's TCP information. Each
+// worker's /proc/PID/maps is read once, when its class must be told from
+// what it shows. BENCHMARKS.md has the figures by class: watching 4 idle
+// workers at the default rate costs 1.2 to 1.5% of a core on a 2-core VM
+// whatever the class, about 2.1% with some 40 requests a second.
 package procwatch
