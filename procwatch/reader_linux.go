@@ -1152,7 +1152,11 @@ func (r *reader) countConns() {
 	}
 	r.tcpOK = false
 	if r.wantTCP {
-		r.tcpOK = r.queryTCP() == nil
+		err := r.queryTCP()
+		if err != nil {
+			r.fail(errSockDiag, err) // busy is then not reported for classes that need it
+		}
+		r.tcpOK = err == nil
 	}
 }
 
