@@ -29,8 +29,10 @@ const (
 	// ReasonNetRead: the socket tables /proc/PID/net/{tcp,tcp6,unix} could
 	// not be read or held lines that could not be parsed.
 	ReasonNetRead = "net_read"
-	// ReasonSockDiag: the socket diagnostics over netlink failed; the
-	// accept-queue limit then comes from --backlog and somaxconn.
+	// ReasonSockDiag: the socket diagnostics over netlink failed: the dump
+	// of the listeners (the accept-queue limit then comes from --backlog
+	// and somaxconn), or the lookups of connections' TCP information
+	// (gevent's and uvicorn's busy requests are then not reported).
 	ReasonSockDiag = "sock_diag"
 )
 
