@@ -270,13 +270,9 @@ type discardConn struct{ net.Conn }
 func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
 func (discardConn) Close() error                { return nil }
 
-// BenchmarkRelayHandle measures what the relay adds to a server reader's
-// work: one op is one read batch of 64 Gunicorn datagrams (with prefix and
-// tags) written into packets and handed to the sender (whose writes cost
-// nothing here: they are the sender goroutine's, not the reader's).
-func BenchmarkRelayHandle(b *testing.B) {
-	r := newRelayConn(discardConn{}, "discard", 1400, defaultRelayQueue, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	defer r.close()
+// gunicornDatagrams returns n Gunicorn datagrams with a prefix and two tags,
+// the four kinds in turn: a read batch's worth for the benchmarks.
+func gunicornDatagrams(n int) []string {
 	lines := []string{
 		"shop.web.gunicorn.request.duration:12.5|ms|#env:prod,team:web",
 		"shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web",
@@ -284,9 +280,20 @@ func BenchmarkRelayHandle(b *testing.B) {
 		"shop.web.gunicorn.workers:4|g|#env:prod,team:web",
 	}
 	var datagrams []string
-	for i := range 64 {
+	for i := range n {
 		datagrams = append(datagrams, lines[i%len(lines)])
 	}
+	return datagrams
+}
+
+// BenchmarkRelayHandle measures what the relay adds to a server reader's
+// work: one op is one read batch of 64 Gunicorn datagrams (with prefix and
+// tags) written into packets and handed to the sender (whose writes cost
+// nothing here: they are the sender goroutine's, not the reader's).
+func BenchmarkRelayHandle(b *testing.B) {
+	r := newRelayConn(discardConn{}, "discard", 1400, defaultRelayQueue, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer r.close()
+	datagrams := gunicornDatagrams(64)
 	batch := batchOf(datagrams...)
 	b.ReportAllocs()
 	b.ResetTimer()

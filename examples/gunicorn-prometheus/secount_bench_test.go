@@ -11,16 +11,7 @@ import (
 // Gunicorn datagrams (with prefix and tags), handed on to a handler that
 // does nothing.
 func BenchmarkSECountsHandle(b *testing.B) {
-	lines := []string{
-		"shop.web.gunicorn.request.duration:12.5|ms|#env:prod,team:web",
-		"shop.web.gunicorn.requests:1|c|@1.0|#env:prod,team:web",
-		"shop.web.gunicorn.request.status.200:1|c|@1.0|#env:prod,team:web",
-		"shop.web.gunicorn.workers:4|g|#env:prod,team:web",
-	}
-	var datagrams []string
-	for i := range 64 {
-		datagrams = append(datagrams, lines[i%len(lines)])
-	}
+	datagrams := gunicornDatagrams(64)
 	batch := batchOf(datagrams...)
 	c := &seCounts{next: statsd.HandlerFunc(func(*statsd.Batch) {})}
 	b.ReportAllocs()
