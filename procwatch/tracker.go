@@ -395,20 +395,18 @@ func (t *tracker) resolve(o *observation) {
 	r.kind = KindUnknown
 	if r.class.known() {
 		r.kind = kindOf(r.class.v, r.threads.v)
+		if r.kind == KindThreaded && kindOf(r.class.v, 0) == KindSync {
+			r.class.v = "gthread" // Gunicorn runs gthread for sync with --threads above 1
+		}
 	} else if r.threads.v > 1 {
 		r.class, r.kind = fact[string]{"gthread", r.threads.src}, KindThreaded
 	}
 	if r.kind == KindUnknown {
-		class, kind, ok := classFromEvidence(o.master.evidence, o.workers)
-		switch {
-		case ok:
+		if class, kind, ok := classFromEvidence(o.master.evidence, o.workers); ok {
 			r.class, r.kind = fact[string]{class, sourceWorkers}, kind
-		case len(o.workers) == 0 || !o.fdsKnown:
-			// Nothing to tell from: Gunicorn's default until a worker
+		} else {
+			// Nothing to tell from yet: Gunicorn's default until a worker
 			// shows otherwise.
-			r.class, r.kind = fact[string]{"sync", sourceDefault}, KindSync
-		}
-		if r.kind == KindUnknown {
 			r.class, r.kind = fact[string]{"sync", sourceDefault}, KindSync
 		}
 	}
