@@ -179,8 +179,12 @@ func TestMappingConfig(t *testing.T) {
 		fams = scrape(t, r.url("/metrics"))
 		got := sum(fams.values(t, "gunicorn_requests", dto.MetricType_COUNTER)) +
 			sum(fams.values(t, "shop_web_gunicorn_requests", dto.MetricType_COUNTER))
-		if got != 4 || len(fams.values(t, "shop_gunicorn_log_critical", dto.MetricType_COUNTER)) == 0 {
-			return errorf("requests %v; families %v", got, fams.names())
+		// The durations too: a reader may still be on their datagrams
+		// when another has counted the requests.
+		durations := sum(fams.values(t, "gunicorn_request_duration", dto.MetricType_SUMMARY)) +
+			sum(fams.values(t, "shop_web_gunicorn_request_duration", dto.MetricType_SUMMARY))
+		if got != 4 || durations != 4 || len(fams.values(t, "shop_gunicorn_log_critical", dto.MetricType_COUNTER)) == 0 {
+			return errorf("requests %v, durations %v; families %v", got, durations, fams.names())
 		}
 		return nil
 	})
