@@ -288,18 +288,7 @@ func TestStatsdExporterOwnMetrics(t *testing.T) {
 		args := append([]string{"--statsd.listen-udp=" + seStatsd, "--statsd.listen-tcp=" + seStatsd,
 			"--web.listen-address=" + web}, common...)
 		return exec.Command(bin, args...)
-	}, func(web string) error {
-		c := &http.Client{Timeout: 2 * time.Second}
-		resp, err := c.Get("http://" + web + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errorf("/-/ready: %s", resp.Status)
-		}
-		return nil
-	})
+	}, statsdExporterReady)
 	ours := startRun(t, append([]string{"--statsd.listen-udp=127.0.0.1:0", "--statsd.listen-tcp=127.0.0.1:0",
 		"--web.listen-address=127.0.0.1:0"}, common...)...)
 	seURL, ourURL := "http://"+seWeb, ours.url("")

@@ -314,13 +314,7 @@ func TestStatsdExporterDifferential(t *testing.T) {
 					traffic = append(traffic, []byte(d))
 				}
 			}
-			for _, target := range []string{se.sock, ourSock} {
-				sendUnixgram(t, target, traffic)
-				sendUnixgram(t, target, [][]byte{[]byte("diff.sentinel:1|c")})
-			}
-			seFams := waitSentinel(t, se.url)
-			ourFams, err := waitSentinelParsed(t, ours.url("/metrics"))
-			must(t, err)
+			seFams, ourFams := sendBoth(t, se, ourSock, ours.url("/metrics"), traffic)
 			diffs, agreed := compareExpositions(seFams, ourFams)
 			if min := min(20, len(traffic)/4); agreed < min {
 				t.Errorf("only %d families agree: is the traffic reaching both?", agreed)
@@ -432,22 +426,44 @@ func startStatsdExporter(t *testing.T, bin, sock string, extra []string) seProce
 			"--web.listen-address=" + web, "--log.level=warn"}, extra...)
 		return exec.Command(bin, args...)
 	}, func(web string) error {
-		c := &http.Client{Timeout: 2 * time.Second}
-		resp, err := c.Get("http://" + web + "/-/ready")
-		if err != nil {
+		if err := statsdExporterReady(web); err != nil {
 			return err
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errorf("/-/ready: %s", resp.Status)
-		}
-		if _, err := os.Stat(sock); err != nil {
-			return err
-		}
-		return nil
+		_, err := os.Stat(sock)
+		return err
 	})
 	p := seProcess{sock: sock, url: "http://" + web + "/metrics"}
 	return p
+}
+
+// statsdExporterReady says whether the statsd_exporter serving web answers
+// /-/ready with 200.
+func statsdExporterReady(web string) error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + web + "/-/ready")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errorf("/-/ready: %s", resp.Status)
+	}
+	return nil
+}
+
+// sendBoth sends traffic, then a sentinel, over unixgram to statsd_exporter
+// (se) and to our daemon (ourSock, served at ourURL), and returns both
+// expositions once each shows the sentinel.
+func sendBoth(t *testing.T, se seProcess, ourSock, ourURL string, traffic [][]byte) (seFams, ourFams families) {
+	t.Helper()
+	for _, target := range []string{se.sock, ourSock} {
+		sendUnixgram(t, target, traffic)
+		sendUnixgram(t, target, [][]byte{[]byte("diff.sentinel:1|c")})
+	}
+	seFams = waitSentinel(t, se.url)
+	ourFams, err := waitSentinelParsed(t, ourURL)
+	must(t, err)
+	return seFams, ourFams
 }
 
 // sendUnixgram sends each datagram to the Unix datagram socket at path. The

@@ -60,13 +60,7 @@ func TestStatsdExporterSummaries(t *testing.T) {
 			ourSock := filepath.Join(dir, "our.sock")
 			ours := startRun(t, append([]string{"--statsd.listen-udp=", "--statsd.listen-tcp=", "--statsd.listen-unixgram=" + ourSock,
 				"--web.listen-address=127.0.0.1:0", "--log.level=warn"}, tc.our...)...)
-			for _, target := range []string{se.sock, ourSock} {
-				sendUnixgram(t, target, traffic)
-				sendUnixgram(t, target, [][]byte{[]byte("diff.sentinel:1|c")})
-			}
-			seFams := waitSentinel(t, se.url)
-			ourFams, err := waitSentinelParsed(t, ours.url("/metrics"))
-			must(t, err)
+			seFams, ourFams := sendBoth(t, se, ourSock, ours.url("/metrics"), traffic)
 			for i, fam := range tc.fams {
 				sf, of := seFams[fam], ourFams[fam]
 				if sf == nil || of == nil {
