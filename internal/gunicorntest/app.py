@@ -13,23 +13,30 @@ from http import HTTPStatus
 from urllib.parse import parse_qs
 
 
-def app(environ, start_response):
-    path = environ.get("PATH_INFO", "/")
-    code = 200
+def route(path, query):
+    """What both apps answer: the status code and the seconds to sleep first."""
     if path == "/err":
         raise RuntimeError("boom")
     if path == "/slow":
-        secs = float(parse_qs(environ.get("QUERY_STRING", "")).get("s", ["1"])[0])
-        time.sleep(secs)
-    elif len(path) == 4 and path[1:].isdigit() and path[1] != "0":
-        code = int(path[1:])
-    elif path != "/":
-        code = 404
+        return 200, float(parse_qs(query).get("s", ["1"])[0])
+    if len(path) == 4 and path[1:].isdigit() and path[1] != "0":
+        return int(path[1:]), 0
+    return (200 if path == "/" else 404), 0
+
+
+def status_line(code):
     try:
         reason = HTTPStatus(code).phrase
     except ValueError:
         reason = "Other"
-    status = "%d %s" % (code, reason)
+    return "%d %s" % (code, reason)
+
+
+def app(environ, start_response):
+    code, secs = route(environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""))
+    if secs:
+        time.sleep(secs)
+    status = status_line(code)
     body = (status + "\n").encode()
     start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
@@ -49,22 +56,10 @@ async def asgi(scope, receive, send):
         return
     import asyncio
 
-    path = scope.get("path", "/")
-    code = 200
-    if path == "/err":
-        raise RuntimeError("boom")
-    if path == "/slow":
-        query = parse_qs(scope.get("query_string", b"").decode())
-        await asyncio.sleep(float(query.get("s", ["1"])[0]))
-    elif len(path) == 4 and path[1:].isdigit() and path[1] != "0":
-        code = int(path[1:])
-    elif path != "/":
-        code = 404
-    try:
-        reason = HTTPStatus(code).phrase
-    except ValueError:
-        reason = "Other"
-    body = ("%d %s\n" % (code, reason)).encode()
+    code, secs = route(scope.get("path", "/"), scope.get("query_string", b"").decode())
+    if secs:
+        await asyncio.sleep(secs)
+    body = (status_line(code) + "\n").encode()
     await send({"type": "http.response.start", "status": code,
                 "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
