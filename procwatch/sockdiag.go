@@ -17,9 +17,10 @@ import (
 // callback returns false), and every later socket is silently missing; its
 // dumps ask for every state of every socket (on a host with 10,000
 // connections, all of them at each pass), and it slices a unix socket's name
-// with the attribute length including the attribute header. We ask for
-// LISTEN sockets only, so an answer holds a few sockets, and read only the
-// fields we need.
+// with the attribute length including the attribute header. We dump LISTEN
+// sockets only, so an answer holds a few sockets, look the workers'
+// connections up one by one (tcpInfoRequest), and read only the fields we
+// need.
 
 // Netlink and sock_diag constants (linux/netlink.h, linux/sock_diag.h,
 // linux/inet_diag.h, linux/unix_diag.h), spelt here so that the parser builds

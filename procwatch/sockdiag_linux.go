@@ -159,9 +159,8 @@ func (r *reader) closeDiag() {
 }
 
 // inFlight returns the worker's connections with a request in flight by
-// their TCP information (appended to r.unparked's spare room would alias:
-// they go to r.flying), and whether every one of its connections was
-// looked up.
+// their TCP information (in r.flying, valid until the next pass), and
+// whether every one of its connections was looked up.
 func (r *reader) inFlight(owner int) ([]uint64, bool) {
 	off := len(r.flying)
 	for _, q := range r.queries {

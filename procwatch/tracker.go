@@ -161,7 +161,7 @@ func (t *tracker) update(o *observation, bootTime float64, snap *snapshot) {
 	r := &t.res
 	snap.up, snap.masterPID, snap.kind = true, o.master.id.pid, r.kind
 	snap.class, snap.classSrc = r.class.v, r.class.src
-	snap.threads, snap.threadsSrc, snap.workerConns = r.threads.v, r.threads.src, r.workerConns.v
+	snap.threads, snap.threadsSrc = r.threads.v, r.threads.src
 	snap.workers = int64(len(o.workers))
 	snap.timeoutSrc = r.timeout.src
 	if r.timeout.known() && r.timeout.v > 0 {
