@@ -79,16 +79,10 @@ const (
 // /proc/PID/maps.
 func mapsLibs(data []byte) libSet {
 	var s libSet
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
+	lines(data, func(line []byte) {
 		slash := bytes.IndexByte(line, '/')
 		if slash < 0 {
-			continue
+			return
 		}
 		path := line[slash:]
 		base := path[bytes.LastIndexByte(path, '/')+1:]
@@ -102,7 +96,7 @@ func mapsLibs(data []byte) libSet {
 		case bytes.HasPrefix(base, []byte("_asyncio.")):
 			s |= libAsyncio
 		}
-	}
+	})
 	return s
 }
 

@@ -12,19 +12,13 @@ import "bytes"
 // stays. Lines of other kinds (pos, flags, mnt_id, ino) are skipped, and so
 // is a tfd line without a readable ino. It allocates only to grow inodes.
 func epollTargets(data []byte, inodes []uint64) []uint64 {
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
+	lines(data, func(line []byte) {
 		if !bytes.HasPrefix(line, []byte("tfd:")) {
-			continue
+			return
 		}
 		i := bytes.Index(line, []byte(" ino:"))
 		if i < 0 {
-			continue
+			return
 		}
 		rest := line[i+len(" ino:"):]
 		end := bytes.IndexByte(rest, ' ')
@@ -34,6 +28,6 @@ func epollTargets(data []byte, inodes []uint64) []uint64 {
 		if v, ok := hexUint(rest[:end]); ok && end > 0 {
 			inodes = append(inodes, v)
 		}
-	}
+	})
 	return inodes
 }
