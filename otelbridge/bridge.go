@@ -215,6 +215,12 @@ func (b *Bridge) Handle(batch *statsd.Batch) {
 		t.tagErrors += uint32(n)
 		t.rare = true
 	}
+	for i := range batch.Forgiven {
+		if r := batch.Forgiven[i].Reason; r < statsd.NumReasons {
+			t.forgiven[r]++
+			t.rare = true
+		}
+	}
 	if len(batch.Samples) > 0 {
 		h := handling{gen: b.gen.Load(), room: b.room.Load(), budget: max(batch.Datagrams, 1) * b.cfg.maxDatagramWeight}
 		for i := range batch.Samples {

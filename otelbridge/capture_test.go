@@ -132,7 +132,7 @@ func checkCaptureAfter(t *testing.T, before func(*testing.T, *Bridge), opts []Op
 }
 
 var ownMetricNames = []string{
-	MetricDatagrams, MetricSamples, MetricRecorded, MetricRejected, MetricDropped, MetricWeightCapped,
+	MetricDatagrams, MetricSamples, MetricRecorded, MetricRejected, MetricForgiven, MetricDropped, MetricWeightCapped,
 	MetricSeriesOverflow, MetricSeriesRemoved, MetricSeries, MetricMemory, MetricInstruments,
 	MetricSeriesCacheHits, MetricSeriesCacheMisses, MetricMapperCacheHits, MetricMapperCacheMisses, MetricTagsDropped,
 }

@@ -92,7 +92,8 @@ type tally struct {
 	dropped, rejectedSamples uint32
 	overflow                 [numOverflowReasons]uint32
 	capped                   [numCapReasons]uint32
-	tagErrors                uint32 // tags the parser dropped (statsd.Batch.TagErrors)
+	tagErrors                uint32                    // tags the parser dropped (statsd.Batch.TagErrors)
+	forgiven                 [statsd.NumReasons]uint32 // lines kept by a lenient dialect (statsd.Batch.Forgiven)
 	reasons                  [numReasonSlots]uint32
 }
 
@@ -117,6 +118,7 @@ type counters struct {
 	reasons                  [numReasonSlots]atomic.Uint64
 	expired, reclaimed       atomic.Uint64 // series forgotten: ttl, idle under pressure
 	tagErrors                atomic.Uint64 // tags the parser dropped
+	forgiven                 [statsd.NumReasons]atomic.Uint64
 }
 
 const numStripes = 16 // a power of two
@@ -172,6 +174,11 @@ func (c *counters) flush(t *tally, datagrams int, stripe int) (tick bool) {
 	if t.tagErrors != 0 {
 		c.tagErrors.Add(uint64(t.tagErrors))
 	}
+	for i, v := range t.forgiven {
+		if v != 0 {
+			c.forgiven[i].Add(uint64(v))
+		}
+	}
 	for i, v := range t.reasons {
 		if v != 0 {
 			c.reasons[i].Add(uint64(v))
@@ -225,6 +232,11 @@ type Stats struct {
 	// RejectedByReason counts Rejected by reason: the parser's reasons and
 	// the bridge's own (the Reason... constants). Only non-zero entries.
 	RejectedByReason map[string]uint64
+	// ForgivenByReason counts the lines a lenient statsd.Dialect kept where
+	// statsd.DialectDefault rejects them (statsd.Batch.Forgiven), by the
+	// reason it would have rejected them for: "bad_sample_rate",
+	// "bad_timestamp". Their samples are counted as any other.
+	ForgivenByReason map[string]uint64
 	// SeriesOverflow counts the samples recorded in an instrument's overflow
 	// series (otel.metric.overflow=true) because a limit kept their series
 	// from having its own.
@@ -277,6 +289,7 @@ func (b *Bridge) Stats() Stats {
 	s := Stats{
 		Dropped:                c.dropped.Load(),
 		RejectedByReason:       make(map[string]uint64),
+		ForgivenByReason:       make(map[string]uint64),
 		SamplesByType:          make(map[string]uint64),
 		SeriesOverflowByReason: make(map[string]uint64),
 		WeightCappedByReason:   make(map[string]uint64),
@@ -303,6 +316,11 @@ func (b *Bridge) Stats() Stats {
 		if v := c.reasons[i].Load(); v != 0 {
 			s.RejectedByReason[reasonNames[i]] += v
 			s.Rejected += v
+		}
+	}
+	for i := range c.forgiven {
+		if v := c.forgiven[i].Load(); v != 0 {
+			s.ForgivenByReason[statsd.Reason(i).String()] = v
 		}
 	}
 	for i, v := range c.types() {

@@ -20,6 +20,7 @@ const (
 	MetricSamples           = "gunicornotel.samples"               // counter {sample}, attribute statsd.metric.type
 	MetricRecorded          = "gunicornotel.samples.recorded"      // counter {sample}
 	MetricRejected          = "gunicornotel.samples.rejected"      // counter {sample}, attribute reason
+	MetricForgiven          = "gunicornotel.lines.forgiven"        // counter {line}, attribute reason: kept by a lenient statsd.Dialect where the default rejects them
 	MetricDropped           = "gunicornotel.samples.dropped"       // counter {sample}
 	MetricWeightCapped      = "gunicornotel.samples.weight_capped" // counter {sample}, attribute reason (sample_weight, datagram_weight)
 	MetricSeriesOverflow    = "gunicornotel.series.overflow"       // counter {sample}, attribute reason: the limit (series_limit, ...)
@@ -76,6 +77,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	samples := counter(MetricSamples, "{sample}", "Parsed StatsD samples handed to the bridge, by type.")
 	recorded := counter(MetricRecorded, "{sample}", "Samples recorded in an instrument.")
 	rejected := counter(MetricRejected, "{sample}", "Rejected lines and samples, by reason.")
+	forgiven := counter(MetricForgiven, "{line}", "Lines a lenient parser dialect kept where the default rejects them, by the reason it would have rejected them for.")
 	dropped := counter(MetricDropped, "{sample}", "Samples dropped on purpose by the mapping.")
 	capped := counter(MetricWeightCapped, "{sample}", "Samples whose weight (1/rate) was capped, by the limit that capped it.")
 	overflow := counter(MetricSeriesOverflow, "{sample}", "Samples recorded in an overflow series (otel.metric.overflow=true), by the limit that sent them there.")
@@ -104,6 +106,10 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 		if reasonNames[i] != "" {
 			reasonOpts[i] = reasonOpt(reasonNames[i])
 		}
+	}
+	var forgivenOpts [statsd.NumReasons]metric.ObserveOption
+	for _, r := range statsd.Reasons() {
+		forgivenOpts[r] = reasonOpt(r.String())
 	}
 	var overflowOpts [numOverflowReasons]metric.ObserveOption
 	for i := 1; i < numOverflowReasons; i++ {
@@ -145,6 +151,11 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 				o.ObserveInt64(rejected, clampInt64(v), reasonOpts[i])
 			}
 		}
+		for i := range c.forgiven {
+			if v := c.forgiven[i].Load(); v != 0 {
+				o.ObserveInt64(forgiven, clampInt64(v), forgivenOpts[i])
+			}
+		}
 		o.ObserveInt64(dropped, clampInt64(st.Dropped))
 		for i := range c.capped {
 			o.ObserveInt64(capped, clampInt64(c.capped[i].Load()), capOpts[i])
@@ -167,7 +178,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 			o.ObserveInt64(tagsDropped, clampInt64(n), tagOpt(reason))
 		}
 		return nil
-	}, datagrams, samples, recorded, rejected, dropped, capped, overflow, removed, series, memory, insts,
+	}, datagrams, samples, recorded, rejected, forgiven, dropped, capped, overflow, removed, series, memory, insts,
 		tableHits, tableMisses, mapHits, mapMisses, tagsDropped)
 	if err != nil {
 		return err

@@ -18,7 +18,8 @@ import (
 // must not panic, what it returns must hold the promises of Sample,
 // ParseError and TagIter, and each line's name and tags must be what
 // refTags, a plain reading of the rules, gives. The datagram is parsed with
-// the zero Parser and with switches taken from its last byte.
+// the zero Parser and with switches (dialect included) taken from its last
+// byte.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("a:1|c\nb:2:3|ms|@0.5|#k:v,t|c:id|T12|xext\r\n"))
 	f.Add([]byte("m,k=v,bad:1|c\nm#k=v:1|c|#:x,a:b\nmy.[k=v]metric:1|g\x03"))
@@ -26,18 +27,34 @@ func FuzzParse(f *testing.F) {
 		checkParse(t, Parser{}, datagram)
 		if n := len(datagram); n > 0 {
 			c := datagram[n-1]
-			checkParse(t, Parser{NoDogStatsDTags: c&1 != 0, NoInfluxDBTags: c&2 != 0, NoLibratoTags: c&4 != 0,
-				NoSignalFXTags: c&8 != 0, RejectMixedTags: c&16 != 0}, datagram)
+			checkParse(t, switches(c), datagram)
 		}
 	})
+}
+
+// switches makes a Parser of the switches in c's bits.
+func switches(c byte) Parser {
+	p := Parser{NoDogStatsDTags: c&1 != 0, NoInfluxDBTags: c&2 != 0, NoLibratoTags: c&4 != 0,
+		NoSignalFXTags: c&8 != 0, RejectMixedTags: c&16 != 0}
+	if c&32 != 0 {
+		p.Dialect = DialectStatsdExporter
+	}
+	return p
 }
 
 func checkParse(t *testing.T, p Parser, datagram []byte) {
 	// The scratch space a datagram needs is under 1.25 times its length
 	// (the name's section, delimiters included, rewritten, and one byte
 	// more for each key that starts with '#'): sized so, it never moves,
-	// and every view must lie in it or in the datagram.
+	// and every view must lie in it or in the datagram. DialectStatsdExporter
+	// rebuilds a multi-metric line's pieces (under three times the line) and
+	// a line's tags with its container id (the line and 14 bytes).
+	lines := bytes.Count(datagram, []byte("\n")) + 1
+	se := p.Dialect == DialectStatsdExporter
 	size := len(datagram) + len(datagram)/4
+	if se {
+		size = 3*len(datagram) + 16*lines
+	}
 	b := Batch{scratch: make([]byte, 0, size)}
 	p.Parse(&b, datagram)
 	if cap(b.scratch) != size {
@@ -46,8 +63,7 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 	if b.Datagrams != 1 {
 		t.Fatalf("Datagrams = %d", b.Datagrams)
 	}
-	lines := bytes.Count(datagram, []byte("\n")) + 1
-	if len(b.Errors) > lines {
+	if len(b.Errors) > lines && (!se || len(b.Errors) > len(datagram)) {
 		t.Fatalf("%d errors from %d lines", len(b.Errors), lines)
 	}
 	if len(b.TagErrors) > len(datagram) {
@@ -55,7 +71,7 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 	}
 	inBatch := func(s []byte) bool { return within(s, datagram) || within(s, b.scratch[:cap(b.scratch)]) }
 	for _, s := range b.Samples {
-		if len(s.Name) == 0 || !inBatch(s.Name) || !inBatch(s.Tags) || !within(s.Member, datagram) || !within(s.ContainerID, datagram) {
+		if len(s.Name) == 0 || !inBatch(s.Name) || !inBatch(s.Tags) || !inBatch(s.Member) || !within(s.ContainerID, datagram) {
 			t.Fatalf("sample name %q / tags %q not a view into the datagram or the batch", s.Name, s.Tags)
 		}
 		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
@@ -91,6 +107,11 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 			t.Fatalf("tag error %+v", e)
 		}
 	}
+	for _, e := range b.Forgiven {
+		if !se || (e.Reason != ReasonBadSampleRate && e.Reason != ReasonBadTimestamp) || !within(e.Line, datagram) {
+			t.Fatalf("bad forgiven line %+v", e)
+		}
+	}
 	// Line by line: ParseLine agrees with Parse, and names and tags are
 	// what refTags reads.
 	for _, raw := range bytes.Split(datagram, []byte("\n")) {
@@ -101,7 +122,7 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 		var one Batch
 		p.Parse(&one, raw)
 		got, err := p.ParseLine(nil, line)
-		if (err != nil) != (len(one.Errors) == 1) || len(got) != len(one.Samples) {
+		if (err != nil) != (len(one.Errors) == 1 || (se && len(one.Errors) > 1)) || len(got) != len(one.Samples) {
 			t.Fatalf("%q: ParseLine gave %d samples, err %v; Parse gave %d samples, %d errors", line, len(got), err, len(one.Samples), len(one.Errors))
 		}
 		if len(one.Samples) == 0 {
@@ -184,7 +205,7 @@ func refTags(p *Parser, line string) (name, tags string, bad int, reject string)
 		}
 	}
 	nameTags := len(list)
-	hashes := 0
+	hashes, cid := 0, ""
 	for i, sec := range strings.Split(rest, "|") {
 		if i >= 2 && strings.HasPrefix(sec, "#") {
 			hashes++
@@ -192,11 +213,26 @@ func refTags(p *Parser, line string) (name, tags string, bad int, reject string)
 				section(sec[1:], ":", true)
 			}
 		}
+		if i >= 2 && strings.HasPrefix(sec, "c:") && len(sec) > 2 {
+			cid = sec[2:]
+		}
+	}
+	se := p.Dialect == DialectStatsdExporter
+	if value, after, _ := strings.Cut(rest, "|"); se && !strings.Contains(value, ":") &&
+		strings.Contains(after, ":") && !strings.Contains(after, "|#") && !strings.HasPrefix(after, "#") {
+		cid = "" // a multi-metric line: its pieces are split at the ':' of "c:"
+	}
+	switch {
+	case !se || cid == "":
+	case strings.Contains(cid, ","):
+		bad++
+	default:
+		list = append(list, strconv.Quote(ContainerIDTag)+"="+strconv.Quote(cid))
 	}
 	if name == "" {
 		return "", "", 0, "empty_name"
 	}
-	if p.RejectMixedTags && nameTags > 0 && hashes > 0 {
+	if (p.RejectMixedTags || se) && nameTags > 0 && hashes > 0 {
 		return "", "", 0, "mixed_tags"
 	}
 	return name, "[" + strings.Join(list, " ") + "]", bad, ""
@@ -222,8 +258,10 @@ func TestRefTagsRandom(t *testing.T) {
 			}
 		}
 		c := byte(i)
-		checkParse(t, Parser{NoDogStatsDTags: c&1 != 0, NoInfluxDBTags: c&2 != 0, NoLibratoTags: c&4 != 0,
-			NoSignalFXTags: c&8 != 0, RejectMixedTags: c&16 != 0}, buf)
+		if i%2 == 1 {
+			c |= 32 // DialectStatsdExporter
+		}
+		checkParse(t, switches(c), buf)
 	}
 }
 

@@ -18,6 +18,11 @@ type Batch struct {
 	// dropped tags once, not once per sample. Count them by Reason, as
 	// Errors; they are not rejected lines.
 	TagErrors []ParseError
+	// Forgiven are the lines a Parser of a lenient Dialect kept where
+	// DialectDefault rejects them, each with the reason it would have been
+	// rejected for (ReasonBadSampleRate, ReasonBadTimestamp): one entry per
+	// reason and sample. Their samples are in Samples.
+	Forgiven []ParseError
 	// Datagrams counts the datagrams (for TCP: lines) parsed into this batch,
 	// including ones that held only rejected or empty lines.
 	Datagrams int
@@ -35,6 +40,7 @@ func (b *Batch) Reset() {
 	b.Samples = b.Samples[:0]
 	b.Errors = b.Errors[:0]
 	b.TagErrors = b.TagErrors[:0]
+	b.Forgiven = b.Forgiven[:0]
 	b.Datagrams = 0
 	b.scratch = b.scratch[:0]
 }

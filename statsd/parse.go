@@ -84,6 +84,12 @@ type Parser struct {
 	// mixed_tags, as statsd_exporter does (its reason
 	// "mixed_tagging_styles"). By default such a line's samples carry both.
 	RejectMixedTags bool
+
+	// Dialect picks the rules for the lines StatsD implementations read
+	// differently. The zero value, DialectDefault, is this package's rules;
+	// DialectStatsdExporter reads and refuses lines as statsd_exporter
+	// v0.31.0 does (see Dialect).
+	Dialect Dialect
 }
 
 func (p *Parser) maxLine() int {
@@ -124,8 +130,11 @@ func (p *Parser) Parse(b *Batch, datagram []byte) {
 		var badTags int
 		if len(line) > max {
 			reason = ReasonTooLong
+		} else if p.Dialect != DialectDefault {
+			p.parseDialect(b, line)
+			continue
 		} else {
-			b.Samples, reason, badTags = p.appendLine(b.Samples, line, &b.scratch)
+			b.Samples, reason, badTags, _ = p.appendLine(b.Samples, line, &b.scratch)
 		}
 		if reason != 0 {
 			b.Errors = append(b.Errors, ParseError{Reason: reason, Line: line})
@@ -145,13 +154,23 @@ func (p *Parser) Parse(b *Batch, datagram []byte) {
 // The appended samples point into line, except for what Parse would write
 // into the Batch's scratch space (a SignalFX section cut out of the middle
 // of the name, name-embedded tags): ParseLine allocates that.
+//
+// In DialectStatsdExporter, a multi-metric line (name:1|c:2|g) whose pieces
+// do not all parse gives the samples of those that do, and the first error.
 func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 	var reason Reason
-	if len(line) > p.maxLine() {
+	switch {
+	case len(line) > p.maxLine():
 		reason = ReasonTooLong
-	} else {
+	case p.Dialect != DialectDefault:
+		b := Batch{Samples: dst}
+		p.parseDialect(&b, line)
+		if dst = b.Samples; len(b.Errors) > 0 {
+			reason = b.Errors[0].Reason
+		}
+	default:
 		var scratch []byte
-		dst, reason, _ = p.appendLine(dst, line, &scratch)
+		dst, reason, _, _ = p.appendLine(dst, line, &scratch)
 	}
 	if reason != 0 {
 		return dst, &ParseError{Reason: reason, Line: bytes.Clone(line)}
@@ -160,7 +179,8 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 }
 
 // appendLine parses one non-empty line. On failure it returns dst as it was
-// and the reason; on success, also how many tags it dropped. What cannot be
+// and the reason; on success, also how many tags it dropped and what the
+// dialect forgave (forgaveRate, forgaveTimestamp). What cannot be
 // a view into line (a name with a SignalFX section cut out of its middle,
 // name-embedded tags) it appends to *scratch.
 //
@@ -171,18 +191,18 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 // written: a third of the registers, and far fewer spills. A name that may
 // hold name-embedded tags (scanName, eight bytes at a time) and a
 // line with several "|#" sections are finished by splitTags, out of line.
-func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sample, Reason, int) {
+func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sample, Reason, int, uint8) {
 	// The name ends at the first ':', which must come before the first '|'.
 	pipe := bytes.IndexByte(line, '|')
 	if pipe < 0 {
-		return dst, ReasonMalformedLine, 0
+		return dst, ReasonMalformedLine, 0, 0
 	}
 	colon := bytes.IndexByte(line[:pipe], ':')
 	if colon <= 0 {
 		if colon < 0 {
-			return dst, ReasonMalformedLine, 0
+			return dst, ReasonMalformedLine, 0, 0
 		}
-		return dst, ReasonEmptyName, 0
+		return dst, ReasonEmptyName, 0, 0
 	}
 	low, brackets, high := scanName(line[:colon])
 	nameTags := (low|brackets) != 0 && !(p.NoInfluxDBTags && p.NoLibratoTags && p.NoSignalFXTags)
@@ -193,19 +213,26 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 	}
 	t, ok := parseType(line[pipe+1 : i])
 	if !ok {
-		return dst, ReasonBadType, 0
+		return dst, ReasonBadType, 0, 0
 	}
 
 	var x sections
+	se := p.Dialect == DialectStatsdExporter
 	if i+1 < len(line) {
-		if reason := x.parse(line, i, !p.NoDogStatsDTags); reason != 0 {
-			return dst, reason, 0
+		if reason := x.parse(line, i, !p.NoDogStatsDTags, se); reason != 0 {
+			return dst, reason, 0, 0
 		}
 	} else {
 		x.rate = 1
+		if se && i < len(line) { // "name:1|c|": an empty last section
+			return dst, ReasonEmptySection, 0, 0
+		}
+	}
+	if se && t != Timer && t != Histogram && t != Distribution && bytes.IndexByte(line[colon+1:pipe], ':') >= 0 {
+		return dst, ReasonPackedType, 0, 0
 	}
 	if (high != 0 || !isASCII(line[colon:])) && !utf8.Valid(line) {
-		return dst, ReasonInvalidUTF8, 0
+		return dst, ReasonInvalidUTF8, 0, 0
 	}
 
 	// Each sample is written in place, field by field: building it in a
@@ -231,11 +258,11 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 					j = pipe
 				}
 				if f, ok = parseSlow(line[v:j]); !ok {
-					return dst[:n], ReasonBadValue, 0
+					return dst[:n], ReasonBadValue, 0, 0
 				}
 			}
 		} else if v == pipe {
-			return dst, ReasonBadValue, 0
+			return dst, ReasonBadValue, 0, 0
 		}
 		if len(dst) == cap(dst) {
 			dst = append(dst, Sample{})[:len(dst)]
@@ -260,9 +287,10 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 		v = j + 1
 	}
 	if !nameTags && x.hashes <= 1 {
-		return dst, 0, x.bad
+		return dst, 0, x.bad, x.forgiven
 	}
-	return p.splitTags(dst, n, line, colon, i, &x, nameTags, brackets != 0, scratch)
+	dst, reason, bad := p.splitTags(dst, n, line, colon, i, &x, nameTags, brackets != 0, scratch)
+	return dst, reason, bad, x.forgiven
 }
 
 // splitTags finishes the samples dst[n:] of a line whose name may hold
@@ -285,7 +313,7 @@ func (p *Parser) splitTags(dst []Sample, n int, line []byte, colon, sec int, x *
 		*scratch = (*scratch)[:mark]
 		return dst[:n], ReasonEmptyName, 0
 	}
-	if kept > 0 && x.hashes > 0 && p.RejectMixedTags {
+	if kept > 0 && x.hashes > 0 && (p.RejectMixedTags || p.Dialect == DialectStatsdExporter) {
 		*scratch = (*scratch)[:mark]
 		return dst[:n], ReasonMixedTags, 0
 	}
@@ -495,19 +523,35 @@ type sections struct {
 	timestamp    int64
 	tags0, tags1 int
 	cid0, cid1   int
-	hashes       int // how many "|#" sections, read or not
-	bad          int // how many DogStatsD tags TagIter will skip
+	hashes       int   // how many "|#" sections, read or not
+	bad          int   // how many DogStatsD tags TagIter will skip
+	forgiven     uint8 // what DialectStatsdExporter forgave: forgaveRate, forgaveTimestamp
 }
 
+// What DialectStatsdExporter forgives: a sample rate that is not a number or
+// is 0 (read as 1), a "|T" section that is not a timestamp (ignored).
+const (
+	forgaveRate uint8 = 1 << iota
+	forgaveTimestamp
+)
+
 // parse reads the sections that follow the '|' at line[i]; dog says whether
-// "|#" sections are read. It is kept out of appendLine so that the hot path
-// stays small enough for the registers.
-func (x *sections) parse(line []byte, i int, dog bool) Reason {
+// "|#" sections are read, se whether the rules are DialectStatsdExporter's.
+// It is kept out of appendLine so that the hot path stays small enough for
+// the registers.
+func (x *sections) parse(line []byte, i int, dog, se bool) Reason {
 	x.rate = 1
+	n := 0 // sections seen
 	for i+1 < len(line) {
 		s := i + 1 // the section's first byte, its kind
+		if n++; se && n > 4 {
+			return ReasonMalformedLine // statsd_exporter's malformed_component: over six '|' parts
+		}
 		switch line[s] {
 		case '|': // an empty section: skipped
+			if se {
+				return ReasonEmptySection
+			}
 			i = s
 			continue
 		case '#':
@@ -535,12 +579,20 @@ func (x *sections) parse(line []byte, i int, dog bool) Reason {
 			}
 			r, ok := parseNumber(line[s+1 : i])
 			if !ok || !(r > 0 && r <= 1) {
+				if se && (!ok || r == 0) { // statsd_exporter reads these as 1
+					x.forgiven |= forgaveRate
+					break
+				}
 				return ReasonBadSampleRate
 			}
 			x.rate = r
 		case 'T':
 			ts, ok := parseUnixSeconds(line[s+1 : i])
 			if !ok {
+				if se { // statsd_exporter ignores "|T" sections
+					x.forgiven |= forgaveTimestamp
+					break
+				}
 				return ReasonBadTimestamp
 			}
 			x.timestamp = ts
@@ -548,8 +600,18 @@ func (x *sections) parse(line []byte, i int, dog bool) Reason {
 			if i-s > 1 && line[s+1] == ':' {
 				x.cid0, x.cid1 = s+2, i
 			}
+			if se && !(i-s > 2 && line[s+1] == ':') { // "|c", "|c:", "|cx"
+				return ReasonBadContainerID
+			}
+		default:
+			if se {
+				return ReasonUnknownSection
+			}
 			// Extensions we do not know are skipped.
 		}
+	}
+	if se && line[len(line)-1] == '|' {
+		return ReasonEmptySection // "name:1|c|@0.5|"
 	}
 	return 0
 }

@@ -271,7 +271,8 @@ func TestTypeAndReasonStrings(t *testing.T) {
 	for _, r := range Reasons() {
 		names = append(names, r.String())
 	}
-	if got, want := strings.Join(names, ","), "malformed_line,empty_name,bad_value,bad_type,bad_sample_rate,bad_tag,bad_timestamp,too_long,invalid_utf8,mixed_tags"; got != want {
+	if got, want := strings.Join(names, ","), "malformed_line,empty_name,bad_value,bad_type,bad_sample_rate,bad_tag,bad_timestamp,too_long,invalid_utf8,mixed_tags,"+
+		"packed_type,empty_section,unknown_section,bad_container_id"; got != want {
 		t.Errorf("Reasons() = %s; want %s", got, want)
 	}
 	if Reason(0).String() != "unknown" || Reason(99).String() != "unknown" {

@@ -55,8 +55,9 @@ func (t Type) Symbol() string {
 // Name, Tags, ContainerID and Member are views into the buffer the line was
 // read from, or, for what the line does not hold as one piece (a name with a
 // SignalFX tag section cut out of its middle, name-embedded tags rewritten in
-// DogStatsD form, several "|#" sections joined), into the scratch space of
-// the Batch the Sample was parsed into. Either way they are valid only until
+// DogStatsD form, several "|#" sections joined, and in DialectStatsdExporter
+// the pieces of a multi-metric line and tags with the container id), into
+// the scratch space of the Batch the Sample was parsed into. Either way they are valid only until
 // the Handler call (or, for Parser.Parse, until the Batch is Reset) that
 // produced the Sample returns. Copy them (string(s.Name)) to keep them longer.
 type Sample struct {

@@ -22,6 +22,7 @@ import (
 // rejects mixed lines).
 type diffOpts struct {
 	noDog, noInflux, noLibrato, noSignalFX, rejectMixed bool
+	dialect                                             statsd.Dialect
 }
 
 // diffCases are the lines of the differential test: every tag format, their
@@ -136,26 +137,59 @@ var diffCases = []struct {
 	{"empty section", "a.b:1|c||#k:v", diffOpts{}},
 	{"unknown section", "a.b:1|c|xext", diffOpts{}},
 	{"container id without tags", "a.b:1|c|c:abc123", diffOpts{}},
+	{"multi-metric", "a.b:1|c:250|ms|@0.5:3|g", diffOpts{}},
+	{"multi-metric, a bad piece", "a.b,k=v:1|c:x|g:2|h", diffOpts{}},
+	{"bad timestamp", "a.b:1|c|#k:v|Tsoon", diffOpts{}},
+	{"zero sample rate", "a.b:2|c|@0", diffOpts{}},
+	{"container id, empty", "a.b:1|c|#k:v|c:", diffOpts{}},
+	{"container id and its tag", "a.b:1|c|#container_id:x,k:v|c:abc", diffOpts{}},
+	{"too many sections", "a.b:1|c|@0.5|#k:v|c:x|T1700000000|#j:w", diffOpts{}},
+	{"trailing pipe", "a.b:1|c|@0.5|", diffOpts{}},
 }
 
 // deliberateDiffs are the cases where our parser and statsd_exporter's
-// disagree on purpose, with the reason. The test fails if one of them
-// agrees: the list stays exact.
-var deliberateDiffs = map[string]string{
-	"packed counters": "statsd_exporter packs values only for ms, h and d (invalid_extended_aggregate_type); " +
-		"we read packed values of every type",
-	"influx and dog":   "statsd_exporter rejects a line with name-embedded and DogStatsD tags (mixed_tagging_styles); we keep both unless Parser.RejectMixedTags",
-	"signalfx and dog": "as \"influx and dog\"",
+// disagree on purpose, by dialect, with the reason. The test fails if one of
+// them agrees: the lists stay exact.
+var deliberateDiffs = map[statsd.Dialect]map[string]string{
+	statsd.DialectDefault: {
+		"packed counters": "statsd_exporter packs values only for ms, h and d (invalid_extended_aggregate_type); " +
+			"we read packed values of every type",
+		"influx and dog":            "statsd_exporter rejects a line with name-embedded and DogStatsD tags (mixed_tagging_styles); we keep both unless Parser.RejectMixedTags",
+		"signalfx and dog":          "as \"influx and dog\"",
+		"bad sample rate":           "statsd_exporter counts invalid_sample_factor and still records the sample at rate 1; we reject the line (bad_sample_rate)",
+		"empty section":             "statsd_exporter rejects an empty '|' section (malformed_component); we skip it",
+		"unknown section":           "statsd_exporter rejects a section it does not know (invalid_sample_factor); we skip it, as DogStatsD asks of extensions",
+		"container id":              "statsd_exporter makes the container id a label; the default dialect keeps it in Sample.ContainerID, out of the series",
+		"container id without tags": "statsd_exporter splits a line without \"|#\" at every ':' (its multi-metric form) and so rejects \"|c:id\"; we read the container id",
+		"multi-metric":              "statsd_exporter reads Etsy's multi-metric form (name:1|c:2|g); the default dialect rejects it (bad_type)",
+		"bad timestamp":             "statsd_exporter ignores |T sections; the default dialect rejects a line whose |T is not unix seconds (bad_timestamp)",
+		"multi-metric, a bad piece": "as \"multi-metric\"",
+		"zero sample rate":          "statsd_exporter reads a rate of 0 as 1; the default dialect rejects it (bad_sample_rate)",
+		"container id, empty":       "statsd_exporter rejects an empty container id (malformed_container_id); the default dialect ignores it",
+		"container id and its tag":  "as \"container id\"",
+		"too many sections":         "statsd_exporter rejects a line of more than six '|' parts (malformed_component); the default dialect reads them",
+		"trailing pipe":             "as \"empty section\"",
+	},
+	statsd.DialectStatsdExporter: {},
+}
+
+// protectiveDiffs are the differences of both dialects: where statsd_exporter
+// breaks (a panic, an event it cannot serve, a NaN that poisons a series for
+// good), we do not follow it.
+var protectiveDiffs = map[string]string{
 	"signalfx ']' before '['": "statsd_exporter panics (name[start+1:end] with end < start) and the process dies; " +
 		"we keep the name and count one dropped tag, as for a lone bracket",
 	"signalfx leaves no name": "statsd_exporter makes an event with an empty name, which its exporter cannot serve; we reject the line (empty_name)",
 	"influx leaves no name":   "as \"signalfx leaves no name\"",
 	"NaN":                     "statsd_exporter records NaN (strconv.ParseFloat reads it); we refuse values that are not finite (bad_value)",
-	"bad sample rate":         "statsd_exporter counts invalid_sample_factor and still records the sample at rate 1; we reject the line (bad_sample_rate)",
-	"empty section":           "statsd_exporter rejects an empty '|' section (malformed_component); we skip it",
-	"unknown section":         "statsd_exporter rejects a section it does not know (invalid_sample_factor); we skip it, as DogStatsD asks of extensions",
-	"container id without tags": "statsd_exporter splits a line without \"|#\" at every ':' (its multi-metric form) and so rejects " +
-		"\"|c:id\"; we read the container id",
+}
+
+func init() {
+	for _, m := range deliberateDiffs {
+		for k, v := range protectiveDiffs {
+			m[k] = v
+		}
+	}
 }
 
 // seEvents parses l with statsd_exporter's parser, with the formats opts
@@ -193,11 +227,12 @@ func seEvents(l string, o diffOpts) (evs event.Events, tagErrors float64, err er
 // int(1/rate) times, no event for a set; tag keys escaped as Prometheus
 // label names (statsd_exporter escapes them as it parses; ours keeps them as
 // sent), bare DogStatsD tags and empty values dropped (statsd_exporter's
-// choice, an option of the library), the container id as the label
-// container_id. dropped counts the tags dropped, by the parser or here.
+// choice, an option of the library). The container id is a label only
+// where the parser makes it a tag (DialectStatsdExporter). dropped counts
+// the tags dropped, by the parser or here.
 func ourEvents(line string, o diffOpts) (evs []string, dropped int, rejected string) {
 	p := statsd.Parser{NoDogStatsDTags: o.noDog, NoInfluxDBTags: o.noInflux, NoLibratoTags: o.noLibrato,
-		NoSignalFXTags: o.noSignalFX, RejectMixedTags: o.rejectMixed}
+		NoSignalFXTags: o.noSignalFX, RejectMixedTags: o.rejectMixed, Dialect: o.dialect}
 	var b statsd.Batch
 	p.Parse(&b, []byte(line))
 	if len(b.Errors) > 0 {
@@ -216,9 +251,6 @@ func ourEvents(line string, o diffOpts) (evs []string, dropped int, rejected str
 				continue
 			}
 			labels[semapper.EscapeMetricName(string(it.Key()))] = string(it.Value())
-		}
-		if len(s.ContainerID) > 0 {
-			labels["container_id"] = string(s.ContainerID)
 		}
 		v, n, kind := s.Value, 1, ""
 		switch s.Type {
@@ -292,28 +324,36 @@ func TestDifferential(t *testing.T) {
 			t.Fatalf("case %q twice", tc.name)
 		}
 		seen[tc.name] = true
-		seEvs, seTagErrs, seErr := seEvents(tc.line, tc.opts)
-		theirs := renderSE(seEvs)
-		if seErr != nil {
-			theirs = []string{seErr.Error()}
-		}
-		ours, dropped, rejected := ourEvents(tc.line, tc.opts)
-		same := slices.Equal(ours, theirs)
-		if same && len(ours) == 1 && float64(dropped) != seTagErrs {
-			t.Errorf("%s: %q: we drop %d tags, statsd_exporter counts %v tag errors", tc.name, tc.line, dropped, seTagErrs)
-		}
-		why, deliberate := deliberateDiffs[tc.name]
-		switch {
-		case !same && !deliberate:
-			t.Errorf("%s: %q:\n ours (rejected: %q):\n  %s\n statsd_exporter:\n  %s", tc.name, tc.line, rejected,
-				strings.Join(ours, "\n  "), strings.Join(theirs, "\n  "))
-		case same && deliberate:
-			t.Errorf("%s: %q: listed as a deliberate difference (%s), but both give %v", tc.name, tc.line, why, ours)
-		}
 	}
-	for name := range deliberateDiffs {
-		if !seen[name] {
-			t.Errorf("deliberate difference %q names no case", name)
-		}
+	for dialect, diffs := range deliberateDiffs {
+		t.Run(dialect.String(), func(t *testing.T) {
+			for _, tc := range diffCases {
+				o := tc.opts
+				o.dialect = dialect
+				seEvs, seTagErrs, seErr := seEvents(tc.line, o)
+				theirs := renderSE(seEvs)
+				if seErr != nil {
+					theirs = []string{seErr.Error()}
+				}
+				ours, dropped, rejected := ourEvents(tc.line, o)
+				same := slices.Equal(ours, theirs)
+				if same && len(ours) == 1 && float64(dropped) != seTagErrs {
+					t.Errorf("%s: %q: we drop %d tags, statsd_exporter counts %v tag errors", tc.name, tc.line, dropped, seTagErrs)
+				}
+				why, deliberate := diffs[tc.name]
+				switch {
+				case !same && !deliberate:
+					t.Errorf("%s: %q:\n ours (rejected: %q):\n  %s\n statsd_exporter:\n  %s", tc.name, tc.line, rejected,
+						strings.Join(ours, "\n  "), strings.Join(theirs, "\n  "))
+				case same && deliberate:
+					t.Errorf("%s: %q: listed as a deliberate difference (%s), but both give %v", tc.name, tc.line, why, ours)
+				}
+			}
+			for name := range diffs {
+				if !seen[name] {
+					t.Errorf("deliberate difference %q names no case", name)
+				}
+			}
+		})
 	}
 }
