@@ -128,8 +128,8 @@ func TestDialectAllocatesNothing(t *testing.T) {
 	if a := testing.AllocsPerRun(1000, func() { b.Reset(); p.Parse(b, d) }); a != 0 {
 		t.Errorf("Parse in DialectStatsdExporter allocates %v times per datagram", a)
 	}
-	if len(b.Samples) != 6 || len(b.Errors) != 1 || len(b.Forgiven) != 1 {
-		t.Errorf("%d samples, %d errors, %d forgiven; want 6, 1, 1", len(b.Samples), len(b.Errors), len(b.Forgiven))
+	if len(b.Samples) != 6 || len(b.Errors) != 1 || len(b.Forgiven) != 1 || b.Lines != 5 {
+		t.Errorf("%d samples, %d errors, %d forgiven, %d lines; want 6, 1, 1, 5", len(b.Samples), len(b.Errors), len(b.Forgiven), b.Lines)
 	}
 }
 

@@ -10,7 +10,7 @@
 //
 // with the types c (counter), g (gauge; a signed value such as +3 moves it),
 // ms (timer), h (histogram), d (distribution) and s (set). Packed values give
-// one Sample each. Sections the parser does not know are skipped.
+// one Sample each. Sections the parser does not know are skipped (see Dialect).
 //
 // Tags are read in the four formats statsd_exporter reads, each on by default
 // and switchable on the Parser: DogStatsD (name:1|c|#k:v), InfluxDB
@@ -29,6 +29,13 @@
 // A line that cannot be read is rejected with a ParseError whose Reason has a
 // stable name ("bad_value", "bad_sample_rate", "too_long", ...), meant to be
 // counted; it never spoils the other lines of its datagram.
+//
+// StatsD servers disagree on a few lines: a sample rate they cannot read, a
+// "|T" that is not a timestamp, Etsy's multi-metric lines (name:1|c:2|g),
+// sections they do not know. Parser.Dialect picks the rules: DialectDefault,
+// this package's, or DialectStatsdExporter, which reads them as
+// statsd_exporter v0.31.0 does, for a drop-in replacement of it, and lists
+// the lines it forgives in Batch.Forgiven.
 //
 // # Serving
 //

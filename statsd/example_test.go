@@ -73,6 +73,27 @@ func ExampleParser_noInfluxDBTags() {
 	// orders,region=eu ""
 }
 
+// Reading lines as statsd_exporter does: a rate it cannot read is 1 (the
+// line is kept, and listed as forgiven), a multi-metric line gives a sample
+// per piece, and the container id is a tag.
+func ExampleDialect() {
+	p := statsd.Parser{Dialect: statsd.DialectStatsdExporter}
+	var b statsd.Batch
+	p.Parse(&b, []byte("jobs:2|c|@fast\nq:1|c:250|ms|@0.5\nhits:1|c|#env:prod|c:3a88c2"))
+	for _, s := range b.Samples {
+		fmt.Printf("%s %v|%s @%v [%s]\n", s.Name, s.Value, s.Type.Symbol(), s.Rate, s.Tags)
+	}
+	for _, e := range b.Forgiven {
+		fmt.Printf("forgiven (%s): %q\n", e.Reason, e.Line)
+	}
+	// Output:
+	// jobs 2|c @1 []
+	// q 1|c @1 []
+	// q 250|ms @0.5 []
+	// hits 1|c @1 [env:prod,container_id:3a88c2]
+	// forgiven (bad_sample_rate): "jobs:2|c|@fast"
+}
+
 func ExampleTagIter() {
 	var p statsd.Parser
 	samples, _ := p.ParseLine(nil, []byte("gunicorn.requests:1|c|#env:prod,team,k:v:w"))

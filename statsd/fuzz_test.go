@@ -63,6 +63,15 @@ func checkParse(t *testing.T, p Parser, datagram []byte) {
 	if b.Datagrams != 1 {
 		t.Fatalf("Datagrams = %d", b.Datagrams)
 	}
+	nonEmpty := 0
+	for _, l := range bytes.Split(datagram, []byte("\n")) {
+		if len(bytes.TrimSuffix(l, []byte("\r"))) > 0 {
+			nonEmpty++
+		}
+	}
+	if b.Lines != nonEmpty {
+		t.Fatalf("Lines = %d; the datagram has %d non-empty lines", b.Lines, nonEmpty)
+	}
 	if len(b.Errors) > lines && (!se || len(b.Errors) > len(datagram)) {
 		t.Fatalf("%d errors from %d lines", len(b.Errors), lines)
 	}

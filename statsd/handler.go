@@ -26,6 +26,11 @@ type Batch struct {
 	// Datagrams counts the datagrams (for TCP: lines) parsed into this batch,
 	// including ones that held only rejected or empty lines.
 	Datagrams int
+	// Lines counts the non-empty lines parsed into this batch, rejected
+	// ones included (a line over the Parser's MaxLineLength too; not a
+	// datagram or TCP line the Server refused as too long before parsing).
+	// A line with packed values, or a multi-metric line, is one line.
+	Lines int
 
 	// scratch holds the names and tags Parse could not leave in the
 	// datagram (see Sample). It only grows: samples parsed earlier keep
@@ -42,6 +47,7 @@ func (b *Batch) Reset() {
 	b.TagErrors = b.TagErrors[:0]
 	b.Forgiven = b.Forgiven[:0]
 	b.Datagrams = 0
+	b.Lines = 0
 	b.scratch = b.scratch[:0]
 }
 

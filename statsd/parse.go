@@ -104,7 +104,9 @@ func (p *Parser) maxLine() int {
 
 // Parse parses every line of one datagram, appending its samples to
 // b.Samples, each rejected line to b.Errors, each tag dropped from a line
-// that was kept to b.TagErrors, and counting the datagram in b.Datagrams.
+// that was kept to b.TagErrors, each line a lenient Dialect forgave to
+// b.Forgiven, and counting the datagram in b.Datagrams and its non-empty
+// lines in b.Lines.
 // Lines are split by '\n'; a '\r' before it is dropped, and empty lines are
 // skipped. A rejected line never affects the other lines.
 //
@@ -126,6 +128,7 @@ func (p *Parser) Parse(b *Batch, datagram []byte) {
 		if len(line) == 0 {
 			continue
 		}
+		b.Lines++
 		var reason Reason
 		var badTags int
 		if len(line) > max {

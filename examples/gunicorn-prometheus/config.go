@@ -74,6 +74,7 @@ type config struct {
 	histogram       string
 	gunicornProfile bool
 	telemetryNames  string // both, statsd_exporter or gunicornotel (exporter_metrics.go)
+	dialect         string // --statsd.dialect: statsd_exporter or default
 
 	// The Gunicorn watcher (procwatch): on when one of watchPIDFile,
 	// watchPID and watchDiscover is set.
@@ -201,6 +202,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
 	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
 		Default("true").BoolVar(&c.gunicornProfile)
+	app.Flag("statsd.dialect", "How lines are read where StatsD servers differ: statsd_exporter (as statsd_exporter v0.31.0 reads them: "+
+		"a sample rate that is not a number or is 0 read as 1, a bad |T ignored, both counted in gunicornotel_lines_forgiven_total; "+
+		"multi-metric lines; the container id as the label container_id; packed values only for timers, histograms and distributions) "+
+		"or default (the library's: such rates and timestamps reject the line; packed values of every type; unknown sections skipped). See README.md.").
+		Default(dialectStatsdExporter).EnumVar(&c.dialect, dialectStatsdExporter, dialectDefault)
 	app.Flag("telemetry.names", "Names of the program's own metrics: both (gunicornotel_* and statsd_exporter's, for its dashboards and alerts), statsd_exporter (statsd_exporter_* only) or gunicornotel (gunicornotel_* only). See README.md.").
 		Default(telemetryBoth).EnumVar(&c.telemetryNames, telemetryBoth, telemetryStatsdExporter, telemetryGunicornotel)
 	app.Flag("gunicorn.pid-file", "Watch the Gunicorn master whose pid is in this file (Gunicorn's --pid) through /proc: busy and idle workers, utilization, restarts, memory, CPU, the accept queue. Followed across restarts and USR2 upgrades. Linux only.").
@@ -404,12 +410,24 @@ func (c *config) statsdAddrs() (kinds, addrs []string) {
 // The functions below turn the flags into the library's settings: the one
 // place where a new option of statsd, mapper or otelbridge is wired to a flag.
 
+// The values of --statsd.dialect.
+const (
+	dialectStatsdExporter = "statsd_exporter" // statsd.DialectStatsdExporter
+	dialectDefault        = "default"         // statsd.DialectDefault
+)
+
 // parser returns the StatsD parser the flags describe, for the server and
 // the bridge's HandleDatagram: the tag formats of --[no-]statsd.parse-*-tags,
-// and, as statsd_exporter, a line with both name-embedded tags and a
-// DogStatsD section is rejected (mixed_tags).
+// the dialect of --statsd.dialect, and, as statsd_exporter, a line with both
+// name-embedded tags and a DogStatsD section is rejected (mixed_tags) in
+// either dialect.
 func (c *config) parser() statsd.Parser {
+	d := statsd.DialectStatsdExporter
+	if c.dialect == dialectDefault {
+		d = statsd.DialectDefault
+	}
 	return statsd.Parser{
+		Dialect:         d,
 		MaxLineLength:   c.maxLineLength,
 		NoDogStatsDTags: !c.dogstatsdTags,
 		NoInfluxDBTags:  !c.influxdbTags,

@@ -32,6 +32,7 @@ var defaultConfig = config{
 	histogram:            histExplicit,
 	gunicornProfile:      true,
 	telemetryNames:       telemetryBoth,
+	dialect:              dialectStatsdExporter,
 	watchInterval:        100 * time.Millisecond,
 	maxInstruments:       2000,
 	maxSeries:            100_000,
@@ -177,6 +178,7 @@ func TestParseFlagsOwn(t *testing.T) {
 		"--otel.reclaim-idle=2m",
 		"--statsd.tcp-idle-timeout=0",
 		"--statsd.mapping-strict",
+		"--statsd.dialect=default",
 	}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +210,7 @@ func TestParseFlagsOwn(t *testing.T) {
 	want.reclaimIdle = 2 * time.Minute
 	want.tcpIdleTimeout = 0
 	want.mappingStrict = true
+	want.dialect = dialectDefault
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}
@@ -240,6 +243,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--statsd.listen-unixgram=/tmp/s", "--statsd.unixsocket-mode=rw"}, `--statsd.unixsocket-mode "rw": not an octal permission`},
 		{[]string{"--statsd.listen-unixgram=/tmp/s", "--statsd.unixsocket-mode=1777"}, `--statsd.unixsocket-mode "1777"`},
 		{[]string{"--otel.histogram=summary"}, "enum value must be one of explicit,exponential, got 'summary'"},
+		{[]string{"--statsd.dialect=lenient"}, "enum value must be one of statsd_exporter,default, got 'lenient'"},
 		{[]string{"--otel.cardinality-limit=1"}, "--otel.cardinality-limit 1: want at least 2"},
 		{[]string{"--otel.max-instruments=0"}, "--otel.max-instruments 0: want at least 1"},
 		{[]string{"--web.max-connections=0"}, "--web.max-connections 0: want at least 1"},

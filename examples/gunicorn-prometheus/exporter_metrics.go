@@ -127,18 +127,22 @@ const (
 	seInvalidSampleFactor
 	seIllegalEvent
 	seBadTimestamp
+	seExtendedAggregate
+	seMalformedContainerID
 	numSEReasons
 )
 
 var seReasonNames = [numSEReasons]string{
-	seMalformedLine:       "malformed_line",
-	seNotEnoughParts:      "not_enough_parts_after_colon",
-	seMixedTags:           "mixed_tagging_styles",
-	seMalformedComponent:  "malformed_component",
-	seMalformedValue:      "malformed_value",
-	seInvalidSampleFactor: "invalid_sample_factor",
-	seIllegalEvent:        "illegal_event",
-	seBadTimestamp:        "bad_timestamp", // ours: statsd_exporter ignores |T
+	seMalformedLine:        "malformed_line",
+	seNotEnoughParts:       "not_enough_parts_after_colon",
+	seMixedTags:            "mixed_tagging_styles",
+	seMalformedComponent:   "malformed_component",
+	seMalformedValue:       "malformed_value",
+	seInvalidSampleFactor:  "invalid_sample_factor",
+	seIllegalEvent:         "illegal_event",
+	seBadTimestamp:         "bad_timestamp", // ours, in --statsd.dialect=default: statsd_exporter ignores |T
+	seExtendedAggregate:    "invalid_extended_aggregate_type",
+	seMalformedContainerID: "malformed_container_id",
 }
 
 // seReason returns statsd_exporter's reason for a line our parser rejected,
@@ -174,6 +178,14 @@ func seReason(e *statsd.ParseError) (reason int, sample bool) {
 		return seInvalidSampleFactor, true
 	case statsd.ReasonBadTimestamp:
 		return seBadTimestamp, true
+	case statsd.ReasonPackedType:
+		return seExtendedAggregate, false
+	case statsd.ReasonEmptySection:
+		return seMalformedComponent, true
+	case statsd.ReasonUnknownSection:
+		return seInvalidSampleFactor, true
+	case statsd.ReasonBadContainerID:
+		return seMalformedContainerID, true
 	}
 	return seMalformedComponent, true
 }
@@ -195,17 +207,18 @@ type seCounts struct {
 
 // Handle counts b and hands it on.
 func (c *seCounts) Handle(b *statsd.Batch) {
-	var lines, tagged, tagErrors uint64
+	lines := uint64(b.Lines)
+	var tagged, tagErrors uint64
 	var prev *byte
 	var prevLen int
 	var errs [numSEReasons]uint64
 	lineLabelled, sets := false, false
 	for i := range b.Samples {
 		s := &b.Samples[i]
-		// The samples of a packed line (name:1:2|ms) share their name.
+		// The samples of a line (packed values, name:1:2|ms, or a
+		// multi-metric line) share their name.
 		if p := unsafe.SliceData(s.Name); p != prev || len(s.Name) != prevLen {
 			prev, prevLen = p, len(s.Name)
-			lines++
 			var bad uint64
 			lineLabelled, bad = labels(s)
 			tagErrors += bad
@@ -231,7 +244,6 @@ func (c *seCounts) Handle(b *statsd.Batch) {
 			tooLong++
 			continue
 		}
-		lines++
 		r, sample := seReason(e)
 		errs[r]++
 		if sample {
@@ -248,7 +260,14 @@ func (c *seCounts) Handle(b *statsd.Batch) {
 	add(&c.samples, uint64(len(b.Samples)))
 	add(&c.tagged, tagged)
 	add(&c.tagErrors, tagErrors)
-	if len(b.Errors) != 0 || sets {
+	for i := range b.Forgiven {
+		// statsd_exporter counts a rate it cannot read, and records the
+		// sample at rate 1 (a rate of 0 it reads as 1 silently).
+		if e := &b.Forgiven[i]; e.Reason == statsd.ReasonBadSampleRate && !readableRate(e.Line) {
+			errs[seInvalidSampleFactor]++
+		}
+	}
+	if len(b.Errors) != 0 || len(b.Forgiven) != 0 || sets {
 		add(&c.tooLong, tooLong)
 		add(&c.sampleErrs, sampleErrs)
 		for r, n := range errs {
@@ -256,6 +275,21 @@ func (c *seCounts) Handle(b *statsd.Batch) {
 		}
 	}
 	c.next.Handle(b)
+}
+
+// readableRate reports whether the first "|@" section of line is a number
+// strconv.ParseFloat reads, as statsd_exporter reads it.
+func readableRate(line []byte) bool {
+	i := bytes.Index(line, []byte("|@"))
+	if i < 0 {
+		return true
+	}
+	r := line[i+2:]
+	if j := bytes.IndexByte(r, '|'); j >= 0 {
+		r = r[:j]
+	}
+	_, err := strconv.ParseFloat(string(r), 64)
+	return err == nil
 }
 
 // labels reports whether statsd_exporter gives s a label (a tag with a key

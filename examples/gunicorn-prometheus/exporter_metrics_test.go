@@ -23,10 +23,11 @@ import (
 // TestSECounts: the counts statsd_exporter's names need, on parsed
 // datagrams: a packed line is one line, a sample with a valid tag is
 // labelled, tags without a value are errors, rejected lines by
-// statsd_exporter's reasons.
+// statsd_exporter's reasons, in the dialect the daemon parses in by default
+// (a multi-metric line is one line; a rate it cannot read is a sample error
+// of a sample kept).
 func TestSECounts(t *testing.T) {
-	var p statsd.Parser
-	p.RejectMixedTags = true
+	p := statsd.Parser{RejectMixedTags: true, Dialect: statsd.DialectStatsdExporter}
 	c := &seCounts{next: handlerFunc(func(*statsd.Batch) {})}
 	var b statsd.Batch
 	for _, d := range []string{
@@ -36,6 +37,7 @@ func TestSECounts(t *testing.T) {
 		"u:1|c|#canary",                // 1 tag error, not labelled
 		"v:1|c|#:x",                    // the parser's tag error
 		"nocolon\nx:1\nx:abc|c\nx:1|zz\nx,a=b:1|c|#c:d\n:1|c",
+		"e:1|c:x|c\nr:2|c|@bad\nz:2|c|@0\nk:1:2|c\nq:1|c|xext\nw:1|c|#k:v|c:",
 	} {
 		b.Reset()
 		p.Parse(&b, []byte(d))
@@ -51,9 +53,9 @@ func TestSECounts(t *testing.T) {
 		}
 	}
 	want := map[string]uint64{
-		"lines": 11, "samples": 7, "tagged": 4, "tagErrors": 4, "sampleErrs": 2, "batches": 6,
-		"malformed_line": 2, "not_enough_parts_after_colon": 1, "malformed_value": 1, "illegal_event": 1,
-		"mixed_tagging_styles": 1,
+		"lines": 17, "samples": 10, "tagged": 4, "tagErrors": 4, "sampleErrs": 5, "batches": 7,
+		"malformed_line": 2, "not_enough_parts_after_colon": 1, "malformed_value": 2, "illegal_event": 1,
+		"mixed_tagging_styles": 1, "invalid_sample_factor": 2, "invalid_extended_aggregate_type": 1, "malformed_container_id": 1,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("counts\n got %v\nwant %v", got, want)
@@ -251,6 +253,11 @@ var seTraffic = []string{
 	"conf.x:1|c", "conf.x:1|g",
 	"neg.counter:-1|c",
 	"a.set:member|s",
+	// Read as statsd_exporter reads them (--statsd.dialect=statsd_exporter):
+	// lenient rates and timestamps, multi-metric lines, container ids; and
+	// what it refuses that the default dialect reads.
+	"lenient.rate:2|c|@bad", "lenient.zero:2|c|@0", "lenient.ts:1|c|#k:v|Tsoon", "etsy:1|c:2|c|@0.5", "etsy.bad:1|c:x|c",
+	"cid:1|c|#k:v|c:abc", "packed.counter:1:2|c", "empty.section:1|c||#k:v", "unknown.section:1|c|xext", "cid.empty:1|c|#k:v|c:",
 	// Rejected by both.
 	"nocolon", "x.parts:1", "x.value:abc|c", "x.type:1|zz", "x.mixed,a=b:1|c|#c:d", ":1|c", "bad.utf8\xff:1|c",
 }

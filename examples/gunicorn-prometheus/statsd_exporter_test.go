@@ -52,15 +52,11 @@ var deliberate = map[string]string{
 	// A value that is not finite is rejected (reason bad_value):
 	// statsd_exporter records NaN and Inf.
 	"diff_nan diff_inf": "non-finite: NaN and Inf values are rejected",
-	// A sample rate that is not a number in (0, 1] rejects the line (reason
-	// bad_sample_rate): statsd_exporter counts an error and records the
-	// sample at rate 1 (or divides by a rate over 1).
-	"diff_badrate diff_zerorate diff_bigrate": "rates: a sample rate outside (0, 1] rejects the line",
-	// DogStatsD container ids (|c:id) are read and ignored: series are keyed
-	// by name, type and tags. statsd_exporter makes them a container_id label
-	// on a line with tags, and rejects a line without (it splits the line at
-	// the id's ':' as packed values).
-	"diff_cid diff_cid_tagged": "container id: |c:<id> is ignored",
+	// A sample rate over 1 or negative rejects the line (reason
+	// bad_sample_rate): statsd_exporter divides the counter by it. One that
+	// is not a number, or 0, is read as 1 as there, under the default
+	// --statsd.dialect=statsd_exporter (and counted as forgiven).
+	"diff_bigrate": "rates: a sample rate over 1 (or negative) rejects the line, in both dialects",
 	// A line may end with "\r\n": statsd_exporter rejects such a line ("c\r"
 	// is not a type).
 	"diff_multi_crlf": "CRLF: a '\\r' before the newline is not part of the line",
@@ -131,7 +127,11 @@ var differentialTraffic = []string{
 	"diff.set:user1|s", "diff.negative:-1|c", "diff.badtype:1|x", "diff.noval|c", ":1|c", "diff.badvalue:abc|c",
 	// Rejected here, recorded there (deliberate).
 	"diff.nan:NaN|g", "diff.inf:+Inf|g",
-	"diff.badrate:1|c|@x", "diff.zerorate:1|c|@0", "diff.bigrate:1|c|@2",
+	"diff.bigrate:1|c|@2",
+	// Read as statsd_exporter reads them (--statsd.dialect=statsd_exporter).
+	"diff.badrate:1|c|@x", "diff.zerorate:1|c|@0", "diff.badts:1|c|#k:v|Tsoon",
+	"diff.etsy:1|c:2|c|@0.5", "diff.etsy.mixed:1|c:250|ms", "diff.packed.counter:1:2|c",
+	"diff.empty.section:1|c||#k:v", "diff.unknown.section:1|c|xext", "diff.cid.empty:1|c|#k:v|c:",
 	// One name, two types: the first wins.
 	"diff.conflict:1|c", "diff.conflict:2|g",
 	// One name, two label sets.
