@@ -16,8 +16,9 @@ func mix(tags string) [][]byte {
 
 // benchParse parses one datagram per op, rotating over the mix, and reads
 // every field of every sample and every tag, as a handler would.
-func benchParse(b *testing.B, datagrams [][]byte) {
-	var p statsd.Parser
+func benchParse(b *testing.B, datagrams [][]byte) { benchParseWith(b, statsd.Parser{}, datagrams) }
+
+func benchParseWith(b *testing.B, p statsd.Parser, datagrams [][]byte) {
 	batch := &statsd.Batch{Samples: make([]statsd.Sample, 0, 8), Errors: make([]statsd.ParseError, 0, 8)}
 	var sink float64
 	var n int
@@ -52,6 +53,12 @@ func BenchmarkParseGunicorn(b *testing.B) { benchParse(b, mix("")) }
 
 // BenchmarkParseGunicornTags: the same with DogStatsD tags, iterated.
 func BenchmarkParseGunicornTags(b *testing.B) { benchParse(b, mix("env:prod,service:web")) }
+
+// BenchmarkParseGunicornTagsStatsdExporter: the same in the dialect the
+// drop-in daemon parses in by default.
+func BenchmarkParseGunicornTagsStatsdExporter(b *testing.B) {
+	benchParseWith(b, statsd.Parser{Dialect: statsd.DialectStatsdExporter}, mix("env:prod,service:web"))
+}
 
 // nameTagged is the tagged mix with its tags moved into the name, in the
 // given format: "influxdb" (myapp.gunicorn.requests,env=prod,service=web:1|c),

@@ -50,14 +50,22 @@ const (
 	DialectStatsdExporter
 )
 
-// parseDialect parses one line, not too long, in a dialect other than
-// DialectDefault, appending to b what Parse appends.
-func (p *Parser) parseDialect(b *Batch, line []byte) {
+// finishDialect finishes a line Parse parsed as one line in a dialect
+// other than DialectDefault, when appendLine rejected it, forgave something
+// or read a container id (clean lines need nothing more): b.Samples[n:] are
+// its samples, b.scratch[mark:] what it wrote there.
+//
+// A multi-metric line (name:1|c:2|g) read as one line always gives one of
+// these (the type "c:2", a section of an unknown kind, a forgiven rate or
+// timestamp, or the container id "2|g"): it is only here that a line is
+// looked at again, and parsed piece by piece if it is one.
+func (p *Parser) finishDialect(b *Batch, line []byte, n, mark int, reason Reason, bad int) {
 	if colon, ok := multiMetric(line); ok {
+		b.Samples, b.scratch = b.Samples[:n], b.scratch[:mark]
 		p.parseMultiMetric(b, line, colon)
 		return
 	}
-	p.parsePiece(b, line, line, true)
+	p.finishPiece(b, line, n, reason, bad, true)
 }
 
 // multiMetric reports whether line is in the multi-metric form
@@ -114,16 +122,23 @@ func (p *Parser) parseMultiMetric(b *Batch, line []byte, colon int) {
 	}
 }
 
-// parsePiece parses piece (line itself, or a piece of a multi-metric line)
+// parsePiece parses piece (a piece of a multi-metric line, or its name)
 // into b, naming line in what it reports; countTags says whether the tags it
 // drops are counted.
 func (p *Parser) parsePiece(b *Batch, line, piece []byte, countTags bool) {
+	n := len(b.Samples)
 	var reason Reason
 	var bad int
-	var forgiven uint8
-	n := len(b.Samples)
-	b.Samples, reason, bad, forgiven = p.appendLine(b.Samples, piece, &b.scratch)
-	if reason != 0 {
+	b.Samples, reason, bad = p.appendLine(b.Samples, piece, &b.scratch)
+	p.finishPiece(b, line, n, reason, bad, countTags)
+}
+
+// finishPiece reports what appendLine gave for a line (or a piece of one)
+// whose samples are b.Samples[n:]: its rejection, or its dropped tags (when
+// countTags) and what was forgiven; it makes the container id a tag.
+func (p *Parser) finishPiece(b *Batch, line []byte, n int, reason Reason, bad int, countTags bool) {
+	forgiven := reason & forgaveMask
+	if reason &^= forgaveMask; reason != 0 {
 		b.Errors = append(b.Errors, ParseError{Reason: reason, Line: line})
 		return
 	}

@@ -133,11 +133,13 @@ func (p *Parser) Parse(b *Batch, datagram []byte) {
 		var badTags int
 		if len(line) > max {
 			reason = ReasonTooLong
-		} else if p.Dialect != DialectDefault {
-			p.parseDialect(b, line)
-			continue
 		} else {
-			b.Samples, reason, badTags, _ = p.appendLine(b.Samples, line, &b.scratch)
+			n, mark := len(b.Samples), len(b.scratch)
+			b.Samples, reason, badTags = p.appendLine(b.Samples, line, &b.scratch)
+			if p.Dialect != DialectDefault && (reason != 0 || (len(b.Samples) > n && len(b.Samples[n].ContainerID) > 0)) {
+				p.finishDialect(b, line, n, mark, reason, badTags)
+				continue
+			}
 		}
 		if reason != 0 {
 			b.Errors = append(b.Errors, ParseError{Reason: reason, Line: line})
@@ -167,13 +169,15 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 		reason = ReasonTooLong
 	case p.Dialect != DialectDefault:
 		b := Batch{Samples: dst}
-		p.parseDialect(&b, line)
-		if dst = b.Samples; len(b.Errors) > 0 {
+		var bad int
+		b.Samples, reason, bad = p.appendLine(b.Samples, line, &b.scratch)
+		p.finishDialect(&b, line, len(dst), 0, reason, bad)
+		if dst, reason = b.Samples, 0; len(b.Errors) > 0 {
 			reason = b.Errors[0].Reason
 		}
 	default:
 		var scratch []byte
-		dst, reason, _, _ = p.appendLine(dst, line, &scratch)
+		dst, reason, _ = p.appendLine(dst, line, &scratch)
 	}
 	if reason != 0 {
 		return dst, &ParseError{Reason: reason, Line: bytes.Clone(line)}
@@ -182,8 +186,9 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 }
 
 // appendLine parses one non-empty line. On failure it returns dst as it was
-// and the reason; on success, also how many tags it dropped and what the
-// dialect forgave (forgaveRate, forgaveTimestamp). What cannot be
+// and the reason; on success, how many tags it dropped, and as the reason
+// what DialectStatsdExporter forgave, if anything (forgaveRate,
+// forgaveTimestamp: bits above every Reason; never in DialectDefault). What cannot be
 // a view into line (a name with a SignalFX section cut out of its middle,
 // name-embedded tags) it appends to *scratch.
 //
@@ -194,18 +199,18 @@ func (p *Parser) ParseLine(dst []Sample, line []byte) ([]Sample, error) {
 // written: a third of the registers, and far fewer spills. A name that may
 // hold name-embedded tags (scanName, eight bytes at a time) and a
 // line with several "|#" sections are finished by splitTags, out of line.
-func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sample, Reason, int, uint8) {
+func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sample, Reason, int) {
 	// The name ends at the first ':', which must come before the first '|'.
 	pipe := bytes.IndexByte(line, '|')
 	if pipe < 0 {
-		return dst, ReasonMalformedLine, 0, 0
+		return dst, ReasonMalformedLine, 0
 	}
 	colon := bytes.IndexByte(line[:pipe], ':')
 	if colon <= 0 {
 		if colon < 0 {
-			return dst, ReasonMalformedLine, 0, 0
+			return dst, ReasonMalformedLine, 0
 		}
-		return dst, ReasonEmptyName, 0, 0
+		return dst, ReasonEmptyName, 0
 	}
 	low, brackets, high := scanName(line[:colon])
 	nameTags := (low|brackets) != 0 && !(p.NoInfluxDBTags && p.NoLibratoTags && p.NoSignalFXTags)
@@ -216,26 +221,24 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 	}
 	t, ok := parseType(line[pipe+1 : i])
 	if !ok {
-		return dst, ReasonBadType, 0, 0
+		return dst, ReasonBadType, 0
 	}
 
 	var x sections
-	se := p.Dialect == DialectStatsdExporter
 	if i+1 < len(line) {
-		if reason := x.parse(line, i, !p.NoDogStatsDTags, se); reason != 0 {
-			return dst, reason, 0, 0
+		if reason := x.parse(line, i, !p.NoDogStatsDTags, p.Dialect == DialectStatsdExporter); reason != 0 {
+			return dst, reason, 0
 		}
 	} else {
 		x.rate = 1
-		if se && i < len(line) { // "name:1|c|": an empty last section
-			return dst, ReasonEmptySection, 0, 0
+	}
+	if p.Dialect == DialectStatsdExporter {
+		if reason := seLine(line, colon, pipe, i, t); reason != 0 {
+			return dst, reason, 0
 		}
 	}
-	if se && t != Timer && t != Histogram && t != Distribution && bytes.IndexByte(line[colon+1:pipe], ':') >= 0 {
-		return dst, ReasonPackedType, 0, 0
-	}
 	if (high != 0 || !isASCII(line[colon:])) && !utf8.Valid(line) {
-		return dst, ReasonInvalidUTF8, 0, 0
+		return dst, ReasonInvalidUTF8, 0
 	}
 
 	// Each sample is written in place, field by field: building it in a
@@ -261,11 +264,11 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 					j = pipe
 				}
 				if f, ok = parseSlow(line[v:j]); !ok {
-					return dst[:n], ReasonBadValue, 0, 0
+					return dst[:n], ReasonBadValue, 0
 				}
 			}
 		} else if v == pipe {
-			return dst, ReasonBadValue, 0, 0
+			return dst, ReasonBadValue, 0
 		}
 		if len(dst) == cap(dst) {
 			dst = append(dst, Sample{})[:len(dst)]
@@ -290,10 +293,26 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 		v = j + 1
 	}
 	if !nameTags && x.hashes <= 1 {
-		return dst, 0, x.bad, x.forgiven
+		return dst, x.forgiven, x.bad
 	}
 	dst, reason, bad := p.splitTags(dst, n, line, colon, i, &x, nameTags, brackets != 0, scratch)
-	return dst, reason, bad, x.forgiven
+	if reason == 0 {
+		reason = x.forgiven
+	}
+	return dst, reason, bad
+}
+
+// seLine applies DialectStatsdExporter's rules that are not the sections': no
+// empty last section ("name:1|c|", i being the '|' after the type), packed
+// values only for observers.
+func seLine(line []byte, colon, pipe, i int, t Type) Reason {
+	if i == len(line)-1 {
+		return ReasonEmptySection
+	}
+	if t != Timer && t != Histogram && t != Distribution && bytes.IndexByte(line[colon+1:pipe], ':') >= 0 {
+		return ReasonPackedType
+	}
+	return 0
 }
 
 // splitTags finishes the samples dst[n:] of a line whose name may hold
@@ -528,15 +547,19 @@ type sections struct {
 	cid0, cid1   int
 	hashes       int   // how many "|#" sections, read or not
 	bad          int   // how many DogStatsD tags TagIter will skip
-	forgiven     uint8 // what DialectStatsdExporter forgave: forgaveRate, forgaveTimestamp
+	forgiven     Reason // what DialectStatsdExporter forgave: forgaveRate, forgaveTimestamp
 }
 
-// What DialectStatsdExporter forgives: a sample rate that is not a number or
-// is 0 (read as 1), a "|T" section that is not a timestamp (ignored).
+// What DialectStatsdExporter forgives, as bits above every Reason: a sample
+// rate that is not a number or is 0 (read as 1), a "|T" section that is not
+// a timestamp (ignored).
 const (
-	forgaveRate uint8 = 1 << iota
+	forgaveRate Reason = 0x40 << iota
 	forgaveTimestamp
+	forgaveMask = forgaveRate | forgaveTimestamp
 )
+
+var _ [forgaveRate - NumReasons]struct{} // the bits are above every Reason
 
 // parse reads the sections that follow the '|' at line[i]; dog says whether
 // "|#" sections are read, se whether the rules are DialectStatsdExporter's.
