@@ -213,14 +213,33 @@
 // A sample the mapping drops on purpose (Mapping.Drop) is counted as dropped,
 // not rejected. Stats returns all counters as a plain struct. Unless
 // WithTelemetry(false), the same numbers are asynchronous instruments under
-// ScopeName (the Metric... constants: gunicornotel.datagrams,
-// gunicornotel.samples by statsd.metric.type, gunicornotel.samples.rejected
-// by reason, gunicornotel.samples.dropped, gunicornotel.samples.weight_capped
-// and gunicornotel.series.overflow by limit, gunicornotel.series.removed,
-// gunicornotel.memory, gunicornotel.mapper.cache.hits and .misses, ...),
-// observed by one callback at collection time: the hot path only counts on
-// its stack and adds to a few atomic counters once per batch. A Receiver adds
-// the server's counters (gunicornotel.server.*).
+// ScopeName, observed by one callback at collection time: the hot path only
+// counts on its stack and adds to a few atomic counters once per batch. They
+// are the Metric... constants:
+//
+//   - gunicornotel.datagrams: datagrams (TCP: lines) handled;
+//   - gunicornotel.samples, by statsd.metric.type: samples parsed;
+//   - gunicornotel.samples.recorded: recorded in an instrument;
+//   - gunicornotel.samples.rejected, by reason: rejected lines and samples;
+//   - gunicornotel.lines.forgiven, by reason: lines a lenient statsd.Dialect
+//     kept where statsd.DialectDefault rejects them;
+//   - gunicornotel.samples.dropped: dropped on purpose by the mapping;
+//   - gunicornotel.samples.weight_capped, by reason: weights (1/rate) capped;
+//   - gunicornotel.series.overflow, by reason: samples sent to an overflow
+//     series by a limit;
+//   - gunicornotel.series.removed, by reason (ttl, idle): series forgotten;
+//   - gunicornotel.series, gunicornotel.instruments, gunicornotel.memory:
+//     what is tracked now;
+//   - gunicornotel.series.cache.hits and gunicornotel.series.cache.misses,
+//     gunicornotel.mapper.cache.hits and gunicornotel.mapper.cache.misses:
+//     lookups;
+//   - gunicornotel.tags.dropped, by reason: tags left out of series.
+//
+// A Receiver adds the server's counters: gunicornotel.server.bytes,
+// gunicornotel.server.reads, gunicornotel.server.read_errors,
+// gunicornotel.server.kernel_drops, gunicornotel.server.connections,
+// gunicornotel.server.connections.evicted and
+// gunicornotel.server.connections.open.
 //
 // Each limit that drops data also says so in the log (WithLogger, default
 // slog.Default()), at level Warn: the first time, then at most once a minute,
