@@ -545,8 +545,8 @@ type sections struct {
 	timestamp    int64
 	tags0, tags1 int
 	cid0, cid1   int
-	hashes       int   // how many "|#" sections, read or not
-	bad          int   // how many DogStatsD tags TagIter will skip
+	hashes       int    // how many "|#" sections, read or not
+	bad          int    // how many DogStatsD tags TagIter will skip
 	forgiven     Reason // what DialectStatsdExporter forgave: forgaveRate, forgaveTimestamp
 }
 
