@@ -1,6 +1,6 @@
 package gunicornreceiver
 
-//go:generate go run go.opentelemetry.io/collector/cmd/mdatagen@v0.159.0 metadata.yaml
+//go:generate go test -run=TestMdatagenUpToDate -count=1 . -args -update
 
 import (
 	"context"
