@@ -8,14 +8,18 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/config/confignet"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
 	"github.com/gunicornotel/gunicornotel/mapper"
 )
 
-// Transports the receiver listens on (Config.Transport).
+// Transports the receiver listens on (Config.Transport), besides udp4,
+// udp6, tcp4 and tcp6, which restrict the address family.
 const (
-	TransportUDP      = "udp"
-	TransportTCP      = "tcp"
-	TransportUnixgram = "unixgram"
+	TransportUDP      = confignet.TransportTypeUDP
+	TransportTCP      = confignet.TransportTypeTCP
+	TransportUnixgram = confignet.TransportTypeUnixgram
 )
 
 // Defaults of the Config that NewFactory's CreateDefaultConfig returns.
@@ -29,13 +33,19 @@ const (
 // Config is the configuration of the gunicorn receiver, as written under
 // receivers: gunicorn: in the Collector's configuration.
 type Config struct {
-	// Endpoint is where the receiver listens: host:port for udp and tcp
-	// (port 0 picks a free port), the socket file path for unixgram.
-	Endpoint string `mapstructure:"endpoint"`
-	// Transport is udp (the default, what Gunicorn sends), tcp (one metric
-	// per line) or unixgram (Gunicorn's --statsd-host unix:PATH). udp4,
-	// udp6, tcp4 and tcp6 restrict the address family.
-	Transport string `mapstructure:"transport"`
+	// AddrConfig is where the receiver listens, the Collector's own network
+	// address settings: endpoint is host:port for udp and tcp (port 0 picks
+	// a free port) and the socket file path for unixgram; transport is udp
+	// (the default, what Gunicorn sends), tcp (one metric per line) or
+	// unixgram (Gunicorn's --statsd-host unix:PATH); udp4, udp6, tcp4 and
+	// tcp6 restrict the address family. Its dialer settings are for
+	// clients: the receiver rejects them.
+	confignet.AddrConfig `mapstructure:",squash"`
+	// ControllerConfig is the Collector's scraper controller settings:
+	// collection_interval (how often the aggregated metrics go down the
+	// pipeline, cumulative), initial_delay (before the first collection)
+	// and timeout (of one collection; 0 for none).
+	scraperhelper.ControllerConfig `mapstructure:",squash"`
 	// MappingConfig is the path of a statsd_exporter mapping file. Its rules
 	// are tried first; the built-in Gunicorn profile and the generic rules
 	// apply to the names they do not match. Empty means no file.
@@ -44,12 +54,10 @@ type Config struct {
 	// --statsd-prefix (default "app": app=shop.web). Empty means the prefix
 	// is not turned into an attribute.
 	PrefixAttribute string `mapstructure:"prefix_attribute"`
-	// CollectionInterval is how often the aggregated metrics are sent down
-	// the pipeline, as cumulative sums, gauges and histograms.
-	CollectionInterval time.Duration `mapstructure:"collection_interval"`
 	// IncludeTelemetry adds the receiver's own counters (gunicornotel.*:
 	// datagrams, samples, rejected samples by reason, server reads, ...)
-	// to the metrics it produces.
+	// to the metrics it produces. The Collector's own telemetry has the
+	// main ones either way (documentation.md).
 	IncludeTelemetry bool `mapstructure:"include_telemetry"`
 	// Watch turns on the Gunicorn watcher: busy and idle workers, restarts,
 	// the accept queue, process figures (Linux only).
@@ -61,13 +69,16 @@ type Config struct {
 	_ struct{}
 }
 
-// Validate checks the configuration: a known transport, an endpoint of the
-// right form (host:port with a port from 0 to 65535 for udp and tcp; a
-// socket path for unixgram; no scheme in either), a positive interval, and
-// a mapping file that loads (its errors name the file, the line and the
-// rule). The Collector calls it before starting any component, so that
-// `otelcol validate` reports what would otherwise fail only at start. It
-// resolves no host names.
+// Validate checks what the Collector's own validators of the embedded
+// settings do not (confmap.Validate runs those too: a transport confignet
+// does not know, a non-positive collection_interval, a negative timeout): a
+// transport the receiver listens on, an endpoint of the right form
+// (host:port with a port from 0 to 65535 for udp and tcp; a socket path for
+// unixgram; no scheme in either), no dialer settings, the watch block and
+// the limits, and a mapping file that loads (its errors name the file, the
+// line and the rule). The Collector calls it before starting any
+// component, so that `otelcol validate` reports what would otherwise fail
+// only at start. It resolves no host names.
 func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.Endpoint == "" {
@@ -75,9 +86,10 @@ func (cfg *Config) Validate() error {
 	}
 	scheme, _, hasScheme := strings.Cut(cfg.Endpoint, "://")
 	switch cfg.Transport {
-	case "udp", "udp4", "udp6", "tcp", "tcp4", "tcp6":
+	case confignet.TransportTypeUDP, confignet.TransportTypeUDP4, confignet.TransportTypeUDP6,
+		confignet.TransportTypeTCP, confignet.TransportTypeTCP4, confignet.TransportTypeTCP6:
 		if cfg.Endpoint != "" {
-			if err := checkHostPort(cfg.Transport, cfg.Endpoint); err != nil {
+			if err := checkHostPort(string(cfg.Transport), cfg.Endpoint); err != nil {
 				errs = append(errs, fmt.Errorf("endpoint %q: %w", cfg.Endpoint, err))
 			}
 		}
@@ -88,10 +100,15 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("endpoint %q: want the socket path alone, without %s://", cfg.Endpoint, scheme))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("transport %q: want udp, tcp or unixgram", cfg.Transport))
+		// A transport confignet does not know is its error (at decoding,
+		// or from AddrConfig.Validate): only those it knows and the
+		// receiver does not listen on are ours.
+		if (&confignet.AddrConfig{Transport: cfg.Transport}).Validate() == nil || cfg.Transport == confignet.TransportTypeNpipe {
+			errs = append(errs, fmt.Errorf("transport %q: want udp, tcp or unixgram (or udp4, udp6, tcp4, tcp6)", cfg.Transport))
+		}
 	}
-	if cfg.CollectionInterval <= 0 {
-		errs = append(errs, fmt.Errorf("collection_interval %v: must be positive", cfg.CollectionInterval))
+	if cfg.DialerConfig.Timeout != 0 {
+		errs = append(errs, fmt.Errorf("dialer: timeout %v: the receiver listens, it does not dial", cfg.DialerConfig.Timeout))
 	}
 	if err := cfg.Watch.validate(cfg.PrefixAttribute); err != nil {
 		errs = append(errs, err)
@@ -135,7 +152,7 @@ func checkHostPort(network, endpoint string) error {
 
 // address is the endpoint as statsd.Server.Start takes it.
 func (cfg *Config) address() string {
-	return cfg.Transport + "://" + cfg.Endpoint
+	return string(cfg.Transport) + "://" + cfg.Endpoint
 }
 
 // newMapper builds the mapper the configuration describes, loading the

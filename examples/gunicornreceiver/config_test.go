@@ -9,8 +9,11 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadata"
 )
 
 func defaultConfig() *Config {
@@ -34,73 +37,92 @@ func TestFactory(t *testing.T) {
 	}
 	c := cfg.(*Config)
 	if c.Endpoint != "localhost:8125" || c.Transport != "udp" || c.PrefixAttribute != "app" ||
-		c.CollectionInterval != time.Minute || c.MappingConfig != "" || c.IncludeTelemetry {
+		c.CollectionInterval != time.Minute || c.InitialDelay != time.Second || c.Timeout != 0 ||
+		c.MappingConfig != "" || c.IncludeTelemetry || c.Watch.enabled() || c.Limits != (LimitsConfig{}) {
 		t.Errorf("default config = %+v", *c)
+	}
+	if c.Limits.cardinalityLimit() != 2000 {
+		t.Errorf("default cardinality limit %d, want the SDK's default, 2000", c.Limits.cardinalityLimit())
 	}
 }
 
+// TestValidate: confmap.Validate, what the Collector runs on every
+// component configuration, with the exact errors: the receiver's own
+// (Config.Validate), and confignet's and the scraper controller's, which
+// it runs on the embedded settings (their errors name them: addrconfig,
+// controllerconfig).
 func TestValidate(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.yml")
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
-		want   []string // substrings of the error; none means valid
+		want   string // the whole error; "" means valid
 	}{
-		{"default", func(*Config) {}, nil},
-		{"udp6", func(c *Config) { c.Transport, c.Endpoint = "udp6", "[::1]:8125" }, nil},
-		{"tcp", func(c *Config) { c.Transport, c.Endpoint = "tcp", "0.0.0.0:8125" }, nil},
-		{"unixgram", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "/run/s.sock" }, nil},
-		{"unixgram relative", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "s.sock" }, nil},
-		{"mapping", func(c *Config) { c.MappingConfig = "testdata/mapping.yml" }, nil},
-		{"no prefix attribute", func(c *Config) { c.PrefixAttribute = "" }, nil},
-		{"bad transport", func(c *Config) { c.Transport = "http" }, []string{`transport "http"`, "udp, tcp or unixgram"}},
-		{"empty transport", func(c *Config) { c.Transport = "" }, []string{`transport ""`}},
-		{"empty endpoint", func(c *Config) { c.Endpoint = "" }, []string{"endpoint must not be empty"}},
-		{"empty unixgram endpoint", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "" }, []string{"endpoint must not be empty"}},
-		{"no port", func(c *Config) { c.Endpoint = "localhost" }, []string{`endpoint "localhost"`, "host:port"}},
-		{"path over udp", func(c *Config) { c.Endpoint = "/run/s.sock" }, []string{`endpoint "/run/s.sock"`}},
-		{"port 0", func(c *Config) { c.Endpoint = "127.0.0.1:0" }, nil},
-		{"port 65535", func(c *Config) { c.Endpoint = ":65535" }, nil},
-		{"port out of range", func(c *Config) { c.Endpoint = ":99999" }, []string{`endpoint ":99999": port 99999 out of range 0-65535`}},
-		{"tcp port out of range", func(c *Config) { c.Transport, c.Endpoint = "tcp", "localhost:65536" }, []string{`endpoint "localhost:65536": port 65536 out of range`}},
-		{"negative port", func(c *Config) { c.Endpoint = "localhost:-1" }, []string{`endpoint "localhost:-1": port "-1"`}},
-		{"unknown service", func(c *Config) { c.Endpoint = "localhost:no-such-service" }, []string{`port "no-such-service": not a number from 0 to 65535 nor a known service`}},
-		{"empty port", func(c *Config) { c.Endpoint = "localhost:" }, []string{`endpoint "localhost:": no port`}},
-		{"udp scheme", func(c *Config) { c.Endpoint = "udp://localhost:8125" }, []string{`endpoint "udp://localhost:8125": want host:port without udp://`}},
+		{"default", func(*Config) {}, ""},
+		{"udp6", func(c *Config) { c.Transport, c.Endpoint = "udp6", "[::1]:8125" }, ""},
+		{"tcp", func(c *Config) { c.Transport, c.Endpoint = "tcp", "0.0.0.0:8125" }, ""},
+		{"unixgram", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "/run/s.sock" }, ""},
+		{"unixgram relative", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "s.sock" }, ""},
+		{"mapping", func(c *Config) { c.MappingConfig = "testdata/mapping.yml" }, ""},
+		{"no prefix attribute", func(c *Config) { c.PrefixAttribute = "" }, ""},
+		{"bad transport", func(c *Config) { c.Transport = "http" }, `addrconfig: invalid transport type "http"`},
+		{"empty transport", func(c *Config) { c.Transport = "" }, `addrconfig: invalid transport type ""`},
+		{"transport unix", func(c *Config) { c.Transport, c.Endpoint = "unix", "/run/s.sock" },
+			`transport "unix": want udp, tcp or unixgram (or udp4, udp6, tcp4, tcp6)`},
+		{"transport ip4", func(c *Config) { c.Transport = "ip4" }, `transport "ip4": want udp, tcp or unixgram (or udp4, udp6, tcp4, tcp6)`},
+		{"transport npipe", func(c *Config) { c.Transport, c.Endpoint = "npipe", `\\.\pipe\statsd` },
+			`transport "npipe": want udp, tcp or unixgram (or udp4, udp6, tcp4, tcp6)`},
+		{"dialer", func(c *Config) { c.DialerConfig.Timeout = time.Second }, "dialer: timeout 1s: the receiver listens, it does not dial"},
+		{"empty endpoint", func(c *Config) { c.Endpoint = "" }, "endpoint must not be empty"},
+		{"empty unixgram endpoint", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "" }, "endpoint must not be empty"},
+		{"no port", func(c *Config) { c.Endpoint = "localhost" },
+			`endpoint "localhost": want host:port for transport udp: address localhost: missing port in address`},
+		{"path over udp", func(c *Config) { c.Endpoint = "/run/s.sock" },
+			`endpoint "/run/s.sock": want host:port for transport udp: address /run/s.sock: missing port in address`},
+		{"port 0", func(c *Config) { c.Endpoint = "127.0.0.1:0" }, ""},
+		{"port 65535", func(c *Config) { c.Endpoint = ":65535" }, ""},
+		{"port out of range", func(c *Config) { c.Endpoint = ":99999" }, `endpoint ":99999": port 99999 out of range 0-65535`},
+		{"tcp port out of range", func(c *Config) { c.Transport, c.Endpoint = "tcp", "localhost:65536" },
+			`endpoint "localhost:65536": port 65536 out of range 0-65535`},
+		{"negative port", func(c *Config) { c.Endpoint = "localhost:-1" },
+			`endpoint "localhost:-1": port "-1": not a number from 0 to 65535 nor a known service: address -1: invalid port`},
+		{"unknown service", func(c *Config) { c.Endpoint = "localhost:no-such-service" },
+			`endpoint "localhost:no-such-service": port "no-such-service": not a number from 0 to 65535 nor a known service: lookup udp/no-such-service: unknown port`},
+		{"empty port", func(c *Config) { c.Endpoint = "localhost:" }, `endpoint "localhost:": no port (use port 0 for any free port)`},
+		{"udp scheme", func(c *Config) { c.Endpoint = "udp://localhost:8125" },
+			`endpoint "udp://localhost:8125": want host:port without udp:// (the transport key chooses the protocol)`},
 		{"unix: over unixgram", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "unix:/run/s.sock" },
-			[]string{`endpoint "unix:/run/s.sock": want the socket path alone (/run/s.sock)`}},
+			`endpoint "unix:/run/s.sock": want the socket path alone (/run/s.sock); unix: is Gunicorn's --statsd-host form`},
 		{"scheme over unixgram", func(c *Config) { c.Transport, c.Endpoint = "unixgram", "unixgram:///run/s.sock" },
-			[]string{`without unixgram://`}},
-		{"zero interval", func(c *Config) { c.CollectionInterval = 0 }, []string{"collection_interval 0s: must be positive"}},
-		{"negative interval", func(c *Config) { c.CollectionInterval = -time.Second }, []string{"collection_interval -1s"}},
-		{"missing mapping file", func(c *Config) { c.MappingConfig = missing }, []string{"mapping_config", missing}},
+			`endpoint "unixgram:///run/s.sock": want the socket path alone, without unixgram://`},
+		{"zero interval", func(c *Config) { c.CollectionInterval = 0 }, `controllerconfig: "collection_interval": requires positive value`},
+		{"negative interval", func(c *Config) { c.CollectionInterval = -time.Second }, `controllerconfig: "collection_interval": requires positive value`},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, `controllerconfig: "timeout": requires positive value`},
+		{"no initial delay", func(c *Config) { c.InitialDelay = 0 }, ""},
+		{"missing mapping file", func(c *Config) { c.MappingConfig = missing },
+			"mapping_config: mapper: open " + missing + ": no such file or directory"},
 		{"bad mapping file", func(c *Config) { c.MappingConfig = "testdata/bad-mapping.yml" },
-			[]string{"mapping_config", "testdata/bad-mapping.yml:4:", `match "*.orders.placed"`, `match_metric_type "timer"`}},
+			`mapping_config: testdata/bad-mapping.yml:4: match "*.orders.placed": match_metric_type "timer": must be "counter", "gauge" or "observer"`},
 		{"several errors", func(c *Config) { c.Transport, c.Endpoint, c.CollectionInterval = "x", "", 0 },
-			[]string{"endpoint must not be empty", `transport "x"`, "collection_interval"}},
+			"endpoint must not be empty\naddrconfig: invalid transport type \"x\"\ncontrollerconfig: \"collection_interval\": requires positive value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := defaultConfig()
 			tc.change(cfg)
-			// confmap.Validate is what the Collector runs on every component
-			// configuration; it calls Config.Validate.
 			err := confmap.Validate(cfg)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate: nil, want an error with %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Validate: %v\nwant it to contain %q", err, w)
-				}
+			if got := errString(err); got != tc.want {
+				t.Errorf("Validate:\n got %q\nwant %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// errString is err's message, "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -114,6 +136,8 @@ func TestLoadConfig(t *testing.T) {
 	custom.MappingConfig = "testdata/mapping.yml"
 	custom.PrefixAttribute = "service.name"
 	custom.CollectionInterval = 15 * time.Second
+	custom.InitialDelay = 0
+	custom.Timeout = 5 * time.Second
 	custom.IncludeTelemetry = true
 	noPrefix := defaultConfig()
 	noPrefix.PrefixAttribute = ""
@@ -131,11 +155,11 @@ func TestLoadConfig(t *testing.T) {
 		id   component.ID
 		want *Config
 	}{
-		{component.NewID(componentType), defaultConfig()},
-		{component.NewIDWithName(componentType, "custom"), custom},
-		{component.NewIDWithName(componentType, "noprefix"), noPrefix},
-		{component.NewIDWithName(componentType, "watched"), watched},
-		{component.NewIDWithName(componentType, "gthread"), gthread},
+		{component.NewID(metadata.Type), defaultConfig()},
+		{component.NewIDWithName(metadata.Type, "custom"), custom},
+		{component.NewIDWithName(metadata.Type, "noprefix"), noPrefix},
+		{component.NewIDWithName(metadata.Type, "watched"), watched},
+		{component.NewIDWithName(metadata.Type, "gthread"), gthread},
 	} {
 		t.Run(tc.id.String(), func(t *testing.T) {
 			sub, err := cm.Sub(tc.id.String())
@@ -153,6 +177,22 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("loaded %+v\nwant   %+v", *cfg, *tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfigTransport: confignet decodes transport, and refuses one it
+// does not know as it decodes it.
+func TestLoadConfigTransport(t *testing.T) {
+	cfg := defaultConfig()
+	if err := confmap.NewFromStringMap(map[string]any{"transport": "tcp6", "endpoint": "[::1]:8125"}).Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Transport != confignet.TransportTypeTCP6 || cfg.address() != "tcp6://[::1]:8125" {
+		t.Errorf("transport %q, address %q", cfg.Transport, cfg.address())
+	}
+	err := confmap.NewFromStringMap(map[string]any{"transport": "http"}).Unmarshal(defaultConfig())
+	if err == nil || !strings.HasSuffix(err.Error(), `unsupported transport type "http"`) {
+		t.Errorf("Unmarshal transport http: %v, want confignet's unsupported transport type", err)
 	}
 }
 
@@ -203,18 +243,26 @@ func TestValidateWatchAndLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
-		want string // "" for valid
+		want string // the whole error; "" for valid
 	}{
 		{"pid file", func(c *Config) { c.Watch.PIDFile = "/run/g.pid" }, ""},
 		{"discover with app", func(c *Config) { c.Watch.Discover, c.Watch.App = true, "shop.web" }, ""},
-		{"two masters", func(c *Config) { c.Watch.PID, c.Watch.Discover = 7, true }, "give one of pid_file, pid and discover"},
-		{"negative pid", func(c *Config) { c.Watch.PID = -1 }, "pid -1: not a process id"},
-		{"zero interval", func(c *Config) { c.Watch.PIDFile, c.Watch.SampleInterval = "/run/g.pid", 0 }, "sample_interval 0s: must be positive"},
-		{"app without a master", func(c *Config) { c.Watch.App = "shop" }, "watch: app labels the watcher's series"},
+		{"two masters", func(c *Config) { c.Watch.PID, c.Watch.Discover = 7, true }, "watch: give one of pid_file, pid and discover"},
+		{"negative pid", func(c *Config) { c.Watch.PID = -1 }, "watch: pid -1: not a process id"},
+		{"zero interval", func(c *Config) { c.Watch.PIDFile, c.Watch.SampleInterval = "/run/g.pid", 0 }, "watch: sample_interval 0s: must be positive"},
+		{"app without a master", func(c *Config) { c.Watch.App = "shop" },
+			"watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"},
 		{"app without a prefix attribute", func(c *Config) { c.Watch.PID, c.Watch.App, c.PrefixAttribute = 7, "shop", "" },
-			"watch: app labels the watcher's series"},
+			"watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"},
 		{"limits", func(c *Config) { c.Limits.MaxSeries, c.Limits.MaxMemory = 10, 1<<20 }, ""},
-		{"negative limit", func(c *Config) { c.Limits.MaxSeriesPerInstrument = -2 }, "limits: max_series_per_instrument -2: must not be negative"},
+		{"negative limit", func(c *Config) { c.Limits.MaxSeriesPerInstrument = -2 },
+			"limits: max_series_per_instrument -2: must not be negative (0 keeps the default)"},
+		{"negative limits", func(c *Config) { c.Limits.MaxInstruments, c.Limits.MaxMemory = -1, -5 },
+			"limits: max_instruments -1: must not be negative (0 keeps the default)\nlimits: max_memory -5: must not be negative (0 keeps the default)"},
+		{"series per instrument 1", func(c *Config) { c.Limits.MaxSeriesPerInstrument = 1 },
+			"limits: max_series_per_instrument 1: want at least 2 (one series and the overflow series), or 0 for the default 2000"},
+		{"series per instrument 2", func(c *Config) { c.Limits.MaxSeriesPerInstrument = 2 }, ""},
+		{"series per instrument over the SDK's default", func(c *Config) { c.Limits.MaxSeriesPerInstrument = 50_000 }, ""},
 		// Gunicorn's settings (internal/watchopt checks them).
 		{"settings", func(c *Config) {
 			c.Watch.Discover, c.Watch.WorkerClass, c.Watch.Threads, c.Watch.Timeout = true, "uvicorn.workers.UvicornWorker", ptr(1), ptr(time.Duration(0))
@@ -223,20 +271,16 @@ func TestValidateWatchAndLimits(t *testing.T) {
 		{"worker connections -5", func(c *Config) { c.Watch.Discover, c.Watch.WorkerConnections = true, ptr(-5) }, "watch: worker_connections -5: want at least 1"},
 		{"timeout 1.5s", func(c *Config) { c.Watch.Discover, c.Watch.Timeout = true, ptr(1500*time.Millisecond) },
 			"watch: timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
-		{"timeout -1s", func(c *Config) { c.Watch.Discover, c.Watch.Timeout = true, ptr(-time.Second) }, "watch: timeout -1s: want a whole number of seconds"},
-		{"unknown class", func(c *Config) { c.Watch.Discover, c.Watch.WorkerClass = true, "gthred" }, `watch: worker_class "gthred": not a worker class Gunicorn knows`},
+		{"timeout -1s", func(c *Config) { c.Watch.Discover, c.Watch.Timeout = true, ptr(-time.Second) }, "watch: timeout -1s: want a whole number of seconds, 0s (no timeout) or more"},
+		{"unknown class", func(c *Config) { c.Watch.Discover, c.Watch.WorkerClass = true, "gthred" }, `watch: worker_class "gthred": not a worker class Gunicorn knows: want one of sync, eventlet, gevent, gevent_wsgi, gevent_pywsgi, tornado, gthread, or a class path such as uvicorn.workers.UvicornWorker`},
 		{"settings without a master", func(c *Config) { c.Watch.Timeout, c.Watch.PIDAttribute = ptr(10*time.Second), true },
 			"watch: timeout, watch: pid_attribute: set the Gunicorn watcher, which is off: give pid_file, pid or discover too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := defaultConfig()
 			tc.edit(cfg)
-			err := cfg.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate: %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate: %v, want an error with %q", err, tc.want)
+			if got := errString(confmap.Validate(cfg)); got != tc.want {
+				t.Errorf("Validate:\n got %q\nwant %q", got, tc.want)
 			}
 		})
 	}

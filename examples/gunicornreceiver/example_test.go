@@ -29,12 +29,12 @@ func ExampleNewFactory() {
 	}
 	fmt.Println(cfg.Endpoint, cfg.CollectionInterval, confmap.Validate(cfg))
 
-	cfg.Transport = "http"
+	cfg.Transport = "unix"
 	fmt.Println(confmap.Validate(cfg))
 	// Output:
 	// gunicorn localhost:8125 udp app 1m0s
 	// 127.0.0.1:0 10s <nil>
-	// transport "http": want udp, tcp or unixgram
+	// transport "unix": want udp, tcp or unixgram (or udp4, udp6, tcp4, tcp6)
 }
 
 // The receiver's whole life, as the Collector drives it: create, start,

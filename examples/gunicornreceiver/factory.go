@@ -1,38 +1,39 @@
 package gunicornreceiver
 
+//go:generate go test -run=TestMdatagenUpToDate -count=1 . -args -update
+
 import (
 	"context"
 	"fmt"
 
-	"github.com/gunicornotel/gunicornotel/procwatch"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadata"
+	"github.com/gunicornotel/gunicornotel/procwatch"
 )
 
-// TypeStr is the component type: the key under receivers: in the
-// Collector's configuration.
-const TypeStr = "gunicorn"
-
-// Stability is the stability level of the receiver's metrics signal.
-const Stability = component.StabilityLevelAlpha
-
-var componentType = component.MustNewType(TypeStr)
-
-// NewFactory returns the factory of the gunicorn receiver, for the
+// NewFactory returns the factory of the gunicorn receiver (component type
+// "gunicorn", metrics at alpha stability: metadata.yaml), for the
 // Collector's component list (ocb writes the call in components.go).
 func NewFactory() receiver.Factory {
-	return receiver.NewFactory(componentType, createDefaultConfig,
-		receiver.WithMetrics(createMetrics, Stability))
+	return receiver.NewFactory(metadata.Type, createDefaultConfig,
+		receiver.WithMetrics(createMetrics, metadata.MetricsStability))
 }
 
 func createDefaultConfig() component.Config {
+	ctl := scraperhelper.NewDefaultControllerConfig()
+	ctl.CollectionInterval = DefaultCollectionInterval
+	addr := confignet.NewDefaultAddrConfig()
+	addr.Endpoint, addr.Transport = DefaultEndpoint, DefaultTransport
 	return &Config{
-		Endpoint:           DefaultEndpoint,
-		Transport:          DefaultTransport,
-		PrefixAttribute:    DefaultPrefixAttribute,
-		CollectionInterval: DefaultCollectionInterval,
-		Watch:              WatchConfig{SampleInterval: procwatch.DefaultSampleInterval},
+		AddrConfig:       addr,
+		ControllerConfig: ctl,
+		PrefixAttribute:  DefaultPrefixAttribute,
+		Watch:            WatchConfig{SampleInterval: procwatch.DefaultSampleInterval},
 	}
 }
 

@@ -62,7 +62,7 @@ func TestRealGunicorn(t *testing.T) {
 func TestRealGunicornReceiverRestarted(t *testing.T) {
 	gunicorntest.LookPath(t)
 	cfg := testConfig()
-	cfg.CollectionInterval = 50 * time.Millisecond
+	cfg.CollectionInterval, cfg.InitialDelay = 50*time.Millisecond, 0
 	first := new(consumertest.MetricsSink)
 	r, addr := start(t, cfg, first)
 	g := gunicorntest.Start(t, gunicorntest.Options{
@@ -151,7 +151,7 @@ func dump(t *testing.T, m map[string]pmetric.Metric) map[string]map[string]float
 func TestRealGunicornWatched(t *testing.T) {
 	gunicorntest.LookPath(t)
 	cfg := testConfig()
-	cfg.CollectionInterval = 50 * time.Millisecond
+	cfg.CollectionInterval, cfg.InitialDelay = 50*time.Millisecond, 0
 	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
 	// No app: the prefix attribute comes from the master's --statsd-prefix.
 	cfg.Watch = WatchConfig{PIDFile: pidFile, SampleInterval: 50 * time.Millisecond}

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -20,65 +22,142 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadata"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
-// dataFormat is the format the receiver's obsreport metrics name.
-const dataFormat = "statsd"
-
-// metricsReceiver is the receiver.Metrics the factory makes: a statsd.Server
-// feeding an otelbridge.Bridge that records into its own SDK MeterProvider,
-// read by a ManualReader every CollectionInterval and handed to next as
-// pmetric.Metrics.
+// metricsReceiver is the receiver.Metrics the factory makes: the
+// Collector's scraper controller (collection_interval, initial_delay,
+// timeout, and the receiver and scraper metrics of the Collector's own
+// telemetry) driving one scraper, a statsdScraper. Its Shutdown sends the
+// last collection, which the controller does not make.
 type metricsReceiver struct {
+	receiver.Metrics // the scraper controller
+	sc               *statsdScraper
+
+	mu      sync.Mutex // serialises Start and Shutdown
+	started bool
+	stopped bool
+}
+
+// statsdScraper is the receiver's one scraper: started, it runs a
+// statsd.Server feeding an otelbridge.Bridge, and with a watch block the
+// Gunicorn watcher, both recording into an SDK MeterProvider of its own;
+// each scrape collects that provider's ManualReader into pmetric.Metrics.
+// The watcher samples on its own schedule (sample_interval), between
+// scrapes: what it aggregates (busy time, the longest request) needs many
+// samples per collection.
+type statsdScraper struct {
 	set  receiver.Settings
 	cfg  *Config
-	next consumer.Metrics
-	obs  *receiverhelper.ObsReport
 	log  *zap.Logger
+	tel  *metadata.TelemetryBuilder
+	next consumer.Metrics
+	obs  *receiverhelper.ObsReport // for the last collection, made by Shutdown
 
-	mu       sync.Mutex // serialises Start and Shutdown
-	started  bool
+	mu       sync.Mutex // guards recv for the telemetry callbacks
 	reader   *sdkmetric.ManualReader
 	provider *sdkmetric.MeterProvider
 	recv     *otelbridge.Receiver // nil until Start, and after Shutdown
 	watcher  *procwatch.Watcher   // nil without a watch block
 	watchEnd context.CancelFunc   // ends the watcher's Run
 	watched  chan struct{}        // closed when the watcher's Run has returned
-	stop     chan struct{}        // closed by Shutdown to end the collection loop
-	done     chan struct{}        // closed by the collection loop when it ends
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Metrics) (*metricsReceiver, error) {
-	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
-		ReceiverID:             set.ID,
-		Transport:              cfg.Transport,
-		ReceiverCreateSettings: set,
-	})
+	if set.Logger == nil {
+		set.Logger = zap.NewNop()
+	}
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("gunicorn receiver: telemetry: %w", err)
+	}
+	// The controller's receiver metrics have no transport and no format;
+	// the last collection's are counted the same way.
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{ReceiverID: set.ID, ReceiverCreateSettings: set})
 	if err != nil {
 		return nil, err
 	}
-	log := set.Logger
-	if log == nil {
-		log = zap.NewNop()
+	sc := &statsdScraper{set: set, cfg: cfg, log: set.Logger, tel: tel, next: next, obs: obs}
+	s, err := scraper.NewMetrics(sc.scrape, scraper.WithStart(sc.start), scraper.WithShutdown(sc.shutdown))
+	if err != nil {
+		return nil, err
 	}
-	return &metricsReceiver{set: set, cfg: cfg, next: next, obs: obs, log: log}, nil
+	ctl, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, set, nonEmpty(next),
+		scraperhelper.AddMetricsScraper(metadata.Type, s))
+	if err != nil {
+		return nil, err
+	}
+	return &metricsReceiver{Metrics: ctl, sc: sc}, nil
 }
 
-// Start builds the mapper (loading the mapping file), binds the endpoint and
-// starts the collection loop. It returns once the socket is bound. A receiver
-// is started at most once.
-func (r *metricsReceiver) Start(_ context.Context, _ component.Host) error {
+// nonEmpty passes on to next the batches that have a data point: the
+// controller hands on every scrape, and nothing is sent while no sample has
+// arrived.
+func nonEmpty(next consumer.Metrics) consumer.Metrics {
+	c, err := consumer.NewMetrics(func(ctx context.Context, md pmetric.Metrics) error {
+		if md.DataPointCount() == 0 {
+			return nil
+		}
+		return next.ConsumeMetrics(ctx, md)
+	}, consumer.WithCapabilities(next.Capabilities()))
+	if err != nil { // only for a nil function
+		panic(err)
+	}
+	return c
+}
+
+// Start builds the mapper (loading the mapping file), binds the endpoint,
+// starts the watcher if configured, and then the controller's collections.
+// It returns once the socket is bound. A receiver is started at most once.
+func (r *metricsReceiver) Start(ctx context.Context, host component.Host) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return errors.New("gunicorn receiver: already started")
 	}
 	r.started = true
+	return r.Metrics.Start(ctx, host)
+}
 
-	m, err := r.cfg.newMapper()
+// Shutdown stops the collections, stops reading, records every datagram
+// already read (those queued in the socket buffer included), sends a last
+// collection to the next consumer, and releases the socket. It may be
+// called without Start, and more than once.
+func (r *metricsReceiver) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = true // a receiver shut down is not started afterwards
+	if r.stopped {
+		return nil
+	}
+	r.stopped = true
+	// The controller stops collecting, then shuts the scraper down: the
+	// server drained and the watcher stopped, their instruments still there.
+	err := r.Metrics.Shutdown(ctx)
+	return errors.Join(err, r.sc.finish(ctx))
+}
+
+// addr is the address bound, nil before Start and after Shutdown.
+func (r *metricsReceiver) addr() net.Addr {
+	if recv := r.sc.current(); recv != nil {
+		return recv.Addr()
+	}
+	return nil
+}
+
+// current is the running server and bridge, nil before Start and after
+// Shutdown.
+func (s *statsdScraper) current() *otelbridge.Receiver {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recv
+}
+
+func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
+	m, err := s.cfg.newMapper()
 	if err != nil {
 		return err
 	}
@@ -90,136 +169,137 @@ func (r *metricsReceiver) Start(_ context.Context, _ component.Host) error {
 		sdkmetric.WithResource(resource.Empty()),
 		// StatsD samples carry no span context.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
+		// At or above the bridge's own bound, which overflows first.
+		sdkmetric.WithCardinalityLimit(s.cfg.Limits.cardinalityLimit()),
 	)
-	logger := slogToZap(r.log)
+	logger := slogToZap(s.log)
 	srv := &statsd.Server{ErrorLog: logger}
 	opts := append([]otelbridge.ListenOption{
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),
-		otelbridge.WithTelemetry(r.cfg.IncludeTelemetry),
+		otelbridge.WithTelemetry(s.cfg.IncludeTelemetry),
 		otelbridge.WithLogger(logger),
-	}, listenOptions(r.cfg.Limits.options())...)
-	recv, err := otelbridge.Listen(r.cfg.address(), provider, opts...)
+	}, listenOptions(s.cfg.Limits.options())...)
+	recv, err := otelbridge.Listen(s.cfg.address(), provider, opts...)
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return fmt.Errorf("gunicorn receiver: %w", err)
 	}
-	if r.cfg.Watch.enabled() {
-		w, err := procwatch.New(provider, r.cfg.Watch.options(r.cfg.PrefixAttribute, logger)...)
-		switch {
-		case errors.Is(err, errors.ErrUnsupported):
-			r.log.Warn("The Gunicorn watcher does not run on this system; receiving StatsD without it", zap.Error(err))
-		case err != nil:
+	if s.cfg.Watch.enabled() {
+		if err := s.startWatcher(provider, logger); err != nil {
 			_ = recv.Close()
 			_ = provider.Shutdown(context.Background())
-			return fmt.Errorf("gunicorn receiver: watch: %w", err)
-		default:
-			ctx, cancel := context.WithCancel(context.Background())
-			r.watcher, r.watchEnd, r.watched = w, cancel, make(chan struct{})
-			go func() {
-				defer close(r.watched)
-				_ = w.Run(ctx) // errors only when already running
-			}()
+			return err
 		}
 	}
-	r.reader, r.provider, r.recv = reader, provider, recv
-	r.stop, r.done = make(chan struct{}), make(chan struct{})
-	r.log.Info("Listening for Gunicorn StatsD",
-		zap.String("transport", r.cfg.Transport),
+	s.mu.Lock()
+	s.reader, s.provider, s.recv = reader, provider, recv
+	s.mu.Unlock()
+	if err := s.registerTelemetry(); err != nil {
+		return err
+	}
+	s.log.Info("Listening for Gunicorn StatsD",
+		zap.String("transport", string(s.cfg.Transport)),
 		zap.String("address", recv.Addr().String()),
-		zap.Duration("collection_interval", r.cfg.CollectionInterval))
-	go r.run(r.cfg.CollectionInterval)
+		zap.Duration("collection_interval", s.cfg.CollectionInterval))
 	return nil
 }
 
-// Shutdown stops reading, records every datagram already read (those queued
-// in the socket buffer included), sends a last collection to the next
-// consumer, and releases the socket. It may be called without Start, and more
-// than once.
-func (r *metricsReceiver) Shutdown(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.started = true // a receiver shut down is not started afterwards
-	if r.recv == nil {
+// startWatcher starts the Gunicorn watcher, or logs that it cannot run on
+// this system.
+func (s *statsdScraper) startWatcher(provider *sdkmetric.MeterProvider, logger *slog.Logger) error {
+	w, err := procwatch.New(provider, s.cfg.Watch.options(s.cfg.PrefixAttribute, logger)...)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		s.log.Warn("The Gunicorn watcher does not run on this system; receiving StatsD without it", zap.Error(err))
+		return nil
+	case err != nil:
+		return fmt.Errorf("gunicorn receiver: watch: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.watcher, s.watchEnd, s.watched = w, cancel, make(chan struct{})
+	go func() {
+		defer close(s.watched)
+		_ = w.Run(ctx) // errors only when already running
+	}()
+	return nil
+}
+
+// scrape collects the MeterProvider. Nothing at all (no resource) while it
+// holds no data point.
+func (s *statsdScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	var rm metricdata.ResourceMetrics
+	if err := s.reader.Collect(ctx, &rm); err != nil {
+		return pmetric.NewMetrics(), err
+	}
+	md := Convert(&rm)
+	if md.DataPointCount() == 0 {
+		return pmetric.NewMetrics(), nil
+	}
+	return md, nil
+}
+
+// shutdown stops reading and records everything already read, and stops the
+// watcher after its last pass; the instruments stay, for finish.
+func (s *statsdScraper) shutdown(ctx context.Context) error {
+	recv := s.current()
+	if recv == nil {
 		return nil
 	}
-	close(r.stop)
-	<-r.done
-
 	var errs []error
-	if err := r.recv.Shutdown(ctx); err != nil {
+	if err := recv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gunicorn receiver: draining: %w", err))
 	}
-	if r.watcher != nil {
-		// The watcher's last pass goes into the final collection.
-		r.watchEnd()
-		<-r.watched
+	if s.watcher != nil {
+		s.watchEnd()
+		<-s.watched
 	}
-	// Whatever was read is in the instruments now, even if the drain was
-	// cut short: send it.
-	if err := r.collect(ctx); err != nil {
+	return errors.Join(errs...)
+}
+
+// finish sends the last collection (what was read is in the instruments
+// now, even if the drain was cut short) and releases everything.
+func (s *statsdScraper) finish(ctx context.Context) error {
+	recv := s.current()
+	if recv == nil {
+		return nil
+	}
+	var errs []error
+	if err := s.collect(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gunicorn receiver: final collection: %w", err))
 	}
-	st := r.recv.Bridge().Stats()
-	r.log.Debug("Gunicorn StatsD receiver stopped",
+	st := recv.Bridge().Stats()
+	s.log.Debug("Gunicorn StatsD receiver stopped",
 		zap.Uint64("datagrams", st.Datagrams),
 		zap.Uint64("samples", st.Samples),
 		zap.Uint64("recorded", st.Recorded),
 		zap.Uint64("rejected", st.Rejected),
 		zap.Uint64("dropped", st.Dropped))
-	if r.watcher != nil {
-		errs = append(errs, r.watcher.Close())
-		r.watcher = nil
+	s.tel.Shutdown()
+	if s.watcher != nil {
+		errs = append(errs, s.watcher.Close())
 	}
-	errs = append(errs, r.recv.Close(), r.provider.Shutdown(ctx))
-	r.recv = nil
+	errs = append(errs, recv.Close(), s.provider.Shutdown(ctx))
+	s.mu.Lock()
+	s.recv = nil
+	s.mu.Unlock()
 	return errors.Join(errs...)
 }
 
-// addr is the address bound, nil before Start and after Shutdown.
-func (r *metricsReceiver) addr() net.Addr {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.recv == nil {
-		return nil
-	}
-	return r.recv.Addr()
-}
-
-// run collects every interval until stop is closed.
-func (r *metricsReceiver) run(interval time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			if err := r.collect(context.Background()); err != nil {
-				r.log.Warn("Gunicorn StatsD collection failed", zap.Error(err))
-			}
-		}
-	}
-}
-
-// collect reads the MeterProvider and hands what it holds to the next
-// consumer. Nothing is sent while there is no data point. The data is
-// cumulative, so what a failing consumer loses is sent again, updated, at the
-// next collection.
-func (r *metricsReceiver) collect(ctx context.Context) error {
-	var rm metricdata.ResourceMetrics
-	if err := r.reader.Collect(ctx, &rm); err != nil {
+// collect scrapes and hands what there is to the next consumer, counted as
+// the controller counts its collections.
+func (s *statsdScraper) collect(ctx context.Context) error {
+	md, err := s.scrape(ctx)
+	if err != nil {
 		return err
 	}
-	md := Convert(&rm)
 	n := md.DataPointCount()
 	if n == 0 {
 		return nil
 	}
-	ctx = r.obs.StartMetricsOp(ctx)
-	err := r.next.ConsumeMetrics(ctx, md)
-	r.obs.EndMetricsOp(ctx, dataFormat, n, err)
+	ctx = s.obs.StartMetricsOp(ctx)
+	err = s.next.ConsumeMetrics(ctx, md)
+	s.obs.EndMetricsOp(ctx, "", n, err)
 	return err
 }
 

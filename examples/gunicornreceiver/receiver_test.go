@@ -20,16 +20,19 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadatatest"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
 // testConfig is the default config on a free loopback UDP port, collecting
-// only at Shutdown (unless the test changes the interval).
+// only at Shutdown (unless the test changes the interval and the initial
+// delay).
 func testConfig() *Config {
 	cfg := defaultConfig()
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.CollectionInterval = time.Hour
+	cfg.InitialDelay = time.Hour
 	return cfg
 }
 
@@ -269,10 +272,6 @@ func TestReceiveTCP(t *testing.T) {
 	cfg.Transport = TransportTCP
 	sink := new(consumertest.MetricsSink)
 	r, addr := start(t, cfg, sink)
-	conn, err := net.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One metric per line, as Gunicorn would send them, no prefix.
 	var lines []byte
 	e := statsdtest.NewEmitter(statsdtest.Config{}, statsdtest.SinkFunc(func(p []byte) error {
@@ -280,18 +279,32 @@ func TestReceiveTCP(t *testing.T) {
 		return nil
 	}))
 	sendGunicorn(t, e)
+	sendTCP(t, r, addr, lines, 13)
+	shutdown(t, r)
+	checkGunicorn(t, metrics(t, sink.AllMetrics()), "")
+}
+
+// sendTCP writes lines to the receiver r listening on TCP at addr in one
+// connection, and waits until the server has read n of them: Shutdown
+// waits for the connections it has, but a connection must have been
+// accepted first.
+func sendTCP(t *testing.T, r *metricsReceiver, addr net.Addr, lines []byte, n uint64) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Write(lines); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
-	// The server reads the connection until it is closed; Shutdown waits
-	// for that, but the connection must have been accepted first.
 	deadline := time.Now().Add(10 * time.Second)
-	for r.recv.Server().Stats().Datagrams < 13 && time.Now().Before(deadline) {
+	for r.sc.current().Server().Stats().Datagrams < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines read after 10s, want %d", r.sc.current().Server().Stats().Datagrams, n)
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	shutdown(t, r)
-	checkGunicorn(t, metrics(t, sink.AllMetrics()), "")
 }
 
 func TestReceiveUnixgram(t *testing.T) {
@@ -309,7 +322,7 @@ func TestReceiveUnixgram(t *testing.T) {
 // collection_interval while it runs.
 func TestPeriodicCollection(t *testing.T) {
 	cfg := testConfig()
-	cfg.CollectionInterval = 20 * time.Millisecond
+	cfg.CollectionInterval, cfg.InitialDelay = 20*time.Millisecond, 0
 	sink := new(consumertest.MetricsSink)
 	r, addr := start(t, cfg, sink)
 	e := emitter(t, addr.String(), statsdtest.Config{Prefix: "shop.web"})
@@ -355,16 +368,76 @@ func TestPeriodicCollection(t *testing.T) {
 	}
 }
 
-// TestNothingReceived: no data, nothing consumed.
+// TestNothingReceived: no data, nothing consumed, though the controller
+// scrapes (its scraper metrics say so).
 func TestNothingReceived(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer tel.Shutdown(context.Background())
 	cfg := testConfig()
-	cfg.CollectionInterval = 10 * time.Millisecond
+	cfg.CollectionInterval, cfg.InitialDelay = 10*time.Millisecond, 0
 	sink := new(consumertest.MetricsSink)
-	r, _ := start(t, cfg, sink)
-	time.Sleep(50 * time.Millisecond)
+	f := NewFactory()
+	r, err := f.CreateMetrics(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := tel.GetMetric("otelcol_scraper_scraped_metric_points"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no scrape within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	shutdown(t, r)
 	if n := len(sink.AllMetrics()); n != 0 {
 		t.Errorf("%d batches consumed with no data, want 0", n)
+	}
+}
+
+// TestCardinalityLimit: max_series_per_instrument over the SDK's default
+// cardinality limit (2000) raises the receiver's SDK limit with it: every
+// series gets out, none in an overflow series; at the default, the bridge's
+// own limit overflows first, counted.
+func TestCardinalityLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, series int
+		overflow      bool
+	}{
+		{0, 2000, true},     // 1999 series, then the bridge's overflow series
+		{2500, 2300, false}, // all of them
+	} {
+		cfg := testConfig()
+		cfg.Transport = TransportTCP
+		cfg.Limits.MaxSeriesPerInstrument = tc.limit
+		sink := new(consumertest.MetricsSink)
+		r, addr := start(t, cfg, sink)
+		var lines []byte
+		for i := range tc.series {
+			lines = fmt.Appendf(lines, "orders:1|c|#shop:s%d\n", i)
+		}
+		sendTCP(t, r, addr, lines, uint64(tc.series))
+		shutdown(t, r)
+		m := metricOf(t, metrics(t, sink.AllMetrics()), "orders")
+		pts := sumPoints(t, m)
+		over, hasOverflow := pts["otel.metric.overflow=bool:true"]
+		wantSeries := tc.series
+		if tc.overflow {
+			wantSeries = 2000
+			if !hasOverflow || over != 1 {
+				t.Errorf("limit %d: overflow series %v (%v), want 1", tc.limit, over, hasOverflow)
+			}
+		} else if hasOverflow {
+			t.Errorf("limit %d: %v samples in an overflow series, want none", tc.limit, over)
+		}
+		if len(pts) != wantSeries {
+			t.Errorf("limit %d, %d series sent: %d series out, want %d", tc.limit, tc.series, len(pts), wantSeries)
+		}
 	}
 }
 

@@ -17,17 +17,7 @@ import (
 // directory, where its mapping file is), and the mapping file does what its
 // comment says.
 func TestSampleConfig(t *testing.T) {
-	sample, err := os.ReadFile("otelcol.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(readme), "```yaml\n"+string(sample)+"```\n") {
-		t.Error("README.md does not show otelcol.yaml verbatim in a yaml block")
-	}
+	readmeShows(t, "otelcol.yaml")
 
 	cm, err := confmaptest.LoadConf("otelcol.yaml")
 	if err != nil {
@@ -75,4 +65,22 @@ func TestSampleConfig(t *testing.T) {
 	got := metrics(t, sink.AllMetrics())
 	wantPoints(t, "orders.placed", sumPoints(t, metricOf(t, got, "orders.placed")), map[string]float64{"shop=shop.web": 3})
 	wantPoints(t, "gunicorn.requests", sumPoints(t, metricOf(t, got, "gunicorn.requests")), map[string]float64{"app=shop.web": 1})
+}
+
+// readmeShows checks that README.md shows the file name verbatim in a yaml
+// block, and returns README.md.
+func readmeShows(t *testing.T, name string) string {
+	t.Helper()
+	file, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(file)+"```\n") {
+		t.Errorf("README.md does not show %s verbatim in a yaml block", name)
+	}
+	return string(readme)
 }

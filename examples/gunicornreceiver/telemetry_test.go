@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,63 +12,109 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadatatest"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-// TestObsReportAndLogger: the receiver logs through the Collector's logger
-// and reports the standard receiver metrics on its MeterProvider.
+// TestObsReportAndLogger: the receiver logs through the Collector's logger,
+// reports its own telemetry (metadata.yaml) and the scraper controller's
+// receiver and scraper metrics on the Collector's MeterProvider.
 func TestObsReportAndLogger(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	defer tel.Shutdown(context.Background())
 	core, logs := observer.New(zapcore.DebugLevel)
 
 	f := NewFactory()
-	set := receivertest.NewNopSettings(f.Type())
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set := metadatatest.NewSettings(tel)
 	set.Logger = zap.New(core)
 	sink := new(consumertest.MetricsSink)
-	r, err := f.CreateMetrics(context.Background(), set, testConfig(), sink)
+	cfg := testConfig()
+	cfg.Limits.MaxSeriesPerInstrument = 2 // one series of gunicorn.responses, the other overflows
+	r, err := f.CreateMetrics(context.Background(), set, cfg, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
 		t.Fatal(err)
 	}
-	addr := r.(*metricsReceiver).addr()
-	sendGunicorn(t, emitter(t, addr.String(), statsdtest.Config{}))
+	mr := r.(*metricsReceiver)
+	addr := mr.addr()
+	e := emitter(t, addr.String(), statsdtest.Config{})
+	sendGunicorn(t, e)
+	conn, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("bad:x|c")); err != nil {
+		t.Fatal(err)
+	}
+	// 13 datagrams from Gunicorn (workers; requests, responses, durations of
+	// 4 requests), and the bad one.
+	deadline := time.Now().Add(10 * time.Second)
+	for mr.sc.current().Bridge().Stats().Datagrams < 14 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d datagrams after 10s, want 14", mr.sc.current().Bridge().Stats().Datagrams)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	reason := func(r string) attribute.Set { return attribute.NewSet(attribute.String("reason", r)) }
+	opt := metricdatatest.IgnoreTimestamp()
+	metadatatest.AssertEqualReceiverGunicornDatagrams(t, tel, []metricdata.DataPoint[int64]{{Value: 14}}, opt)
+	metadatatest.AssertEqualReceiverGunicornSamples(t, tel, []metricdata.DataPoint[int64]{{Value: 13}}, opt)
+	metadatatest.AssertEqualReceiverGunicornSamplesRecorded(t, tel, []metricdata.DataPoint[int64]{{Value: 13}}, opt)
+	metadatatest.AssertEqualReceiverGunicornSamplesRejected(t, tel, []metricdata.DataPoint[int64]{{Attributes: reason("bad_value"), Value: 1}}, opt)
+	// gunicorn.responses: status 200, then status 404 in the overflow
+	// series. The Gunicorn profile's instruments are reserved: the series
+	// of gunicorn.workers, gunicorn.requests, gunicorn.request.duration and
+	// both of gunicorn.responses.
+	metadatatest.AssertEqualReceiverGunicornSeriesOverflow(t, tel,
+		[]metricdata.DataPoint[int64]{{Attributes: reason("instrument_series_limit"), Value: 1}}, opt)
+	metadatatest.AssertEqualReceiverGunicornSeries(t, tel, []metricdata.DataPoint[int64]{{Value: 5}}, opt)
 	shutdown(t, r)
 
 	started := logs.FilterMessage("Listening for Gunicorn StatsD").All()
 	if len(started) != 1 || started[0].ContextMap()["address"] != addr.String() || started[0].ContextMap()["transport"] != "udp" {
 		t.Errorf("start log entries %v", started)
 	}
-	if n := logs.FilterMessage("Gunicorn StatsD receiver stopped").FilterField(zap.Uint64("datagrams", 13)).Len(); n != 1 {
-		t.Errorf("no stop log entry with datagrams=13: %v", logs.All())
+	if n := logs.FilterMessage("Gunicorn StatsD receiver stopped").FilterField(zap.Uint64("datagrams", 14)).Len(); n != 1 {
+		t.Errorf("no stop log entry with datagrams=14: %v", logs.All())
 	}
 
+	// The final collection, counted as the controller counts its own:
+	// gunicorn.workers, gunicorn.requests, gunicorn.request.duration, and
+	// gunicorn.responses with the series of 200 and the overflow series.
 	m, err := tel.GetMetric("otelcol_receiver_accepted_metric_points")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, ok := m.Data.(metricdata.Sum[int64])
-	if !ok || len(sum.DataPoints) != 1 {
-		t.Fatalf("otelcol_receiver_accepted_metric_points: %#v", m.Data)
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_accepted_metric_points",
+		Description: m.Description,
+		Unit:        "{datapoint}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints: []metricdata.DataPoint[int64]{{
+				Attributes: attribute.NewSet(attribute.String("receiver", set.ID.String()), attribute.String("transport", "")),
+				Value:      5,
+			}},
+		},
 	}
-	dp := sum.DataPoints[0]
-	if dp.Value != 5 {
-		t.Errorf("accepted points %d, want 5", dp.Value)
+	metricdatatest.AssertEqual(t, want, m, opt, metricdatatest.IgnoreExemplars())
+	if sink.DataPointCount() != 5 {
+		t.Errorf("%d data points consumed, want 5", sink.DataPointCount())
 	}
-	if v, _ := dp.Attributes.Value("transport"); v.AsString() != "udp" {
-		t.Errorf("transport attribute %q", v.AsString())
-	}
-	if v, _ := dp.Attributes.Value("receiver"); v.AsString() != set.ID.String() {
-		t.Errorf("receiver attribute %q, want %q", v.AsString(), set.ID)
+	// Shut down, the receiver's telemetry is unregistered.
+	if m, err := tel.GetMetric("otelcol_receiver_gunicorn_datagrams"); err == nil {
+		t.Errorf("otelcol_receiver_gunicorn_datagrams after Shutdown: %+v", m)
 	}
 }
 

@@ -156,7 +156,10 @@ type LimitsConfig struct {
 	_ struct{}
 }
 
-// validate checks that no limit is negative.
+// validate checks the limits as the bridge's options take them: none
+// negative (0 keeps the default), and max_series_per_instrument at least
+// 2 (one series and the overflow series), as WithMaxSeriesPerInstrument
+// requires.
 func (l *LimitsConfig) validate() error {
 	var errs []error
 	for _, f := range []struct {
@@ -173,7 +176,21 @@ func (l *LimitsConfig) validate() error {
 			errs = append(errs, fmt.Errorf("limits: %s %d: must not be negative (0 keeps the default)", f.name, f.v))
 		}
 	}
+	if l.MaxSeriesPerInstrument == 1 {
+		errs = append(errs, fmt.Errorf("limits: max_series_per_instrument 1: want at least 2 (one series and the overflow series), or 0 for the default %d",
+			otelbridge.DefaultMaxSeriesPerInstrument))
+	}
 	return errors.Join(errs...)
+}
+
+// cardinalityLimit is the cardinality limit of the receiver's own SDK
+// MeterProvider: at least max_series_per_instrument, so that the bridge's
+// limit is the one reached first, counted (receiver_gunicorn_series_overflow)
+// and logged, and never under the SDK's default (2000, the bridge's too), so
+// that the watcher's instruments, which the bridge does not bound, keep
+// theirs.
+func (l *LimitsConfig) cardinalityLimit() int {
+	return max(l.MaxSeriesPerInstrument, otelbridge.DefaultMaxSeriesPerInstrument)
 }
 
 // options returns the bridge options of the limits that are set.

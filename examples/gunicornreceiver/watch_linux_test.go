@@ -14,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadata"
 	"github.com/gunicornotel/gunicornotel/internal/fixture"
 	"github.com/gunicornotel/gunicornotel/procwatch"
 )
@@ -28,7 +29,7 @@ func TestWatchOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := cm.Sub(component.NewIDWithName(componentType, "gthread").String())
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "gthread").String())
 	if err != nil {
 		t.Fatal(err)
 	}
