@@ -76,6 +76,8 @@ type Query struct {
 	// Where names it: "ID title/refId" for a panel's target, "group/name"
 	// for a rule.
 	Where string
+	// Title is the panel's title, or the rule's name.
+	Title string
 	// Expr is the query as written, template variables included.
 	Expr string
 	// Alert says whether it is an alerting rule's expression.
@@ -87,7 +89,7 @@ func (d *Dashboard) Queries() []Query {
 	var out []Query
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
-			out = append(out, Query{Where: fmt.Sprintf("%d %s/%s", p.ID, p.Title, tg.RefID), Expr: tg.Expr})
+			out = append(out, Query{Where: fmt.Sprintf("%d %s/%s", p.ID, p.Title, tg.RefID), Title: p.Title, Expr: tg.Expr})
 		}
 	}
 	return out

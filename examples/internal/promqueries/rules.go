@@ -40,7 +40,7 @@ func LoadRules(path string) ([]Query, error) {
 			if r.Expr == "" {
 				return nil, fmt.Errorf("%s: rule %s/%s has no expr", path, g.Name, name)
 			}
-			out = append(out, Query{Where: g.Name + "/" + name, Expr: r.Expr, Alert: r.Alert != ""})
+			out = append(out, Query{Where: g.Name + "/" + name, Title: name, Expr: r.Expr, Alert: r.Alert != ""})
 		}
 	}
 	if len(out) == 0 {
