@@ -22,65 +22,17 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/gunicornotel/gunicornotel/examples/internal/promqueries"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd/statsdtest"
 )
 
-type datasource struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-type target struct {
-	RefID      string      `json:"refId"`
-	Expr       string      `json:"expr"`
-	Datasource *datasource `json:"datasource"`
-}
-
-type panel struct {
-	ID         int                      `json:"id"`
-	Type       string                   `json:"type"`
-	Title      string                   `json:"title"`
-	Datasource *datasource              `json:"datasource"`
-	Targets    []target                 `json:"targets"`
-	GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
-}
-
-type dashboard struct {
-	Inputs []struct {
-		Name     string `json:"name"`
-		Type     string `json:"type"`
-		PluginID string `json:"pluginId"`
-	} `json:"__inputs"`
-	SchemaVersion int     `json:"schemaVersion"`
-	UID           string  `json:"uid"`
-	Title         string  `json:"title"`
-	Panels        []panel `json:"panels"`
-	Templating    struct {
-		List []struct {
-			Name       string      `json:"name"`
-			Type       string      `json:"type"`
-			Definition string      `json:"definition"`
-			Datasource *datasource `json:"datasource"`
-			IncludeAll bool        `json:"includeAll"`
-			Multi      bool        `json:"multi"`
-			AllValue   string      `json:"allValue"`
-			Query      any         `json:"query"`
-		} `json:"list"`
-	} `json:"templating"`
-}
-
-func load(t *testing.T) *dashboard {
+func load(t *testing.T) *promqueries.Dashboard {
 	t.Helper()
-	data, err := os.ReadFile("gunicorn.json")
+	d, err := promqueries.LoadDashboard("gunicorn.json")
 	if err != nil {
 		t.Fatal(err)
-	}
-	d := new(dashboard)
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(d); err != nil {
-		t.Fatalf("gunicorn.json: %v", err)
 	}
 	return d
 }
@@ -153,12 +105,10 @@ func metricNames(text string) []string {
 }
 
 // exprs returns every query of the dashboard, "panel title/refId" → expr.
-func (d *dashboard) exprs() map[string]string {
+func exprs(d *promqueries.Dashboard) map[string]string {
 	out := make(map[string]string)
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			out[fmt.Sprintf("%d %s/%s", p.ID, p.Title, tg.RefID)] = tg.Expr
-		}
+	for _, q := range d.Queries() {
+		out[q.Where] = q.Expr
 	}
 	return out
 }
@@ -171,7 +121,7 @@ func TestDashboard(t *testing.T) {
 	if len(d.Inputs) != 1 || d.Inputs[0].Name != "DS_PROMETHEUS" || d.Inputs[0].PluginID != "prometheus" {
 		t.Errorf("__inputs %+v, want one Prometheus datasource DS_PROMETHEUS", d.Inputs)
 	}
-	ds := datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
+	ds := promqueries.Datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
 
 	if len(d.Templating.List) != 1 {
 		t.Fatalf("%d template variables, want 1 (app)", len(d.Templating.List))
@@ -210,7 +160,7 @@ func TestDashboard(t *testing.T) {
 	}
 
 	var used []string
-	for where, expr := range d.exprs() {
+	for where, expr := range exprs(d) {
 		names := metricNames(expr)
 		if len(names) == 0 {
 			t.Errorf("%s: no metric in %q", where, expr)
@@ -244,7 +194,7 @@ func TestQueriesParse(t *testing.T) {
 	d := load(t)
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
-	exprs := d.exprs()
+	exprs := exprs(d)
 	keys := make([]string, 0, len(exprs))
 	for k := range exprs {
 		keys = append(keys, k)

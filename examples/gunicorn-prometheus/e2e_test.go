@@ -228,68 +228,112 @@ func TestGunicornEndToEnd(t *testing.T) {
 	t.Logf("took %v", time.Since(start))
 }
 
-// promQuery asks Prometheus's HTTP API for an instant vector and returns its
-// first sample's value ("NaN" and the like included), or an error when the
-// result is empty.
-func promQuery(promURL, query string) (string, error) {
+// promSample is one series of an instant vector from Prometheus's HTTP API:
+// its labels and its value as Prometheus writes it ("NaN" and the like
+// included).
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// value returns the sample's value as Prometheus wrote it.
+func (s promSample) value() string {
+	v, _ := s.Value[1].(string)
+	return v
+}
+
+// promVector asks Prometheus's HTTP API for the instant vector of query at
+// the time at (now when zero). A scalar or string result is an error.
+func promVector(promURL, query string, at time.Time) ([]promSample, error) {
+	params := url.Values{"query": {query}}
+	if !at.IsZero() {
+		params.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
+	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(promURL + "/api/v1/query?query=" + url.QueryEscape(query))
+	resp, err := c.Get(promURL + "/api/v1/query?" + params.Encode())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var res struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`
 		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
+			ResultType string       `json:"resultType"`
+			Result     []promSample `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &res); err != nil {
-		return "", fmt.Errorf("query %q: %w: %s", query, err, body)
+		return nil, fmt.Errorf("query %q: %w: %s", query, err, body)
 	}
 	if res.Status != "success" {
-		return "", fmt.Errorf("query %q: %s: %s", query, res.Status, res.Error)
+		return nil, fmt.Errorf("query %q: %s: %s", query, res.Status, res.Error)
 	}
-	if len(res.Data.Result) == 0 {
+	if res.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %q: a %s, not a vector", query, res.Data.ResultType)
+	}
+	for _, s := range res.Data.Result {
+		if _, ok := s.Value[1].(string); !ok {
+			return nil, fmt.Errorf("query %q: value %v", query, s.Value)
+		}
+	}
+	return res.Data.Result, nil
+}
+
+// promQuery asks Prometheus's HTTP API for an instant vector and returns its
+// first sample's value ("NaN" and the like included), or an error when the
+// result is empty.
+func promQuery(promURL, query string) (string, error) {
+	res, err := promVector(promURL, query, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	if len(res) == 0 {
 		return "", fmt.Errorf("query %q: empty result", query)
 	}
-	s, ok := res.Data.Result[0].Value[1].(string)
-	if !ok {
-		return "", fmt.Errorf("query %q: value %v", query, res.Data.Result[0].Value)
-	}
-	return s, nil
+	return res[0].value(), nil
+}
+
+// promJob is a scrape job of startPrometheusJobs: its job label and its
+// target (host:port, serving /metrics).
+type promJob struct {
+	name, target string
 }
 
 // startPrometheus runs the real Prometheus scraping target (host:port) every
-// second, and returns its URL once the target is up.
+// second as the job gunicorn, and returns its URL once the target is up.
 func startPrometheus(t *testing.T, target string) string {
+	t.Helper()
+	return startPrometheusJobs(t, []promJob{{"gunicorn", target}})
+}
+
+// startPrometheusJobs runs the real Prometheus scraping each job's target
+// every second, and returns its URL once every target is up. It skips the
+// test when Prometheus is not installed.
+func startPrometheusJobs(t *testing.T, jobs []promJob) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("prometheus is not installed (Debian: apt-get install prometheus)")
 	}
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: gunicorn
+	var cfg strings.Builder
+	cfg.WriteString("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n")
+	for _, j := range jobs {
+		fmt.Fprintf(&cfg, `  - job_name: %q
     scrape_interval: 1s
     scrape_timeout: 1s
     metrics_path: /metrics
     static_configs:
       - targets: [%q]
-`, target)
+`, j.name, j.target)
+	}
 	cfgPath := filepath.Join(dir, "prometheus.yml")
-	must(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	must(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o644))
 	listen := startListening(t, "Prometheus scraping the program", 30*time.Second, func(listen string) *exec.Cmd {
 		return exec.Command(bin,
 			"--config.file="+cfgPath,
@@ -300,12 +344,12 @@ scrape_configs:
 			"--log.level=warn",
 		)
 	}, func(listen string) error {
-		v, err := promQuery("http://"+listen, `up{job="gunicorn"}`)
+		v, err := promQuery("http://"+listen, `count(up == 1)`)
 		if err != nil {
 			return err
 		}
-		if v != "1" {
-			return errorf("up = %s", v)
+		if v != strconv.Itoa(len(jobs)) {
+			return errorf("%s of %d targets up", v, len(jobs))
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gunicornotel/gunicornotel/internal/fixture"
+	"github.com/gunicornotel/gunicornotel/mapper"
 )
 
 // TestStatsdExporterSummaries: the same timer traffic (Gunicorn's request
@@ -117,17 +118,8 @@ func TestStatsdExporterSummaries(t *testing.T) {
 						}
 						sorted := slices.Sorted(slices.Values(mine))
 						for _, q := range m.GetSummary().GetQuantile() {
-							eps := map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001}[q.GetQuantile()]
-							lo, _ := slices.BinarySearch(sorted, q.GetValue())
-							hi := lo
-							for hi < len(sorted) && sorted[hi] == q.GetValue() {
-								hi++
-							}
-							// The value's ranks [lo, hi) must meet the objective's band.
-							want := q.GetQuantile()
-							if float64(hi)/float64(len(sorted)) < want-eps || float64(lo)/float64(len(sorted)) > want+eps {
-								t.Errorf("%s %s%v quantile %v = %v: ranks %v–%v, want within %v of it", side.who, fam, labelKey(m), want, q.GetValue(),
-									float64(lo)/float64(len(sorted)), float64(hi)/float64(len(sorted)), eps)
+							if err := quantileRank(sorted, q.GetQuantile(), q.GetValue()); err != nil {
+								t.Errorf("%s %s%v: %v", side.who, fam, labelKey(m), err)
 							}
 						}
 					}
@@ -136,4 +128,33 @@ func TestStatsdExporterSummaries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quantileRank returns nil when v, a summary's estimate of quantile q over
+// the observations sorted, meets q's default objective
+// (mapper.DefaultObjectives): the ranks of v among the observations,
+// [lo, hi) over their count, reach into [q-error, q+error]. Observations
+// equal to v within a relative 1e-12 count as v (the seconds of a timer are
+// its milliseconds divided by 1000 there, multiplied by 0.001 here).
+func quantileRank(sorted []float64, q, v float64) error {
+	i := slices.IndexFunc(mapper.DefaultObjectives, func(o mapper.Objective) bool { return o.Quantile == q })
+	if i < 0 {
+		return fmt.Errorf("quantile %v: not one of the default objectives %v", q, mapper.DefaultObjectives)
+	}
+	eps := mapper.DefaultObjectives[i].Error
+	if len(sorted) == 0 {
+		return fmt.Errorf("quantile %v = %v: no observations", q, v)
+	}
+	tol := 1e-12 * math.Abs(v)
+	lo, _ := slices.BinarySearch(sorted, v-tol)
+	hi := lo
+	for hi < len(sorted) && sorted[hi] <= v+tol {
+		hi++
+	}
+	n := float64(len(sorted))
+	if float64(hi)/n < q-eps || float64(lo)/n > q+eps {
+		return fmt.Errorf("quantile %v = %v: ranks %v–%v of %d observations, want within %v of %v",
+			q, v, float64(lo)/n, float64(hi)/n, len(sorted), eps, q)
+	}
+	return nil
 }
