@@ -3,8 +3,8 @@ package wiring_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
