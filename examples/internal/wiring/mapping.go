@@ -20,8 +20,8 @@ type Mapping struct {
 
 // Register adds --statsd.mapping-config and --statsd.mapping-strict to app.
 func (m *Mapping) Register(app *kingpin.Application) {
-	app.Flag("statsd.mapping-config", "statsd_exporter mapping file; reloaded on SIGHUP (the rules in use are kept if the new file is invalid). Without it, the built-in Gunicorn profile.").
-		StringVar(&m.File)
+	app.Flag("statsd.mapping-config", "statsd_exporter mapping file; reloaded on SIGHUP (the rules in use are kept if the new file is invalid). Without it, the built-in Gunicorn profile names Gunicorn's own metrics.").
+		PlaceHolder("FILE").StringVar(&m.File)
 	app.Flag("statsd.mapping-strict", "Refuse a mapping file with anything statsd_exporter only tolerates (a reference to a capture the match lacks, an empty bucket list, a ttl without a unit, a reserved label): by default such a file loads and each is logged as a warning.").
 		BoolVar(&m.Strict)
 }
