@@ -71,7 +71,9 @@ func Key(metric string, attrs ...string) string {
 }
 
 // Runner runs a program with settings (already $DIR-expanded), sends it
-// lines, and returns what it did. It fails t if the program does not run.
+// lines, and returns what it did. It fails t if the program does not run,
+// and skips t (t.Skip) for a case with a setting its program does not take
+// (the Collector receiver has no log.format: the Collector logs).
 type Runner func(t *testing.T, settings []Setting, lines []string) *Observed
 
 // Run runs every case of Cases with run, each as a subtest, and reports
