@@ -8,9 +8,14 @@
 // mapping file's loading and reloading, the order in which the StatsD
 // intake (server, bridge, watcher) starts and stops, and --version.
 //
-// A program registers the flags on its kingpin application (Settings.Register,
+// A program's main is Main (SIGINT and SIGTERM end its run's context; the
+// exit status and the last error are printed or logged alike). Its run makes
+// a CommandLine, registers the shared flags beside its own (Settings.Register,
 // or each group's Register to place them among its own), parses, calls
-// Settings.Check, then builds its parts with the options the settings give
-// (Limits.BridgeOptions, Watch.Options, Mapping.Load...) and runs them with
-// an Intake.
+// Settings.Check, makes the logger (Log.Logger; SetGlobal in main, LogError
+// for the error it ends on), then builds its parts with the options the
+// settings give (Limits.BridgeOptions, Limits.Server, Watch.Options,
+// Watch.NewWatcher, Mapping.Load) and runs them with an Intake: Start, a
+// Mapping.Reload on each Intake.HUP, Shutdown before its final collection or
+// export, Close.
 package wiring
