@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -31,38 +30,7 @@ func TestBinary(t *testing.T) {
 			"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=")
 		up := p.WaitRecord(t, "receiving StatsD", 30*time.Second)
 		addr, _ := up["addr"].(string)
-		conn, err := net.Dial("udp", strings.TrimPrefix(addr, "udp://"))
-		if err != nil {
-			t.Fatalf("udp %q: %v", addr, err)
-		}
-		defer conn.Close()
-		// Two series over a series limit of 1, and a line that is not StatsD.
-		for _, l := range []string{"app.hits:1|c|#shard:a", "app.hits:1|c|#shard:b", "not a statsd line"} {
-			if _, err := conn.Write([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		limit := p.WaitRecord(t, "otelbridge: a limit dropped data", 10*time.Second)
-		if limit["level"] != "WARN" || limit["limit"] != "series_limit" {
-			t.Errorf("limit warning %v, want level WARN, limit series_limit", limit)
-		}
-		err, lines := p.Stop(t, 40*time.Second)
-		if err != nil {
-			t.Errorf("exit: %v", err)
-		}
-		recs, err := cmdtest.JSONLog(lines)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stopped := false
-		for _, r := range recs {
-			if r["msg"] == "StatsD receiver stopped" {
-				stopped = r["datagrams"] == 3.0 && r["rejected"] == 1.0 && r["series_overflow"] == 1.0
-			}
-		}
-		if !stopped {
-			t.Errorf("no record of the receiver stopped with datagrams 3, rejected 1, series_overflow 1:\n%q", lines)
-		}
+		cmdtest.CheckLimitLog(t, p, strings.TrimPrefix(addr, "udp://"))
 		if n := len(sink.Received(t)); n != 1 {
 			t.Errorf("%d exports, want 1 (the final one)", n)
 		}

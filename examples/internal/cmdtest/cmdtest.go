@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,4 +255,48 @@ func CheckVersion(t testing.TB, bin, program string) {
 	if stdout != want {
 		t.Errorf("--version printed\n%s\nwant\n%s\n(go version -m: %+v)", stdout, want, bi)
 	}
+}
+
+// CheckLimitLog checks what a program started with --log.format=json and
+// --otel.max-series=1 logs, its StatsD on the UDP address addr: it sends two
+// series of one counter (the second over the limit) and a line that is not
+// StatsD, waits for the bridge's limit warning, stops the program, and
+// checks that it exited with status 0, that every line of its stderr is a
+// JSON record, and that the last counts it logged are 3 datagrams, 1
+// rejected, 1 in the overflow series. It returns the records.
+func CheckLimitLog(t testing.TB, p *Process, addr string) []map[string]any {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatalf("udp %q: %v", addr, err)
+	}
+	defer conn.Close()
+	for _, l := range []string{"app.hits:1|c|#shard:a", "app.hits:1|c|#shard:b", "not a statsd line"} {
+		if _, err := conn.Write([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit := p.WaitRecord(t, "otelbridge: a limit dropped data", 10*time.Second)
+	if limit["level"] != "WARN" || limit["limit"] != "series_limit" {
+		t.Errorf("limit warning %v, want level WARN, limit series_limit", limit)
+	}
+	err, lines := p.Stop(t, 40*time.Second)
+	if err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	recs, err := JSONLog(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	for _, r := range recs {
+		if r["msg"] == "StatsD receiver stopped" {
+			stopped = r["datagrams"] == 3.0 && r["rejected"] == 1.0 && r["series_overflow"] == 1.0
+		}
+	}
+	if !stopped {
+		t.Errorf("no record of the receiver stopped with datagrams 3, rejected 1 (the line that is not StatsD), series_overflow 1:\n%s",
+			strings.Join(lines, "\n"))
+	}
+	return recs
 }
