@@ -56,12 +56,12 @@ func TestRealGunicorn(t *testing.T) {
 	const backlog = 64
 	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
 	args := []string{
-		"-statsd.listen", "udp://127.0.0.1:0",
-		"-export.interval", "200ms", // for the test to see the watcher's state before the final export
-		"-gunicorn.pid-file", pidFile, // written by Gunicorn after the forwarder started
+		"--statsd.listen", "udp://127.0.0.1:0",
+		"--export.interval", "200ms", // for the test to see the watcher's state before the final export
+		"--gunicorn.pid-file", pidFile, // written by Gunicorn after the forwarder started
 		// No -gunicorn.app: the app attribute is the master's --statsd-prefix.
-		"-gunicorn.sample-interval", "50ms",
-		"-gunicorn.pid-attribute", // the workers' series carry their pid besides their slot
+		"--gunicorn.sample-interval", "50ms",
+		"--gunicorn.pid-attribute", // the workers' series carry their pid besides their slot
 	}
 	var (
 		g    *gunicorntest.Server

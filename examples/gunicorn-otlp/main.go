@@ -19,54 +19,43 @@
 //	OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource
 //	OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT (milliseconds)
 //
-// With -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover it also
+// With --gunicorn.pid-file, --gunicorn.pid or --gunicorn.discover it also
 // watches the Gunicorn master and its workers from outside, through /proc and
 // socket diagnostics (package procwatch, Linux only): busy and idle workers,
 // busy worker-seconds, the longest request in flight, each process's CPU,
 // memory and uptime, worker restarts, the listen sockets' accept queues, and
-// gunicorn.up. These go out in the same export, with -gunicorn.app as the
+// gunicorn.up. These go out in the same export, with --gunicorn.app as the
 // app attribute: the forwarder cannot know Gunicorn's --statsd-prefix
 // before datagrams arrive, so it is given again. Elsewhere than on Linux the
 // watcher is logged as unsupported and the forwarder carries on.
+//
+// It takes the daemon's (gunicorn-prometheus's) flags for what the two
+// share, with the same names and meaning: --log.level and --log.format
+// (logfmt or json, every line of the program's), --statsd.mapping-config (a
+// statsd_exporter mapping file instead of the built-in profile, reloaded on
+// SIGHUP), --otel.max-* and --statsd.max-* (the limits), --gunicorn.* (the
+// watcher), --otel.prefix-key.
 //
 // On SIGTERM or SIGINT it stops reading, records every datagram already
 // received, stops the watcher, exports one last time and exits.
 //
 // Usage:
 //
-//	gunicorn-otlp [-statsd.listen udp://:8125] [-export.interval 60s]
-//	    [-gunicorn.pid-file /run/gunicorn.pid -gunicorn.app shop.web]
+//	gunicorn-otlp [--statsd.listen udp://:8125] [--export.interval 60s]
+//	    [--gunicorn.pid-file /run/gunicorn.pid --gunicorn.app shop.web]
+//	    [--statsd.mapping-config mapping.yml] [--log.format json]
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+	"io"
 
-	"go.opentelemetry.io/otel"
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.Error("opentelemetry", "err", err)
-	}))
-	err := run(ctx, os.Args[1:], log, nil)
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.Is(err, errUsage):
-		os.Exit(2) // the flag package printed the problem and the usage
-	default:
-		fmt.Fprintln(os.Stderr, "gunicorn-otlp:", err)
-		os.Exit(1)
-	}
+	setGlobal = true
+	wiring.Main(programName, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return run(ctx, args, stdout, stderr, nil)
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -43,17 +42,17 @@ func cleanEnv(t *testing.T) {
 // datagrams to the StatsD address, then stops it as SIGTERM would.
 func forward(t *testing.T, args []string, traffic func(addr string)) {
 	t.Helper()
-	forwardLog(t, slog.New(slog.NewTextHandler(t.Output(), nil)), args, traffic)
+	forwardLog(t, t.Output(), args, traffic)
 }
 
-// forwardLog is forward logging to log.
-func forwardLog(t *testing.T, log *slog.Logger, args []string, traffic func(addr string)) {
+// forwardLog is forward logging to stderr.
+func forwardLog(t *testing.T, stderr io.Writer, args []string, traffic func(addr string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, log, func(a net.Addr) { addrc <- a }) }()
+	go func() { done <- run(ctx, args, io.Discard, stderr, func(a net.Addr) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
 		traffic(a.String())
@@ -258,7 +257,7 @@ func TestForwardHTTP(t *testing.T) {
 	// No periodic export during the test: only the final one at shutdown.
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
 
-	forward(t, []string{"-statsd.listen", "udp://127.0.0.1:0"}, func(addr string) { gunicornTraffic(t, addr) })
+	forward(t, []string{"--statsd.listen", "udp://127.0.0.1:0"}, func(addr string) { gunicornTraffic(t, addr) })
 	check(t, s.Received(t), "shop-web") // OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES
 }
 
@@ -281,7 +280,7 @@ func TestForwardGRPC(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "shop-web-grpc")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci")
 
-	forward(t, []string{"-statsd.listen", "127.0.0.1:0", "-export.interval", "1h"}, func(addr string) { gunicornTraffic(t, addr) })
+	forward(t, []string{"--statsd.listen", "127.0.0.1:0", "--export.interval", "1h"}, func(addr string) { gunicornTraffic(t, addr) })
 	check(t, s.Received(t), "shop-web-grpc")
 }
 
@@ -313,43 +312,50 @@ func TestProtocol(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
-	c, err := parseFlags(nil, io.Discard)
+	c, err := parseFlags(nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.listen != "udp://:8125" || c.interval != 0 || c.prefixKey != "app" ||
-		c.watching() || c.gunicornInterval != 100*time.Millisecond || c.gunicornApp != "" {
+	if c.listen != "udp://:8125" || c.interval != 0 || c.PrefixKey != "app" || c.Log.Level != "info" || c.Log.Format != "logfmt" ||
+		c.Watch.On() || c.Watch.Interval != 100*time.Millisecond || c.Watch.App != "" || c.Mapping.File != "" ||
+		c.Limits.MaxSeries != otelbridge.DefaultMaxSeries || c.Limits.CardinalityLimit != otelbridge.DefaultMaxSeriesPerInstrument {
 		t.Errorf("defaults: %+v", c)
 	}
 	for _, tc := range []struct {
 		args    []string
 		wantErr string // "" for none
 	}{
-		{[]string{"-export.interval", "-1s"}, "-export.interval -1s"},
-		{[]string{"-shutdown.timeout", "0s"}, "-shutdown.timeout 0s"},
-		{[]string{"extra"}, `unexpected argument "extra"`},
-		{[]string{"-nope"}, "flag provided but not defined: -nope"},
-		{[]string{"-gunicorn.pid-file", "/run/g.pid", "-gunicorn.pid", "7"}, "give only one"},
-		{[]string{"-gunicorn.pid", "7", "-gunicorn.discover"}, "give only one"},
-		{[]string{"-gunicorn.pid", "-3"}, "-gunicorn.pid -3: not a process id"},
-		{[]string{"-gunicorn.pid", "7", "-gunicorn.sample-interval", "0s"}, "-gunicorn.sample-interval 0s: must be positive"},
-		{[]string{"-gunicorn.app", "shop.web"}, "-gunicorn.app labels the watcher's series"},
-		{[]string{"-gunicorn.discover", "-gunicorn.app", "shop.web", "-prefix-key", ""}, `-gunicorn.app "shop.web": -prefix-key is empty`},
-		{[]string{"-gunicorn.discover", "-prefix-key", ""}, ""},
-		{[]string{"-gunicorn.pid-file", "/run/g.pid", "-gunicorn.sample-interval", "1s"}, ""},
+		{[]string{"--export.interval=-1s"}, "--export.interval -1s"},
+		{[]string{"--shutdown.timeout", "0s"}, "--shutdown.timeout 0s"},
+		{[]string{"extra"}, "unexpected extra"},
+		{[]string{"--nope"}, "unknown long flag '--nope'"},
+		{[]string{"--log.format=xml"}, "unrecognized log format xml"},
+		{[]string{"--otel.max-series=0"}, "--otel.max-series 0: want at least 1"},
+		{[]string{"--otel.cardinality-limit=1"}, "--otel.cardinality-limit 1: want at least 2"},
+		{[]string{"--gunicorn.pid-file", "/run/g.pid", "--gunicorn.pid", "7"}, "give only one"},
+		{[]string{"--gunicorn.pid", "7", "--gunicorn.discover"}, "give only one"},
+		{[]string{"--gunicorn.pid=-3"}, "--gunicorn.pid -3: not a process id"},
+		{[]string{"--gunicorn.pid", "7", "--gunicorn.sample-interval", "0s"}, "--gunicorn.sample-interval 0s: must be positive"},
+		{[]string{"--gunicorn.app", "shop.web"}, "--gunicorn.app labels the watcher's series"},
+		{[]string{"--gunicorn.discover", "--gunicorn.app", "shop.web", "--otel.prefix-key", ""}, `--gunicorn.app "shop.web": --otel.prefix-key is empty`},
+		{[]string{"--gunicorn.discover", "--otel.prefix-key", ""}, ""},
+		{[]string{"--gunicorn.pid-file", "/run/g.pid", "--gunicorn.sample-interval", "1s"}, ""},
 		// The watcher's settings of Gunicorn's (internal/watchopt checks them).
-		{[]string{"-gunicorn.discover", "-gunicorn.threads", "0"}, "-gunicorn.threads 0: want at least 1"},
-		{[]string{"-gunicorn.discover", "-gunicorn.threads", "four"}, `invalid value "four" for flag -gunicorn.threads: "four": not a whole number`},
-		{[]string{"-gunicorn.discover", "-gunicorn.worker-connections", "-5"}, "-gunicorn.worker-connections -5: want at least 1"},
-		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "1500ms"}, "-gunicorn.timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
-		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "-1s"}, "-gunicorn.timeout -1s: want a whole number of seconds"},
-		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "30"}, `invalid value "30" for flag -gunicorn.timeout: "30": not a duration such as 30s`},
-		{[]string{"-gunicorn.discover", "-gunicorn.worker-class", "gthred"}, `-gunicorn.worker-class "gthred": not a worker class Gunicorn knows`},
-		{[]string{"-gunicorn.timeout", "10s", "-gunicorn.pid-attribute"},
-			"-gunicorn.timeout, -gunicorn.pid-attribute: set the Gunicorn watcher, which is off: give -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover too"},
-		{[]string{"-gunicorn.discover", "-gunicorn.worker-class", "uvicorn.workers.UvicornWorker", "-gunicorn.timeout", "0s"}, ""},
+		{[]string{"--gunicorn.discover", "--gunicorn.threads", "0"}, "--gunicorn.threads 0: want at least 1"},
+		{[]string{"--gunicorn.discover", "--gunicorn.threads", "four"}, `--gunicorn.threads "four": not a whole number`},
+		{[]string{"--gunicorn.discover", "--gunicorn.worker-connections=-5"}, "--gunicorn.worker-connections -5: want at least 1"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout", "1500ms"}, "--gunicorn.timeout 1.5s: want a whole number of seconds, 0s (no timeout) or more"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout=-1s"}, "--gunicorn.timeout -1s: want a whole number of seconds"},
+		{[]string{"--gunicorn.discover", "--gunicorn.timeout", "30"}, `--gunicorn.timeout "30": not a duration such as 30s`},
+		{[]string{"--gunicorn.discover", "--gunicorn.worker-class", "gthred"}, `--gunicorn.worker-class "gthred": not a worker class Gunicorn knows`},
+		{[]string{"--gunicorn.timeout", "10s", "--gunicorn.pid-attribute"},
+			"--gunicorn.timeout, --gunicorn.pid-attribute: set the Gunicorn watcher, which is off: give --gunicorn.pid-file, --gunicorn.pid or --gunicorn.discover too"},
+		{[]string{"--gunicorn.discover", "--gunicorn.worker-class", "uvicorn.workers.UvicornWorker", "--gunicorn.timeout", "0s"}, ""},
+		// The single-dash spelling of earlier versions (the flag package's).
+		{[]string{"-gunicorn.discover", "-gunicorn.timeout", "0s", "-prefix-key", ""}, ""},
+		{[]string{"-nope"}, "unknown short flag '-n'"},
 	} {
-		_, err := parseFlags(tc.args, io.Discard)
+		_, err := parseFlags(tc.args, io.Discard, io.Discard)
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%q: %v", tc.args, err)
@@ -358,22 +364,22 @@ func TestFlags(t *testing.T) {
 		}
 	}
 
-	c, err = parseFlags([]string{"-gunicorn.pid", "42", "-gunicorn.app", "shop.web..", "-gunicorn.sample-interval", "250ms"}, io.Discard)
+	c, err = parseFlags([]string{"-gunicorn.pid", "42", "--gunicorn.app", "shop.web..", "-gunicorn.sample-interval=250ms", "-prefix-key", "service"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.watching() || c.gunicornPID != 42 || c.gunicornApp != "shop.web" || c.gunicornInterval != 250*time.Millisecond {
+	if !c.Watch.On() || c.Watch.PID != 42 || c.Watch.App != "shop.web" || c.Watch.Interval != 250*time.Millisecond || c.PrefixKey != "service" {
 		t.Errorf("watcher flags: %+v", c)
 	}
-	if (c.gunicorn != watchopt.Settings{}) {
-		t.Errorf("Gunicorn's settings given none: %+v", c.gunicorn)
+	if (c.Watch.Gunicorn != watchopt.Settings{}) {
+		t.Errorf("Gunicorn's settings given none: %+v", c.Watch.Gunicorn)
 	}
-	c, err = parseFlags([]string{"-gunicorn.discover", "-gunicorn.worker-class", "gthread", "-gunicorn.threads", "4",
-		"-gunicorn.worker-connections=50", "-gunicorn.timeout", "0s", "-gunicorn.pid-attribute"}, io.Discard)
+	c, err = parseFlags([]string{"--gunicorn.discover", "--gunicorn.worker-class", "gthread", "--gunicorn.threads", "4",
+		"--gunicorn.worker-connections=50", "--gunicorn.timeout", "0s", "--gunicorn.pid-attribute"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := c.gunicorn; g.WorkerClass != "gthread" || g.Threads == nil || *g.Threads != 4 || g.WorkerConnections == nil || *g.WorkerConnections != 50 ||
+	if g := c.Watch.Gunicorn; g.WorkerClass != "gthread" || g.Threads == nil || *g.Threads != 4 || g.WorkerConnections == nil || *g.WorkerConnections != 50 ||
 		g.Timeout == nil || *g.Timeout != 0 || !g.PIDAttribute {
 		t.Errorf("Gunicorn's settings: %+v", g)
 	}
@@ -399,14 +405,13 @@ func TestWatcherUnsupported(t *testing.T) {
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=ci")
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil))
-	forwardLog(t, log, []string{"-statsd.listen", "udp://127.0.0.1:0", "-gunicorn.discover"},
+	forwardLog(t, io.MultiWriter(&logs, t.Output()), []string{"--statsd.listen", "udp://127.0.0.1:0", "--gunicorn.discover"},
 		func(addr string) { gunicornTraffic(t, addr) })
 	check(t, s.Received(t), "shop-web") // exactly the StatsD traffic, one scope
 	if calls != 1 {
 		t.Errorf("newWatcher called %d times, want 1", calls)
 	}
-	if want := `msg="the Gunicorn watcher cannot run here; forwarding StatsD only" err="procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not plan9: unsupported operation"`; !strings.Contains(logs.String(), want) {
+	if want := `msg="the Gunicorn watcher does not run on this system; carrying on with StatsD only" err="procwatch: watching Gunicorn needs Linux's /proc and sock_diag, not plan9: unsupported operation"`; !strings.Contains(logs.String(), want) {
 		t.Errorf("log:\n%s\nwant a line with %s", logs.String(), want)
 	}
 }
@@ -420,8 +425,8 @@ func TestWatcherError(t *testing.T) {
 	}
 	t.Cleanup(func() { newWatcher = procwatch.New })
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // never reached
-	err := run(context.Background(), []string{"-statsd.listen", "udp://127.0.0.1:0", "-gunicorn.pid", "1"},
-		slog.New(slog.DiscardHandler), func(net.Addr) { t.Error("listening despite the watcher's error") })
+	err := run(context.Background(), []string{"--statsd.listen", "udp://127.0.0.1:0", "--gunicorn.pid", "1"},
+		io.Discard, io.Discard, func(net.Addr) { t.Error("listening despite the watcher's error") })
 	if want := "gunicorn watcher: procwatch: WithPIDFile: empty path"; err == nil || err.Error() != want {
 		t.Errorf("run: %v, want %q", err, want)
 	}

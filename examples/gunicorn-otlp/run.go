@@ -3,161 +3,119 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 
-	"github.com/gunicornotel/gunicornotel/internal/watchopt"
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
-// errUsage wraps a command-line error the flag package has already reported.
-var errUsage = errors.New("usage")
+// programName is the name kingpin prints in usage and errors.
+const programName = "gunicorn-otlp"
 
 // config is what the command line says.
 type config struct {
-	listen          string        // StatsD address, as otelbridge.Listen takes it
+	listen          string        // StatsD address, as statsd.Server.Start takes it
 	interval        time.Duration // 0: OTEL_METRIC_EXPORT_INTERVAL or the SDK's 60s
 	shutdownTimeout time.Duration // bound on draining and the final export
-	prefixKey       string        // attribute carrying Gunicorn's --statsd-prefix
 
-	// The Gunicorn watcher (procwatch), on when one of pidFile, pid and
-	// discover is set.
-	gunicornPIDFile  string
-	gunicornPID      int
-	gunicornDiscover bool
-	gunicornInterval time.Duration
-	gunicornApp      string // the prefix attribute's value on the watcher's series; "": the master's --statsd-prefix
-	gunicorn         watchopt.Settings
+	// The settings the daemon takes too (the log, the mapping file, the
+	// limits, the Gunicorn watcher), with the same flags.
+	wiring.Settings
 }
 
-// watching reports whether the flags turn the Gunicorn watcher on.
-func (c *config) watching() bool {
-	return c.gunicornPIDFile != "" || c.gunicornPID != 0 || c.gunicornDiscover
-}
-
-// watcherOptions are the procwatch options the flags give.
-func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
-	opts := []procwatch.Option{
-		procwatch.WithSampleInterval(c.gunicornInterval),
-		procwatch.WithLogger(log),
-	}
-	switch {
-	case c.gunicornPIDFile != "":
-		opts = append(opts, procwatch.WithPIDFile(c.gunicornPIDFile))
-	case c.gunicornPID != 0:
-		opts = append(opts, procwatch.WithPID(c.gunicornPID))
-	default:
-		opts = append(opts, procwatch.WithDiscover())
-	}
-	opts = append(opts, c.gunicorn.Options()...)
-	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.gunicornApp, true)...)
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+// parseFlags parses args (without the program name) as kingpin does, as the
+// daemon does: --flag=value or --flag value, --[no-]booleans, -h. The
+// single-dash spelling of the flags of earlier versions (-statsd.listen, the
+// flag package's) is still taken, and -prefix-key for --otel.prefix-key.
+// --help and --version print to stdout and return wiring.ErrExit. Errors
+// are wiring.UsageErrors.
+func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	c := new(config)
-	fs := flag.NewFlagSet("gunicorn-otlp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: gunicorn-otlp [flags]\n\n"+
-			"Receives Gunicorn's StatsD traffic and exports it over OTLP (HTTP or gRPC).\n"+
-			"The exporter follows the OTEL_EXPORTER_OTLP_* environment variables;\n"+
-			"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL chooses\n"+
-			"grpc or http/protobuf (the default).\n\n")
-		fs.PrintDefaults()
+	app := wiring.NewCommandLine(programName, "Receives Gunicorn's StatsD traffic and exports it over OTLP (HTTP or gRPC). "+
+		"The exporter follows the OTEL_EXPORTER_OTLP_* environment variables; OTEL_EXPORTER_OTLP_METRICS_PROTOCOL or "+
+		"OTEL_EXPORTER_OTLP_PROTOCOL chooses grpc or http/protobuf (the default). See README.md.", stdout, stderr)
+	app.Flag("statsd.listen", "StatsD address to receive Gunicorn's metrics on: udp://host:port, tcp://host:port or unix:/path (unixgram).").
+		Default("udp://:8125").StringVar(&c.listen)
+	app.Flag("export.interval", "Export every interval. 0 uses OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else 60s.").
+		Default("0s").DurationVar(&c.interval)
+	app.Flag("shutdown.timeout", "On SIGTERM/SIGINT, the longest time to drain the socket and export one last time.").
+		Default("30s").DurationVar(&c.shutdownTimeout)
+	c.Settings.Register(app.Application)
+	app.Flag("prefix-key", "Former name of --otel.prefix-key.").Hidden().StringVar(&c.PrefixKey)
+
+	if err := app.Parse(longFlags(app.Application, args)); err != nil {
+		return nil, err
 	}
-	fs.StringVar(&c.listen, "statsd.listen", "udp://:8125",
-		"StatsD `address` to receive Gunicorn's metrics on: udp://host:port, tcp://host:port or unix:/path (unixgram).")
-	fs.DurationVar(&c.interval, "export.interval", 0,
-		"Export every `interval`. 0 uses OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else 60s.")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown.timeout", 30*time.Second,
-		"On SIGTERM/SIGINT, the longest `time` to drain the socket and export one last time.")
-	fs.StringVar(&c.prefixKey, "prefix-key", mapper.DefaultPrefixKey,
-		"Attribute `key` that carries Gunicorn's --statsd-prefix. \"\" drops it.")
-	fs.StringVar(&c.gunicornPIDFile, "gunicorn.pid-file", "",
-		"Watch the Gunicorn master whose pid is in this `file` (Gunicorn's --pid), followed across restarts and USR2 upgrades. Linux only.")
-	fs.IntVar(&c.gunicornPID, "gunicorn.pid", 0,
-		"Watch the Gunicorn master with this process `id`. Linux only.")
-	fs.BoolVar(&c.gunicornDiscover, "gunicorn.discover", false,
-		"Watch the Gunicorn master found by its command line or title (the oldest, if several). Linux only.")
-	fs.DurationVar(&c.gunicornInterval, "gunicorn.sample-interval", procwatch.DefaultSampleInterval,
-		"How often the watcher samples Gunicorn's workers (`interval`).")
-	fs.StringVar(&c.gunicornApp, "gunicorn.app", "",
-		"The `value` of the -prefix-key attribute on the watcher's series: Gunicorn's --statsd-prefix (trailing dots trimmed), "+
-			"so that they sit beside its StatsD series. Default: read from the master's own --statsd-prefix, "+
-			"whose --dogstatsd-tags become attributes too.")
-	fs.StringVar(&c.gunicorn.WorkerClass, "gunicorn.worker-class", "", watchopt.HelpWorkerClass)
-	fs.Var(watchopt.IntValue(&c.gunicorn.Threads), "gunicorn.threads", watchopt.HelpThreads)
-	fs.Var(watchopt.IntValue(&c.gunicorn.WorkerConnections), "gunicorn.worker-connections", watchopt.HelpWorkerConnections)
-	fs.Var(watchopt.DurationValue(&c.gunicorn.Timeout), "gunicorn.timeout", watchopt.HelpTimeout)
-	fs.BoolVar(&c.gunicorn.PIDAttribute, "gunicorn.pid-attribute", false, watchopt.HelpPIDAttribute)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0))
-	}
+	var errs []error
 	if c.interval < 0 {
-		return nil, fmt.Errorf("-export.interval %v: must not be negative", c.interval)
+		errs = append(errs, fmt.Errorf("--export.interval %v: must not be negative", c.interval))
 	}
 	if c.shutdownTimeout <= 0 {
-		return nil, fmt.Errorf("-shutdown.timeout %v: must be positive", c.shutdownTimeout)
+		errs = append(errs, fmt.Errorf("--shutdown.timeout %v: must be positive", c.shutdownTimeout))
 	}
-	if err := c.checkWatcher(); err != nil {
-		return nil, err
+	if err := errors.Join(append(errs, c.Settings.Check())...); err != nil {
+		return nil, wiring.UsageError{Err: err}
 	}
 	return c, nil
 }
 
-// checkWatcher checks the -gunicorn.* flags.
-func (c *config) checkWatcher() error {
-	n := 0
-	for _, set := range []bool{c.gunicornPIDFile != "", c.gunicornPID != 0, c.gunicornDiscover} {
-		if set {
-			n++
+// longFlags returns args with the single-dash spelling of a long flag of
+// app ("-statsd.listen", "-gunicorn.pid=7") made double-dash, as kingpin
+// wants it; "--" ends the flags. Other arguments (values such as "-3",
+// short flags such as -h) are left alone.
+func longFlags(app *kingpin.Application, args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
 		}
-	}
-	if n > 1 {
-		return errors.New("-gunicorn.pid-file, -gunicorn.pid, -gunicorn.discover: give only one")
-	}
-	if c.gunicornPID < 0 {
-		return fmt.Errorf("-gunicorn.pid %d: not a process id", c.gunicornPID)
-	}
-	if c.gunicornInterval <= 0 {
-		return fmt.Errorf("-gunicorn.sample-interval %v: must be positive", c.gunicornInterval)
-	}
-	if err := c.gunicorn.Check(watchopt.FlagNames("-gunicorn."), c.watching()); err != nil {
-		return err
-	}
-	// Gunicorn's --statsd-prefix as given, or as the mapper derives the
-	// attribute from it: either way, the same value.
-	c.gunicornApp = strings.TrimRight(c.gunicornApp, ".")
-	if c.gunicornApp != "" {
-		if !c.watching() {
-			return errors.New("-gunicorn.app labels the watcher's series: give -gunicorn.pid-file, -gunicorn.pid or -gunicorn.discover too")
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if app.GetFlag(strings.TrimPrefix(name, "no-")) != nil {
+				a = "-" + a
+			}
 		}
-		if c.prefixKey == "" {
-			return fmt.Errorf("-gunicorn.app %q: -prefix-key is empty, so there is no attribute to carry it", c.gunicornApp)
-		}
+		out = append(out, a)
 	}
-	return nil
+	return out
+}
+
+// mapperOptions returns the options of the mapper: the built-in Gunicorn
+// profile without a mapping file, the file's rules instead of it with one
+// (the daemon's semantics), the generic rules for the rest either way.
+func (c *config) mapperOptions(rules *mapper.Rules, log *slog.Logger) []mapper.Option {
+	opts := []mapper.Option{mapper.WithPrefixKey(c.PrefixKey), mapper.WithLogger(log)}
+	if rules != nil {
+		opts = append(opts, mapper.WithRules(rules), mapper.WithoutGunicornProfile())
+	}
+	return opts
+}
+
+// newMapper returns the mapper for rules (nil: no mapping file).
+func (c *config) newMapper(rules *mapper.Rules, log *slog.Logger) (*mapper.Mapper, error) {
+	m, err := mapper.New(c.mapperOptions(rules, log)...)
+	if err != nil {
+		return nil, fmt.Errorf("mapper: %w", err)
+	}
+	return m, nil
 }
 
 // Protocols, as OTEL_EXPORTER_OTLP_PROTOCOL names them.
@@ -204,13 +162,22 @@ func newResource(ctx context.Context) (*resource.Resource, error) {
 	)
 }
 
-// run forwards until ctx ends, then drains and exports one last time.
-// ready, if not nil, is called with the bound StatsD address once it receives.
-func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Addr)) error {
-	cfg, err := parseFlags(args, os.Stderr)
+// run forwards until ctx ends, then drains and exports one last time; on
+// SIGHUP it reloads the mapping file. It parses args, logs to stderr as
+// --log.level and --log.format say, and prints --help and --version on
+// stdout (then returns errExit). ready, if not nil, is called with the
+// bound StatsD address once it receives.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) (err error) {
+	cfg, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	log := cfg.Log.Logger(stderr)
+	if setGlobal {
+		wiring.SetGlobal(log)
+	}
+	defer wiring.LogError(log, &err)
+	cfg.Limits.ApplyMemoryLimit(os.LookupEnv, setMemoryLimit, log)
 	protocol, err := otlpProtocol()
 	if err != nil {
 		return err
@@ -221,6 +188,14 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 	} else if err != nil {
 		return fmt.Errorf("resource: %w", err)
 	}
+	rules, err := cfg.Mapping.Load(log)
+	if err != nil {
+		return err
+	}
+	m, err := cfg.newMapper(rules, log)
+	if err != nil {
+		return err
+	}
 	exp, err := newExporter(ctx, protocol)
 	if err != nil {
 		return fmt.Errorf("OTLP exporter (%s): %w", protocol, err)
@@ -229,64 +204,52 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 	if cfg.interval > 0 {
 		readerOpts = append(readerOpts, sdkmetric.WithInterval(cfg.interval))
 	}
-	mp := sdkmetric.NewMeterProvider(
+	mp := sdkmetric.NewMeterProvider(append(cfg.Limits.MeterProviderOptions(),
 		sdkmetric.WithResource(res),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, readerOpts...)),
 		// StatsD samples never carry a span context: no exemplars to take.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
-	)
-	m, err := mapper.New(mapper.WithPrefixKey(cfg.prefixKey))
+	)...)
+	defer mp.Shutdown(context.Background()) // after the final export: a no-op
+	in, err := newIntake(cfg, mp, m, log)
 	if err != nil {
-		mp.Shutdown(context.Background())
-		return fmt.Errorf("mapper: %w", err)
+		return err
 	}
-	var w *procwatch.Watcher
-	if cfg.watching() {
-		if w, err = newGunicornWatcher(cfg, mp, log); err != nil {
-			mp.Shutdown(context.Background())
-			return err
-		}
-	}
-	recv, err := otelbridge.Listen(cfg.listen, mp, otelbridge.WithMapper(m))
+	defer in.Close()
+	addrs, err := in.Start([]wiring.Listener{{Flag: "--statsd.listen", Addr: cfg.listen}})
 	if err != nil {
-		mp.Shutdown(context.Background())
-		return fmt.Errorf("-statsd.listen %s: %w", cfg.listen, err)
+		return err
 	}
-	log.Info("receiving StatsD", "addr", recv.Addr().Network()+"://"+recv.Addr().String(), "otlp.protocol", protocol)
-	// The watcher runs until stopWatch, which the shutdown calls before the
-	// final export.
-	stopWatch := func() {}
-	if w != nil {
-		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = w.Run(wctx) // errors only if already running
-		}()
-		stopWatch = func() {
-			cancel()
-			<-done // a pass takes milliseconds
-			st := w.Stats()
-			log.Info("Gunicorn watcher stopped", "passes", st.Passes, "up", st.Up, "master_pid", st.MasterPID,
-				"workers", st.Workers, "busy_seconds", st.BusyTime, "restarts", st.Restarts, "errors", st.Errors)
-		}
-	}
+	log.Info("receiving StatsD", "addr", addrs[0].Network()+"://"+addrs[0].String(), "otlp.protocol", protocol,
+		"mapping_config", cfg.Mapping.File)
 	if ready != nil {
-		ready(recv.Addr())
+		ready(addrs[0])
 	}
 
-	<-ctx.Done()
-	log.Info("shutting down: draining the StatsD socket, then exporting one last time")
+	for done := false; !done; {
+		select {
+		case <-in.HUP():
+			log.Info("received SIGHUP, reloading the mapping config", "file", cfg.Mapping.File)
+			_ = cfg.Mapping.Reload(log, func(rules *mapper.Rules) error { // logged
+				m, err := cfg.newMapper(rules, log)
+				if err == nil {
+					in.Bridge.SetMapper(m)
+				}
+				return err
+			})
+		case <-ctx.Done():
+			done = true
+		}
+	}
+	log.Info("shutting down: draining the StatsD socket, then exporting one last time", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
-	// Stop reading and record everything already received ...
+	// Stop reading and record everything already received, stop sampling
+	// Gunicorn (its instruments keep reporting the last pass) ...
 	var errs []error
-	if err := recv.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("StatsD shutdown: %w", err))
+	if err := in.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
 	}
-	// ... stop sampling Gunicorn (its instruments keep reporting the last
-	// pass) ...
-	stopWatch()
 	// ... then collect and export it. The MeterProvider's Shutdown makes the
 	// periodic reader collect and export one last time, so the last datagrams
 	// (and the bridge's own telemetry, still registered) and the watcher's
@@ -294,35 +257,38 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready func(net.Ad
 	if err := mp.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("final export: %w", err))
 	}
-	recv.Close()
-	st := recv.Bridge().Stats()
-	log.Info("stopped", "datagrams", st.Datagrams, "samples", st.Samples, "recorded", st.Recorded, "rejected", st.Rejected)
 	return errors.Join(errs...)
 }
 
-// newWatcher makes the Gunicorn watcher; tests replace it.
-var newWatcher = procwatch.New
+// setGlobal says whether run makes its logger the process's (main sets it;
+// the tests, which run several programs in one process, do not).
+var setGlobal = false
 
-// newGunicornWatcher makes the watcher the -gunicorn.* flags describe,
-// recording into mp. On a system where procwatch cannot run (anything but
-// Linux) it logs so and returns nil: the forwarder carries on with StatsD.
-func newGunicornWatcher(cfg *config, mp metric.MeterProvider, log *slog.Logger) (*procwatch.Watcher, error) {
-	w, err := newWatcher(mp, cfg.watcherOptions(log.With("component", "procwatch"))...)
-	if errors.Is(err, errors.ErrUnsupported) {
-		log.Warn("the Gunicorn watcher cannot run here; forwarding StatsD only", "err", err)
-		return nil, nil
-	}
+// setMemoryLimit is debug.SetMemoryLimit; the tests, which share the
+// process, replace it.
+var setMemoryLimit = debug.SetMemoryLimit
+
+// newWatcher makes the Gunicorn watcher; tests replace it.
+var newWatcher wiring.NewWatcherFunc = procwatch.New
+
+// newIntake makes the bridge recording into mp through m, with the limits,
+// the StatsD server, and the watcher the --gunicorn.* flags describe.
+func newIntake(cfg *config, mp *sdkmetric.MeterProvider, m *mapper.Mapper, log *slog.Logger) (*wiring.Intake, error) {
+	srv := cfg.Limits.Server(statsd.Parser{}, log)
+	b, err := otelbridge.New(mp, append(cfg.Limits.BridgeOptions(log), otelbridge.WithParser(srv.Parser), otelbridge.WithMapper(m))...)
 	if err != nil {
-		return nil, fmt.Errorf("gunicorn watcher: %w", err)
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	what, which := "pid_file", any(cfg.gunicornPIDFile)
-	switch {
-	case cfg.gunicornPID != 0:
-		what, which = "pid", cfg.gunicornPID
-	case cfg.gunicornDiscover:
-		what, which = "discover", true
+	w, err := cfg.Watch.NewWatcher(newWatcher, mp, log, cfg.Watch.Options(cfg.PrefixKey, true, log.With("component", "procwatch"))...)
+	if err != nil {
+		_ = b.Close()
+		return nil, err
 	}
-	log.Info("watching Gunicorn through /proc", what, which, "sample_interval", cfg.gunicornInterval,
-		"app", cfg.gunicornApp)
-	return w, nil
+	in, err := wiring.NewIntake(mp, srv, b, w, log)
+	if err != nil {
+		_ = b.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	return in, nil
 }

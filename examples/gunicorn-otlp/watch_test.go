@@ -41,25 +41,25 @@ func TestWatcherFlags(t *testing.T) {
 		wantAttr string // of gunicorn.up
 		check    func(procwatch.Stats) bool
 	}{
-		{"sync-tcp", []string{"-gunicorn.pid", "1000", "-gunicorn.app", "shop.web"}, "app=shop.web", syncDefault},
-		{"sync-tcp", []string{"-gunicorn.pid-file", pidFile, "-gunicorn.app", "shop.web.", "-prefix-key", "service"}, "service=shop.web", syncDefault},
-		{"discover", []string{"-gunicorn.discover"}, "", nil},
-		{"sync-tcp", []string{"-gunicorn.pid", "1000", "-gunicorn.worker-class", "gthread", "-gunicorn.threads", "4", "-gunicorn.timeout", "10s"}, "",
+		{"sync-tcp", []string{"--gunicorn.pid", "1000", "--gunicorn.app", "shop.web"}, "app=shop.web", syncDefault},
+		{"sync-tcp", []string{"--gunicorn.pid-file", pidFile, "--gunicorn.app", "shop.web.", "--otel.prefix-key", "service"}, "service=shop.web", syncDefault},
+		{"discover", []string{"--gunicorn.discover"}, "", nil},
+		{"sync-tcp", []string{"--gunicorn.pid", "1000", "--gunicorn.worker-class", "gthread", "--gunicorn.threads", "4", "--gunicorn.timeout", "10s"}, "",
 			func(st procwatch.Stats) bool {
 				return st.Kind == procwatch.KindThreaded && st.WorkerClassSource == "option" && st.Threads == 4 && st.ThreadsSource == "option" &&
 					st.Capacity == 16 && st.Timeout == 10 && st.TimeoutSource == "option"
 			}},
-		{"sync-tcp", []string{"-gunicorn.pid", "1000", "-gunicorn.worker-class", "gevent", "-gunicorn.worker-connections", "7", "-gunicorn.timeout", "0s"}, "",
+		{"sync-tcp", []string{"--gunicorn.pid", "1000", "--gunicorn.worker-class", "gevent", "--gunicorn.worker-connections", "7", "--gunicorn.timeout", "0s"}, "",
 			func(st procwatch.Stats) bool {
 				return st.Kind == procwatch.KindAsync && st.Capacity == 28 && st.Timeout == 0
 			}},
 		// Without -gunicorn.app, the attribute comes from the master.
-		{prefixed, []string{"-gunicorn.pid", "1000"}, "app=shop.web,env=prod", nil},
-		{prefixed, []string{"-gunicorn.pid", "1000", "-prefix-key", "service"}, "env=prod,service=shop.web", nil},
-		{prefixed, []string{"-gunicorn.pid", "1000", "-gunicorn.app", "other"}, "app=other,env=prod", nil},
-		{prefixed, []string{"-gunicorn.pid", "1000", "-prefix-key", ""}, "env=prod", nil},
+		{prefixed, []string{"--gunicorn.pid", "1000"}, "app=shop.web,env=prod", nil},
+		{prefixed, []string{"--gunicorn.pid", "1000", "--otel.prefix-key", "service"}, "env=prod,service=shop.web", nil},
+		{prefixed, []string{"--gunicorn.pid", "1000", "--gunicorn.app", "other"}, "app=other,env=prod", nil},
+		{prefixed, []string{"--gunicorn.pid", "1000", "--otel.prefix-key", ""}, "env=prod", nil},
 	} {
-		cfg, err := parseFlags(tc.args, io.Discard)
+		cfg, err := parseFlags(tc.args, io.Discard, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestWatcherFlags(t *testing.T) {
 		if !filepath.IsAbs(root) {
 			root = fixture.ProcTree(root)
 		}
-		opts := append(cfg.watcherOptions(slog.New(slog.DiscardHandler)), procwatch.WithProcRoot(root))
+		opts := append(cfg.Watch.Options(cfg.PrefixKey, true, slog.New(slog.DiscardHandler)), procwatch.WithProcRoot(root))
 		w, err := procwatch.New(mp, opts...)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)

@@ -4,19 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -24,6 +19,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
@@ -49,29 +45,22 @@ type app struct {
 	sums      *summaries           // the summaries served (summary.go)
 	reloads   metric.Int64Counter
 	telemetry metric.Registration
-	// srvTelemetry is the StatsD server's (otelbridge.ObserveServer).
-	srvTelemetry metric.Registration
 
-	mu      sync.Mutex    // serialises reloads
-	rules   *mapper.Rules // in use; nil without --statsd.mapping-config
-	nrules  atomic.Int64
-	bridge  *otelbridge.Bridge
-	srv     *statsd.Server
-	relay   *relay // nil without --statsd.relay.address
-	started bool   // srv serves
-	web     *http.Server
-	webLn   *connLimiter
-	webErr  chan error
-	hup     chan os.Signal // SIGHUP, from start on
-	quit    chan struct{}  // closed by POST /-/quit
-	addrs   listenAddrs
-	ready   atomic.Bool
-
-	// watcher watches Gunicorn through /proc (nil without --gunicorn.*);
-	// watchStop ends its Run, watchDone is closed when Run has returned.
-	watcher   *procwatch.Watcher
-	watchStop context.CancelFunc
-	watchDone chan struct{}
+	mu     sync.Mutex    // serialises reloads
+	rules  *mapper.Rules // in use; nil without --statsd.mapping-config
+	nrules atomic.Int64
+	// intake is the StatsD server, the bridge and the Gunicorn watcher
+	// (nil without --gunicorn.*), started and stopped in their order.
+	intake *wiring.Intake
+	bridge *otelbridge.Bridge // intake.Bridge
+	srv    *statsd.Server     // intake.Server
+	relay  *relay             // nil without --statsd.relay.address
+	web    *http.Server
+	webLn  *connLimiter
+	webErr chan error
+	quit   chan struct{} // closed by POST /-/quit
+	addrs  listenAddrs
+	ready  atomic.Bool
 
 	quitOnce, shutOnce sync.Once
 
@@ -80,20 +69,11 @@ type app struct {
 	seCounts *seCounts
 }
 
-// newLogger returns the program's logger, writing to w as --log.format and
-// --log.level say, in statsd_exporter's format (promslog).
-func newLogger(cfg *config, w io.Writer) *slog.Logger {
-	lc := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: w}
-	_ = lc.Level.Set(cfg.logLevel)   // checked by parseFlags
-	_ = lc.Format.Set(cfg.logFormat) // checked by parseFlags
-	return promslog.New(lc)
-}
-
 // newApp loads the mapping file, if any, and builds the metric pipeline and
 // the bridge. It opens no socket: start does.
 func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), quit: make(chan struct{})}
-	a.sums = newSummaries(cfg.maxHistogramSeries, cfg.maxInstruments, cfg.maxMemory)
+	a.sums = newSummaries(cfg.Limits.MaxHistogramSeries, cfg.Limits.MaxInstruments, cfg.Limits.MaxMemory)
 	a.sums.hideOwn = !cfg.servesOwnNames()
 	a.reg.MustRegister(a.sums)
 	defer func() {
@@ -104,10 +84,10 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	for _, f := range cfg.noEffect {
 		logger.Warn("flag accepted for statsd_exporter compatibility; it has no effect here", "flag", f.Flag, "value", f.Value, "why", f.Why)
 	}
-	if cfg.mappingConfig != "" {
-		if a.rules, err = a.loadRules(cfg.mappingConfig); err != nil {
-			return nil, fmt.Errorf("--statsd.mapping-config: %w", err)
-		}
+	if a.rules, err = cfg.Mapping.Load(logger); err != nil {
+		return nil, err
+	}
+	if a.rules != nil {
 		a.nrules.Store(int64(a.rules.Len()))
 	}
 	names, err := a.newMapper(a.rules)
@@ -130,43 +110,28 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.seCounts, err = a.registerStatsdExporterNames(); err != nil {
 		return nil, err
 	}
-	a.srv = cfg.server(logger)
 	if err := a.registerTelemetry(a.std.Meter(otelbridge.ScopeName)); err != nil {
 		return nil, err
 	}
-	if a.srvTelemetry, err = otelbridge.ObserveServer(a.std, a.srv); err != nil {
-		return nil, err
-	}
-	if cfg.watching() {
-		a.watcher, err = procwatch.New(a.std, cfg.watcherOptions(logger)...)
-		switch {
-		case errors.Is(err, errors.ErrUnsupported):
-			logger.Warn("the Gunicorn watcher does not run on this system; serving StatsD without it", "err", err)
-			a.watcher = nil
-		case err != nil:
-			return nil, fmt.Errorf("--gunicorn.*: %w", err)
-		}
-	}
-	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
-		return nil, err
-	}
-	bridgeBytes := func() int64 { return a.bridge.Stats().Memory }
-	a.sums.otherBytes.Store(&bridgeBytes)
-	return a, nil
-}
-
-// loadRules loads the mapping file at path and logs what statsd_exporter
-// would load but does not mean (a reference to a missing capture, an empty
-// bucket list...), each with its file and line.
-func (a *app) loadRules(path string) (*mapper.Rules, error) {
-	rules, err := mapper.LoadRules(path, a.cfg.rulesOptions()...)
+	bridge, err := otelbridge.New(a.mp, append(cfg.bridgeOptions(logger), otelbridge.WithMapper(names))...)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range rules.Warnings() {
-		a.log.Warn("mapping config loaded as statsd_exporter loads it, with a doubtful part (--statsd.mapping-strict refuses it)", "warning", w.Error())
+	w, err := cfg.Watch.NewWatcher(procwatch.New, a.std, logger, cfg.Watch.Options(cfg.PrefixKey, cfg.dogstatsdTags, logger)...)
+	if err != nil {
+		_ = bridge.Close()
+		return nil, err
 	}
-	return rules, nil
+	srv := cfg.server(logger) // its Handler is the bridge until start puts the relay in front
+	if a.intake, err = wiring.NewIntake(a.std, srv, bridge, w, logger); err != nil {
+		_ = bridge.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	a.bridge, a.srv = bridge, srv
+	bridgeBytes := func() int64 { return a.bridge.Stats().Memory }
+	a.sums.otherBytes.Store(&bridgeBytes)
+	return a, nil
 }
 
 // newMapper returns the mapper for rules (nil: no mapping file), as the flags
@@ -198,12 +163,11 @@ func (a *app) newMeterProvider(strategy otlptranslator.TranslationStrategyOption
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter (%s): %w", strategy, err)
 	}
-	opts := []sdkmetric.Option{
+	opts := append(a.cfg.Limits.MeterProviderOptions(),
 		sdkmetric.WithReader(exp),
-		sdkmetric.WithCardinalityLimit(a.cfg.cardinalityLimit),
 		// StatsD samples never carry a span context: no exemplars to take.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
-	}
+	)
 	opts = append(opts, a.cfg.telemetryViews()...)
 	if a.cfg.histogram == histExponential {
 		opts = append(opts, sdkmetric.WithView(sdkmetric.NewView(
@@ -214,8 +178,9 @@ func (a *app) newMeterProvider(strategy otlptranslator.TranslationStrategyOption
 	return sdkmetric.NewMeterProvider(opts...), nil
 }
 
-// start opens the StatsD listeners (and the relay) and the web listener, and
-// serves StatsD. The web server is served by serve.
+// start opens the StatsD listeners (and the relay), starts the Gunicorn
+// watcher and the web listener, and serves StatsD. The web server is served
+// by serve.
 func (a *app) start() (err error) {
 	a.srv.Handler = a.bridge
 	if a.cfg.relayAddr != "" {
@@ -226,49 +191,40 @@ func (a *app) start() (err error) {
 	}
 	a.srv.Handler = a.countFor(a.srv.Handler)
 	kinds, addrs := a.cfg.statsdAddrs()
-	a.started = true
+	ls := make([]wiring.Listener, len(addrs))
 	for i, addr := range addrs {
-		bound, err := a.srv.Start(addr)
-		if err != nil {
-			return fmt.Errorf("--statsd.listen-%s %s: %w", kinds[i], addr, err)
-		}
-		switch kinds[i] {
-		case "udp":
-			a.addrs.UDP = bound.String()
-		case "tcp":
-			a.addrs.TCP = bound.String()
-		case "unixgram":
-			a.addrs.Unixgram = bound.String()
-		}
+		ls[i] = wiring.Listener{Flag: "--statsd.listen-" + kinds[i], Addr: addr}
 	}
-
+	// The web listener first: the intake catches SIGHUP once it is up, and
+	// from then on a SIGHUP reloads instead of ending the process.
 	ln, err := net.Listen("tcp", a.cfg.webListen)
 	if err != nil {
 		return fmt.Errorf("--web.listen-address %s: %w", a.cfg.webListen, err)
 	}
 	a.webLn = newConnLimiter(ln, a.cfg.webMaxConns, a.log)
 	a.addrs.Web = ln.Addr().String()
+	bound, err := a.intake.Start(ls)
+	if err != nil {
+		return err
+	}
+	for i, b := range bound {
+		switch kinds[i] {
+		case "udp":
+			a.addrs.UDP = b.String()
+		case "tcp":
+			a.addrs.TCP = b.String()
+		case "unixgram":
+			a.addrs.Unixgram = b.String()
+		}
+	}
 	a.web = a.newWebServer(a.webLn)
 	a.webErr = make(chan error, 1)
 	go func() { a.webErr <- a.web.Serve(a.webLn) }()
-	if a.watcher != nil {
-		var ctx context.Context
-		ctx, a.watchStop = context.WithCancel(context.Background())
-		a.watchDone = make(chan struct{})
-		go func() {
-			defer close(a.watchDone)
-			_ = a.watcher.Run(ctx) // errors only if already running
-		}()
-	}
-	// Catch SIGHUP before anyone can learn that we are up: from now on it
-	// reloads instead of ending the process.
-	a.hup = make(chan os.Signal, 1)
-	signal.Notify(a.hup, syscall.SIGHUP)
 	a.ready.Store(true)
 	a.log.Info("accepting StatsD traffic", "udp", a.addrs.UDP, "tcp", a.addrs.TCP, "unixgram", a.addrs.Unixgram,
 		"relay", a.cfg.relayAddr)
 	a.log.Info("accepting Prometheus requests", "addr", a.addrs.Web, "path", a.cfg.telemetryPath,
-		"mapping_config", a.cfg.mappingConfig, "lifecycle", a.cfg.enableLifecycle)
+		"mapping_config", a.cfg.Mapping.File, "lifecycle", a.cfg.enableLifecycle)
 	return nil
 }
 
@@ -278,8 +234,8 @@ func (a *app) start() (err error) {
 func (a *app) serve(ctx context.Context) error {
 	for {
 		select {
-		case <-a.hup:
-			a.log.Info("received SIGHUP, reloading the mapping config", "file", a.cfg.mappingConfig)
+		case <-a.intake.HUP():
+			a.log.Info("received SIGHUP, reloading the mapping config", "file", a.cfg.Mapping.File)
 			_ = a.reload() // logged
 		case err := <-a.webErr:
 			a.webErr <- err // for shutdown
@@ -295,23 +251,18 @@ func (a *app) serve(ctx context.Context) error {
 }
 
 // shutdown stops reading StatsD, waits until everything read is recorded
-// (and relayed), then stops the web server (letting requests in flight
-// finish), each within shutdownTimeout. It is idempotent.
+// (and relayed) and stops the watcher (wiring.Intake.Shutdown), then stops
+// the web server (letting requests in flight finish), each within
+// shutdownTimeout. It is idempotent.
 func (a *app) shutdown(ctx context.Context) (err error) {
 	a.shutOnce.Do(func() {
 		a.ready.Store(false)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
 		var errs []error
-		if a.started {
-			if err := a.srv.Shutdown(sctx); err != nil {
-				errs = append(errs, fmt.Errorf("draining StatsD: %w", err))
-			}
-			st := a.bridge.Stats()
-			a.log.Info("StatsD receiver stopped", "datagrams", st.Datagrams, "samples", st.Samples,
-				"recorded", st.Recorded, "dropped", st.Dropped, "rejected", st.Rejected)
+		if err := a.intake.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
 		}
-		a.stopWatcher()
 		if a.relay != nil {
 			if err := a.relay.close(); err != nil {
 				errs = append(errs, fmt.Errorf("relay to %s: %w", a.cfg.relayAddr, err))
@@ -339,50 +290,33 @@ func (a *app) shutdown(ctx context.Context) (err error) {
 func (a *app) reload() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	path := a.cfg.mappingConfig
-	if path == "" {
-		a.log.Warn("no mapping config to reload: --statsd.mapping-config is not set")
+	if a.cfg.Mapping.File == "" {
+		return a.cfg.Mapping.Reload(a.log, nil) // logs that there is none
+	}
+	err := a.cfg.Mapping.Reload(a.log, func(rules *mapper.Rules) error {
+		m, err := a.newMapper(rules)
+		if err != nil {
+			return err
+		}
+		a.bridge.SetMapper(m)
+		a.rules = rules
+		a.nrules.Store(int64(rules.Len()))
 		return nil
-	}
-	fail := func(err error) error {
-		a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "failure")))
-		a.countReload(false)
-		a.log.Error("mapping config reload failed; the rules in use are kept", "file", path, "err", err)
-		return fmt.Errorf("reloading mapping config: %w", err)
-	}
-	rules, err := a.loadRules(path)
+	})
+	outcome := "success"
 	if err != nil {
-		return fail(err)
+		outcome = "failure"
 	}
-	m, err := a.newMapper(rules)
-	if err != nil {
-		return fail(err)
-	}
-	a.bridge.SetMapper(m)
-	a.rules = rules
-	a.nrules.Store(int64(rules.Len()))
-	a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, "success")))
-	a.countReload(true)
-	a.log.Info("mapping config reloaded", "file", path, "rules", rules.Len())
-	return nil
-}
-
-// stopWatcher stops the Gunicorn watcher, if it runs, and waits for it.
-func (a *app) stopWatcher() {
-	if a.watchStop != nil {
-		a.watchStop()
-		<-a.watchDone
-	}
+	a.reloads.Add(context.Background(), 1, metric.WithAttributes(attribute.String(attrOutcome, outcome)))
+	a.countReload(err == nil)
+	return err
 }
 
 // close releases everything start and newApp made. Call shutdown first not
 // to lose what the sockets hold.
 func (a *app) close() {
-	if a.hup != nil {
-		signal.Stop(a.hup)
-	}
-	if a.srv != nil {
-		_ = a.srv.Close()
+	if a.intake != nil {
+		_ = a.intake.Close()
 	}
 	if a.relay != nil {
 		_ = a.relay.close()
@@ -392,17 +326,8 @@ func (a *app) close() {
 	} else if a.webLn != nil {
 		_ = a.webLn.Close()
 	}
-	if a.bridge != nil {
-		_ = a.bridge.Close()
-	}
-	a.stopWatcher()
-	if a.watcher != nil {
-		_ = a.watcher.Close()
-	}
-	for _, reg := range []metric.Registration{a.telemetry, a.srvTelemetry} {
-		if reg != nil {
-			_ = reg.Unregister()
-		}
+	if a.telemetry != nil {
+		_ = a.telemetry.Unregister()
 	}
 	for _, mp := range []*sdkmetric.MeterProvider{a.std, a.raw} {
 		if mp != nil {

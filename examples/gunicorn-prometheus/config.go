@@ -10,16 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/alecthomas/units"
-	"github.com/prometheus/common/promslog"
-	promslogflag "github.com/prometheus/common/promslog/flag"
-	"github.com/prometheus/common/version"
-
-	"github.com/gunicornotel/gunicornotel/internal/watchopt"
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
-	"github.com/gunicornotel/gunicornotel/procwatch"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -55,8 +48,6 @@ type config struct {
 	listenTCP       string
 	listenUnixgram  string
 	socketMode      os.FileMode
-	mappingConfig   string
-	mappingStrict   bool
 	readBuffer      int
 	cacheSize       int
 	checkConfig     bool
@@ -66,40 +57,19 @@ type config struct {
 	signalfxTags    bool
 	relayAddr       string
 	relayPacketLen  int
-	logLevel        string // debug, info, warn or error
-	logFormat       string // logfmt or json
+
+	// The settings the forwarder takes too, with the same flags: the log
+	// and the mapping file (statsd_exporter's flags), the prefix key, the
+	// Gunicorn watcher, the bridge's and the StatsD server's limits.
+	wiring.Settings
 
 	// The program's own flags.
-	prefixKey       string
 	histogram       string
 	gunicornProfile bool
 	telemetryNames  string // both, statsd_exporter or gunicornotel (exporter_metrics.go)
 	dialect         string // --statsd.dialect: statsd_exporter or default
 
-	// The Gunicorn watcher (procwatch): on when one of watchPIDFile,
-	// watchPID and watchDiscover is set.
-	watchPIDFile     string
-	watchPID         int
-	watchDiscover    bool
-	watchInterval    time.Duration
-	watchApp         string // the prefix attribute's value on the watcher's series; "": the master's --statsd-prefix
-	watch            watchopt.Settings
-	maxInstruments   int
-	maxSeries        int
-	cardinalityLimit int
-	// The bridge's other limits (otelbridge's With... options of the same names).
-	maxHistogramSeries int
-	maxReservedSeries  int
-	maxAttributeBytes  int
-	maxMemory          int64
-	maxSampleWeight    int
-	maxDatagramWeight  int
-	reclaimIdle        time.Duration
-	maxLineLength      int
-	maxDatagramSize    int
-	tcpMaxConns        int
-	tcpIdleTimeout     time.Duration
-	relayQueue         int
+	relayQueue int
 
 	webMaxConns          int
 	webMaxRequests       int
@@ -122,14 +92,11 @@ type noEffectFlag struct {
 }
 
 // usageError is an error in the command line: main suggests --help.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+type usageError = wiring.UsageError
 
 // errExit is returned by parseFlags after --help or --version printed what
 // was asked: the program ends with status 0 without doing anything else.
-var errExit = errors.New("exit after --help or --version")
+var errExit = wiring.ErrExit
 
 // parseFlags parses args (without the program name) the way statsd_exporter
 // parses its command line (kingpin: --flag=value or --flag value, --[no-]
@@ -137,13 +104,8 @@ var errExit = errors.New("exit after --help or --version")
 // return errExit. Errors are usageErrors, kingpin's with its own words.
 func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	c := new(config)
-	app := kingpin.New(programName, "Receives StatsD traffic (Gunicorn's and any other) and serves it to Prometheus "+
-		"through OpenTelemetry: a drop-in replacement for statsd_exporter. See README.md.")
-	exited := false
-	app.Terminate(func(int) { exited = true })
-	app.UsageWriter(stdout)
-	app.ErrorWriter(stderr)
-	app.HelpFlag.Short('h')
+	app := wiring.NewCommandLine(programName, "Receives StatsD traffic (Gunicorn's and any other) and serves it to Prometheus "+
+		"through OpenTelemetry: a drop-in replacement for statsd_exporter. See README.md.", stdout, stderr)
 
 	// statsd_exporter v0.31.0's flags, in its order, with its types and
 	// defaults.
@@ -159,10 +121,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	app.Flag("statsd.listen-unixgram", `Unix datagram socket path on which to receive StatsD lines. "" disables it.`).
 		Default("").StringVar(&c.listenUnixgram)
 	mode := app.Flag("statsd.unixsocket-mode", "Permission (octal) of the Unix datagram socket file.").Default("755").String()
-	app.Flag("statsd.mapping-config", "statsd_exporter mapping file; reloaded on SIGHUP. Without it, the built-in Gunicorn profile.").
-		StringVar(&c.mappingConfig)
-	app.Flag("statsd.mapping-strict", "Refuse a mapping file with anything statsd_exporter only tolerates (a reference to a capture the match lacks, an empty bucket list, a ttl without a unit, a reserved label): by default such a file loads and each is logged as a warning.").
-		BoolVar(&c.mappingStrict)
+	c.Mapping.Register(app.Application)
 	app.Flag("statsd.read-buffer", "Receive buffer (SO_RCVBUF) of the UDP and Unixgram sockets in bytes; 0 asks for 8 MiB, negative leaves the system default. Linux caps it at net.core.rmem_max.").
 		IntVar(&c.readBuffer)
 	app.Flag("statsd.cache-size", "StatsD series whose mapping is cached.").Default("1000").IntVar(&c.cacheSize)
@@ -180,11 +139,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default("false").BoolVar(&c.checkConfig)
 	app.Flag("statsd.parse-dogstatsd-tags", "Read DogStatsD tags (|#k:v). --no-statsd.parse-dogstatsd-tags ignores them.").
 		Default("true").BoolVar(&c.dogstatsdTags)
-	app.Flag("statsd.parse-influxdb-tags", "InfluxDB tags (name,k=v): not read by this build; see README.md.").
+	app.Flag("statsd.parse-influxdb-tags", "Read InfluxDB tags (name,k=v). --no-statsd.parse-influxdb-tags leaves them in the name.").
 		Default("true").BoolVar(&c.influxdbTags)
-	app.Flag("statsd.parse-librato-tags", "Librato tags (name#k=v): not read by this build; see README.md.").
+	app.Flag("statsd.parse-librato-tags", "Read Librato tags (name#k=v). --no-statsd.parse-librato-tags leaves them in the name.").
 		Default("true").BoolVar(&c.libratoTags)
-	app.Flag("statsd.parse-signalfx-tags", "SignalFX tags (name[k=v]): not read by this build; see README.md.").
+	app.Flag("statsd.parse-signalfx-tags", "Read SignalFX tags (name[k=v]). --no-statsd.parse-signalfx-tags leaves them in the name.").
 		Default("true").BoolVar(&c.signalfxTags)
 	app.Flag("statsd.relay.address", `UDP address (host:port) to which every valid line is forwarded. "" disables the relay.`).
 		StringVar(&c.relayAddr)
@@ -192,12 +151,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default("1400").Uint()
 	udpQueue := app.Flag("statsd.udp-packet-queue-size", "Accepted for statsd_exporter compatibility; no effect (datagrams wait in the socket buffer: see --statsd.read-buffer).").
 		Default("10000").Int()
-	logConfig := &promslog.Config{}
-	promslogflag.AddFlags(app, logConfig)
+	c.Log.Register(app.Application)
 
 	// The program's own flags.
-	app.Flag("otel.prefix-key", `Label that carries Gunicorn's --statsd-prefix under the built-in profile. "" drops it.`).
-		Default(mapper.DefaultPrefixKey).StringVar(&c.prefixKey)
+	c.RegisterPrefixKey(app.Application)
 	app.Flag("otel.histogram", "Histogram aggregation: explicit (classic _bucket series) or exponential (native histograms).").
 		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
 	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
@@ -209,54 +166,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(dialectStatsdExporter).EnumVar(&c.dialect, dialectStatsdExporter, dialectDefault)
 	app.Flag("telemetry.names", "Names of the program's own metrics: both (gunicornotel_* and statsd_exporter's, for its dashboards and alerts), statsd_exporter (statsd_exporter_* only) or gunicornotel (gunicornotel_* only). See README.md.").
 		Default(telemetryBoth).EnumVar(&c.telemetryNames, telemetryBoth, telemetryStatsdExporter, telemetryGunicornotel)
-	app.Flag("gunicorn.pid-file", "Watch the Gunicorn master whose pid is in this file (Gunicorn's --pid) through /proc: busy and idle workers, utilization, restarts, memory, CPU, the accept queue. Followed across restarts and USR2 upgrades. Linux only.").
-		PlaceHolder("PATH").StringVar(&c.watchPIDFile)
-	app.Flag("gunicorn.pid", "Watch the Gunicorn master with this process id (as --gunicorn.pid-file).").
-		PlaceHolder("N").IntVar(&c.watchPID)
-	app.Flag("gunicorn.discover", "Watch the Gunicorn master found by its command line or title (as --gunicorn.pid-file).").
-		BoolVar(&c.watchDiscover)
-	app.Flag("gunicorn.sample-interval", "How often the watcher samples Gunicorn's workers.").
-		Default(procwatch.DefaultSampleInterval.String()).DurationVar(&c.watchInterval)
-	app.Flag("gunicorn.app", "The value of the --otel.prefix-key label on the watcher's series: Gunicorn's --statsd-prefix (trailing dots trimmed), so that they sit beside its StatsD series. Default: read from the master's own --statsd-prefix, whose --dogstatsd-tags become labels too.").
-		PlaceHolder("PREFIX").StringVar(&c.watchApp)
-	app.Flag("gunicorn.worker-class", watchopt.Plain(watchopt.HelpWorkerClass)).
-		PlaceHolder("CLASS").StringVar(&c.watch.WorkerClass)
-	app.Flag("gunicorn.threads", watchopt.Plain(watchopt.HelpThreads)).
-		PlaceHolder("N").SetValue(watchopt.Named("--gunicorn.threads", watchopt.IntValue(&c.watch.Threads)))
-	app.Flag("gunicorn.worker-connections", watchopt.Plain(watchopt.HelpWorkerConnections)).
-		PlaceHolder("N").SetValue(watchopt.Named("--gunicorn.worker-connections", watchopt.IntValue(&c.watch.WorkerConnections)))
-	app.Flag("gunicorn.timeout", watchopt.Plain(watchopt.HelpTimeout)).
-		PlaceHolder("DURATION").SetValue(watchopt.Named("--gunicorn.timeout", watchopt.DurationValue(&c.watch.Timeout)))
-	app.Flag("gunicorn.pid-attribute", watchopt.Plain(watchopt.HelpPIDAttribute)).
-		BoolVar(&c.watch.PIDAttribute)
-	app.Flag("otel.max-instruments", "Most distinct metric names; samples of a new name over it are rejected (reason name_limit).").
-		Default(strconv.Itoa(otelbridge.DefaultMaxInstruments)).IntVar(&c.maxInstruments)
-	app.Flag("otel.max-series", "Most series (label sets) over all metrics; new ones over it go to their metric's overflow series.").
-		Default(strconv.Itoa(otelbridge.DefaultMaxSeries)).IntVar(&c.maxSeries)
-	app.Flag("otel.cardinality-limit", `Most label sets per metric; new ones over it go to one series labelled otel_metric_overflow="true".`).
-		Default(strconv.Itoa(otelbridge.DefaultMaxSeriesPerInstrument)).IntVar(&c.cardinalityLimit)
-	app.Flag("otel.max-histogram-series", "Most series of generic histograms and timers, over all their metrics (the SDK never forgets a histogram's series); new ones over it go to the overflow series.").
-		Default(strconv.Itoa(otelbridge.DefaultMaxHistogramSeries)).IntVar(&c.maxHistogramSeries)
-	app.Flag("otel.max-reserved-series", "Most series of Gunicorn's own metrics (the built-in profile), kept apart so that no other traffic can crowd them out.").
-		Default(strconv.Itoa(otelbridge.DefaultMaxReservedSeries)).IntVar(&c.maxReservedSeries)
-	app.Flag("otel.max-attribute-bytes", "Most bytes of label names and values in one series; a series over it is rejected (reason attribute_bytes).").
-		Default(strconv.Itoa(otelbridge.DefaultMaxAttributeBytes)).IntVar(&c.maxAttributeBytes)
-	app.Flag("otel.max-memory", "Most memory for series state and one scrape of it (e.g. 256MiB); new series over it are rejected (reason memory_limit). It is also the Go runtime's soft memory limit (64MiB at least), unless GOMEMLIMIT is set.").
-		Default(strconv.FormatInt(otelbridge.DefaultMaxMemory>>20, 10) + "MiB").BytesVar((*units.Base2Bytes)(&c.maxMemory))
-	app.Flag("otel.max-sample-weight", "Most a sampled counter or timer line counts for (1/rate is capped to it).").
-		Default(strconv.Itoa(otelbridge.DefaultMaxSampleWeight)).IntVar(&c.maxSampleWeight)
-	app.Flag("otel.max-datagram-weight", "Most extra histogram observations the sample rates of one datagram may add.").
-		Default(strconv.Itoa(otelbridge.DefaultMaxDatagramWeight)).IntVar(&c.maxDatagramWeight)
-	app.Flag("otel.reclaim-idle", "When a series limit is nearly reached, series idle this long are forgotten to make room.").
-		Default(otelbridge.DefaultReclaimIdle.String()).DurationVar(&c.reclaimIdle)
-	app.Flag("statsd.max-line-length", "Longest StatsD line in bytes; longer ones are rejected (reason too_long). It bounds each TCP connection's buffer.").
-		Default(strconv.Itoa(statsd.DefaultMaxLineLength)).IntVar(&c.maxLineLength)
-	app.Flag("statsd.max-datagram-size", "Largest datagram read whole, in bytes; longer ones are rejected (reason too_long). Each reader holds 64 of them.").
-		Default(strconv.Itoa(statsd.DefaultMaxDatagramSize)).IntVar(&c.maxDatagramSize)
-	app.Flag("statsd.tcp-max-connections", "Most StatsD TCP connections open at once; a new one over it closes the one idle longest.").
-		Default(strconv.Itoa(statsd.DefaultMaxConns)).IntVar(&c.tcpMaxConns)
-	app.Flag("statsd.tcp-idle-timeout", "How long a StatsD TCP connection may send nothing before it is closed; 0 means no timeout.").
-		Default(statsd.DefaultIdleTimeout.String()).DurationVar(&c.tcpIdleTimeout)
+	c.Watch.Register(app.Application)
+	c.Limits.Register(app.Application)
 	app.Flag("statsd.relay.queue-size", "Relay datagrams waiting to be sent; when it is full, lines are dropped and counted instead of slowing intake.").
 		Default(strconv.Itoa(defaultRelayQueue)).IntVar(&c.relayQueue)
 	app.Flag("web.max-connections", "Most HTTP connections open at once; over it the longest idle one is closed to admit a new one.").
@@ -274,18 +185,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	app.Flag("web.scrape-timeout", "Time a scrape may take before it is answered 503 instead; 0 means none (a timeout buffers each response whole).").
 		Default("0s").DurationVar(&c.webScrapeTimeout)
 
-	app.Version(version.Print(programName))
-
-	if _, err := app.Parse(args); err != nil {
-		if exited {
-			return nil, errExit
-		}
-		return nil, usageError{err}
+	if err := app.Parse(args); err != nil {
+		return nil, err
 	}
-	if exited {
-		return nil, errExit
-	}
-	c.logLevel, c.logFormat = logConfig.Level.String(), logConfig.Format.String()
 	c.relayPacketLen = clampUint(*relayPacketLen)
 
 	// statsd_exporter flags that do nothing here, when set to anything but
@@ -317,22 +219,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		noEffect(true, "statsd.unixsocket-mode", *mode, "not an octal permission, and there is no --statsd.listen-unixgram")
 		c.socketMode = 0o755
 	}
-	if c.cardinalityLimit < 2 {
-		errs = append(errs, fmt.Errorf("--otel.cardinality-limit %d: want at least 2", c.cardinalityLimit))
-	}
 	for _, f := range []struct {
 		name string
 		v    int
 	}{
-		{"otel.max-instruments", c.maxInstruments},
-		{"otel.max-series", c.maxSeries},
-		{"otel.max-histogram-series", c.maxHistogramSeries},
-		{"otel.max-reserved-series", c.maxReservedSeries},
-		{"otel.max-attribute-bytes", c.maxAttributeBytes},
-		{"otel.max-sample-weight", c.maxSampleWeight},
-		{"statsd.max-line-length", c.maxLineLength},
-		{"statsd.max-datagram-size", c.maxDatagramSize},
-		{"statsd.tcp-max-connections", c.tcpMaxConns},
 		{"statsd.relay.queue-size", c.relayQueue},
 		{"web.max-connections", c.webMaxConns},
 	} {
@@ -352,7 +242,6 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		{"web.write-timeout", c.webWriteTimeout},
 		{"web.idle-timeout", c.webIdleTimeout},
 		{"web.scrape-timeout", c.webScrapeTimeout},
-		{"statsd.tcp-idle-timeout", c.tcpIdleTimeout},
 	} {
 		if f.d < 0 {
 			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", f.name, f.d))
@@ -375,11 +264,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	if c.webListen == "" {
 		errs = append(errs, errors.New("--web.listen-address is empty"))
 	}
-	if err := c.watch.Check(watchopt.FlagNames("--gunicorn."), c.watching()); err != nil {
+	if err := c.Settings.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	return c, nil
 }
@@ -428,7 +317,7 @@ func (c *config) parser() statsd.Parser {
 	}
 	return statsd.Parser{
 		Dialect:         d,
-		MaxLineLength:   c.maxLineLength,
+		MaxLineLength:   c.Limits.MaxLineLength,
 		NoDogStatsDTags: !c.dogstatsdTags,
 		NoInfluxDBTags:  !c.influxdbTags,
 		NoLibratoTags:   !c.libratoTags,
@@ -448,27 +337,12 @@ func (c *config) statsdSocketMode() os.FileMode {
 	return os.ModeSocket | c.socketMode
 }
 
-// statsdIdleTimeout is the statsd.Server IdleTimeout for
-// --statsd.tcp-idle-timeout, whose 0 means no timeout (the field's zero
-// means its default).
-func (c *config) statsdIdleTimeout() time.Duration {
-	if c.tcpIdleTimeout == 0 {
-		return -1
-	}
-	return c.tcpIdleTimeout
-}
-
 // server returns the StatsD server the flags describe, without its Handler.
 func (c *config) server(log *slog.Logger) *statsd.Server {
-	return &statsd.Server{
-		ReadBufferSize:  c.readBuffer,
-		MaxDatagramSize: c.maxDatagramSize,
-		Parser:          c.parser(),
-		MaxConns:        c.tcpMaxConns,
-		IdleTimeout:     c.statsdIdleTimeout(),
-		SocketMode:      c.statsdSocketMode(),
-		ErrorLog:        log,
-	}
+	srv := c.Limits.Server(c.parser(), log)
+	srv.ReadBufferSize = c.readBuffer
+	srv.SocketMode = c.statsdSocketMode()
+	return srv
 }
 
 // mapperOptions returns the options of the library mapper that maps names the
@@ -491,7 +365,7 @@ func (c *config) mapperOptions(rules *mapper.Rules, log *slog.Logger) []mapper.O
 // the other mapper to map).
 func (c *config) profileOptions(log *slog.Logger) []mapper.Option {
 	return []mapper.Option{
-		mapper.WithPrefixKey(c.prefixKey),
+		mapper.WithPrefixKey(c.PrefixKey),
 		mapper.WithCacheSize(c.cacheSize),
 		mapper.WithDropUnmatched(),
 		mapper.WithDropBareTags(),
@@ -499,58 +373,14 @@ func (c *config) profileOptions(log *slog.Logger) []mapper.Option {
 	}
 }
 
-// rulesOptions returns how the mapping file is read: as statsd_exporter
-// reads it (what it tolerates is loaded, with a warning), or with
-// --statsd.mapping-strict, refused on any warning.
-func (c *config) rulesOptions() []mapper.RulesOption {
-	if c.mappingStrict {
-		return []mapper.RulesOption{mapper.StrictRules()}
-	}
-	return nil
-}
-
-// watching reports whether the flags turn the Gunicorn watcher on.
-func (c *config) watching() bool {
-	return c.watchPIDFile != "" || c.watchPID != 0 || c.watchDiscover
-}
-
-// watcherOptions returns the options of the Gunicorn watcher the flags
-// describe; procwatch.New checks them (one master, a positive interval), and
-// parseFlags the settings of Gunicorn's.
-func (c *config) watcherOptions(log *slog.Logger) []procwatch.Option {
-	opts := []procwatch.Option{procwatch.WithSampleInterval(c.watchInterval), procwatch.WithLogger(log)}
-	if c.watchPIDFile != "" {
-		opts = append(opts, procwatch.WithPIDFile(c.watchPIDFile))
-	}
-	if c.watchPID != 0 {
-		opts = append(opts, procwatch.WithPID(c.watchPID))
-	}
-	if c.watchDiscover {
-		opts = append(opts, procwatch.WithDiscover())
-	}
-	opts = append(opts, c.watch.Options()...)
-	return append(opts, watchopt.PrefixOptions(c.prefixKey, c.watchApp, c.dogstatsdTags)...)
-}
-
 // useProfile reports whether the built-in Gunicorn profile names Gunicorn's
 // own metrics: only without a mapping file, and unless --no-gunicorn.profile.
-func (c *config) useProfile() bool { return c.gunicornProfile && c.mappingConfig == "" }
+func (c *config) useProfile() bool { return c.gunicornProfile && c.Mapping.File == "" }
 
-// bridgeOptions returns the bridge's options (its mapper aside).
-func (c *config) bridgeOptions() []otelbridge.Option {
-	return []otelbridge.Option{
-		otelbridge.WithMaxInstruments(c.maxInstruments),
-		otelbridge.WithMaxSeries(c.maxSeries),
-		otelbridge.WithMaxSeriesPerInstrument(c.cardinalityLimit),
-		otelbridge.WithMaxHistogramSeries(c.maxHistogramSeries),
-		otelbridge.WithMaxReservedSeries(c.maxReservedSeries),
-		otelbridge.WithMaxAttributeBytes(c.maxAttributeBytes),
-		otelbridge.WithMaxMemory(c.maxMemory),
-		otelbridge.WithMaxSampleWeight(c.maxSampleWeight),
-		otelbridge.WithMaxDatagramWeight(c.maxDatagramWeight),
-		otelbridge.WithReclaimIdle(c.reclaimIdle),
-		otelbridge.WithParser(c.parser()),
-	}
+// bridgeOptions returns the bridge's options (its mapper aside), with log
+// as the logger that says when a limit dropped data.
+func (c *config) bridgeOptions(log *slog.Logger) []otelbridge.Option {
+	return append(c.Limits.BridgeOptions(log), otelbridge.WithParser(c.parser()))
 }
 
 // shutdownTimeout bounds the graceful shutdown: draining the StatsD sockets,

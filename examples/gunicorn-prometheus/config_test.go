@@ -10,44 +10,48 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 )
 
 // defaultConfig is what parseFlags gives with no arguments.
 var defaultConfig = config{
-	webListen:            ":9102",
-	telemetryPath:        "/metrics",
-	listenUDP:            ":9125",
-	listenTCP:            ":9125",
-	socketMode:           0o755,
-	cacheSize:            1000,
-	dogstatsdTags:        true,
-	influxdbTags:         true,
-	libratoTags:          true,
-	signalfxTags:         true,
-	relayPacketLen:       1400,
-	logLevel:             "info",
-	logFormat:            "logfmt",
-	prefixKey:            "app",
-	histogram:            histExplicit,
-	gunicornProfile:      true,
-	telemetryNames:       telemetryBoth,
-	dialect:              dialectStatsdExporter,
-	watchInterval:        100 * time.Millisecond,
-	maxInstruments:       2000,
-	maxSeries:            100_000,
-	cardinalityLimit:     2000,
-	maxHistogramSeries:   10_000,
-	maxReservedSeries:    5000,
-	maxAttributeBytes:    4096,
-	maxMemory:            256 << 20,
-	maxSampleWeight:      1000,
-	maxDatagramWeight:    10_000,
-	reclaimIdle:          10 * time.Minute,
-	maxLineLength:        8192,
-	maxDatagramSize:      65535,
-	tcpMaxConns:          1024,
-	tcpIdleTimeout:       10 * time.Minute,
+	webListen:       ":9102",
+	telemetryPath:   "/metrics",
+	listenUDP:       ":9125",
+	listenTCP:       ":9125",
+	socketMode:      0o755,
+	cacheSize:       1000,
+	dogstatsdTags:   true,
+	influxdbTags:    true,
+	libratoTags:     true,
+	signalfxTags:    true,
+	relayPacketLen:  1400,
+	histogram:       histExplicit,
+	gunicornProfile: true,
+	telemetryNames:  telemetryBoth,
+	dialect:         dialectStatsdExporter,
+	Settings: wiring.Settings{
+		Log:       wiring.Log{Level: "info", Format: "logfmt"},
+		PrefixKey: "app",
+		Watch:     wiring.Watch{Target: watchopt.Target{Interval: 100 * time.Millisecond}},
+		Limits: wiring.Limits{
+			MaxInstruments:     2000,
+			MaxSeries:          100_000,
+			CardinalityLimit:   2000,
+			MaxHistogramSeries: 10_000,
+			MaxReservedSeries:  5000,
+			MaxAttributeBytes:  4096,
+			MaxMemory:          256 << 20,
+			MaxSampleWeight:    1000,
+			MaxDatagramWeight:  10_000,
+			ReclaimIdle:        10 * time.Minute,
+			MaxLineLength:      8192,
+			MaxDatagramSize:    65535,
+			TCPMaxConns:        1024,
+			TCPIdleTimeout:     10 * time.Minute,
+		},
+	},
 	relayQueue:           1024,
 	webMaxConns:          512,
 	webMaxRequests:       40,
@@ -118,7 +122,7 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 	want.listenTCP = ""
 	want.listenUnixgram = "/tmp/x.sock"
 	want.socketMode = 0o660
-	want.mappingConfig = "m.yml"
+	want.Mapping.File = "m.yml"
 	want.readBuffer = 1 << 20
 	want.cacheSize = 1
 	want.dogstatsdTags = false
@@ -126,8 +130,8 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 	want.signalfxTags = false
 	want.relayAddr = "127.0.0.1:8125"
 	want.relayPacketLen = 512
-	want.logLevel = "debug"
-	want.logFormat = "json"
+	want.Log.Level = "debug"
+	want.Log.Format = "json"
 	const noQueue = "no event queue: samples are recorded as they are read"
 	want.noEffect = []noEffectFlag{
 		{"--statsd.cache-type", "random", "the mapping cache evicts at random, whatever the type"},
@@ -184,15 +188,15 @@ func TestParseFlagsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := defaultConfig
-	want.prefixKey = "service"
+	want.PrefixKey = "service"
 	want.histogram = histExponential
 	want.gunicornProfile = false
-	want.maxInstruments = 5000
-	want.maxSeries = 7
-	want.cardinalityLimit = 50
-	want.maxLineLength = 100
-	want.maxDatagramSize = 1500
-	want.tcpMaxConns = 3
+	want.Limits.MaxInstruments = 5000
+	want.Limits.MaxSeries = 7
+	want.Limits.CardinalityLimit = 50
+	want.Limits.MaxLineLength = 100
+	want.Limits.MaxDatagramSize = 1500
+	want.Limits.TCPMaxConns = 3
 	want.relayQueue = 9
 	want.webMaxConns = 20
 	want.webMaxRequests = 0
@@ -201,15 +205,15 @@ func TestParseFlagsOwn(t *testing.T) {
 	want.webWriteTimeout = 3 * time.Second
 	want.webIdleTimeout = 4 * time.Second
 	want.webScrapeTimeout = 5 * time.Second
-	want.maxHistogramSeries = 11
-	want.maxReservedSeries = 12
-	want.maxAttributeBytes = 13
-	want.maxMemory = 64 << 20
-	want.maxSampleWeight = 14
-	want.maxDatagramWeight = 0
-	want.reclaimIdle = 2 * time.Minute
-	want.tcpIdleTimeout = 0
-	want.mappingStrict = true
+	want.Limits.MaxHistogramSeries = 11
+	want.Limits.MaxReservedSeries = 12
+	want.Limits.MaxAttributeBytes = 13
+	want.Limits.MaxMemory = 64 << 20
+	want.Limits.MaxSampleWeight = 14
+	want.Limits.MaxDatagramWeight = 0
+	want.Limits.ReclaimIdle = 2 * time.Minute
+	want.Limits.TCPIdleTimeout = 0
+	want.Mapping.Strict = true
 	want.dialect = dialectDefault
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
@@ -285,8 +289,8 @@ func TestParseFlagsWatcher(t *testing.T) {
 	}
 	threads, conns, timeout := 4, 50, time.Duration(0)
 	want := defaultConfig
-	want.watchPIDFile = "/run/gunicorn.pid"
-	want.watch = watchopt.Settings{WorkerClass: "gthread", Threads: &threads, WorkerConnections: &conns, Timeout: &timeout, PIDAttribute: true}
+	want.Watch.PIDFile = "/run/gunicorn.pid"
+	want.Watch.Gunicorn = watchopt.Settings{WorkerClass: "gthread", Threads: &threads, WorkerConnections: &conns, Timeout: &timeout, PIDAttribute: true}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}

@@ -414,7 +414,7 @@ func (c *seCollector) Collect(ch chan<- prometheus.Metric) {
 	nonZero(c.events, byType[statsd.Gauge.String()], "gauge")
 	nonZero(c.events, byType[statsd.Timer.String()]+byType[statsd.Histogram.String()]+byType[statsd.Distribution.String()], "observer")
 	hasRules := a.nrules.Load() > 0
-	if cfg.mappingConfig != "" {
+	if cfg.Mapping.File != "" {
 		nonZero(c.actions, br.Dropped, "drop")
 	}
 	if !hasRules {

@@ -22,42 +22,40 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
-	switch {
-	case errors.Is(err, errExit):
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(os.Stderr, "%s: error: %v, try --help\n", programName, err)
-		stop()
-		os.Exit(1)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: error: %v\n", programName, err)
-		stop()
-		os.Exit(1)
-	}
+	setGlobal = true
+	wiring.Main(programName, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return run(ctx, args, stdout, stderr, nil)
+	})
 }
+
+// setGlobal says whether run makes its logger the process's (slog.Default,
+// the log package, OpenTelemetry's): main sets it; the tests, which run the
+// program many times in one process, do not.
+var setGlobal = false
 
 // run is the whole program: it parses args, starts the listeners, calls ready
 // (if not nil) with the addresses bound, and serves until ctx ends, then shuts
 // down gracefully. Logs go to stderr; --check-config, --help and --version
 // print on stdout (the last two then return errExit).
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(listenAddrs)) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(listenAddrs)) (err error) {
 	cfg, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
-	applyMemoryLimit(cfg, os.LookupEnv, logger)
+	logger := cfg.Log.Logger(stderr)
+	if setGlobal {
+		wiring.SetGlobal(logger)
+	}
+	defer wiring.LogError(logger, &err)
+	cfg.Limits.ApplyMemoryLimit(os.LookupEnv, setMemoryLimit, logger)
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return err

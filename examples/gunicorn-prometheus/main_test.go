@@ -316,7 +316,7 @@ func newTestApp(t *testing.T, args ...string) *testApp {
 		t.Fatal(err)
 	}
 	logs := new(syncBuffer)
-	a, err := newApp(cfg, newLogger(cfg, logs))
+	a, err := newApp(cfg, cfg.Log.Logger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +641,7 @@ func TestMappingWarnings(t *testing.T) {
 	}
 	cfg, err := parseFlags(loopback("--statsd.mapping-config="+path, "--statsd.mapping-strict"), io.Discard, io.Discard)
 	must(t, err)
-	if _, err := newApp(cfg, newLogger(cfg, io.Discard)); err == nil || !strings.Contains(err.Error(), path+":3") {
+	if _, err := newApp(cfg, cfg.Log.Logger(io.Discard)); err == nil || !strings.Contains(err.Error(), path+":3") {
 		t.Errorf("--statsd.mapping-strict: %v, want an error naming %s:3", err, path)
 	}
 }

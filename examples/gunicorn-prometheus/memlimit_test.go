@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/gunicornotel/gunicornotel/examples/internal/wiring"
 )
 
 func TestMemoryLimit(t *testing.T) {
@@ -18,7 +20,7 @@ func TestMemoryLimit(t *testing.T) {
 	}{
 		{"default", nil, noEnv, 256 << 20, true},
 		{"max-memory", []string{"--otel.max-memory=1GiB"}, noEnv, 1 << 30, true},
-		{"small max-memory", []string{"--otel.max-memory=8MiB"}, noEnv, minMemoryLimit, true},
+		{"small max-memory", []string{"--otel.max-memory=8MiB"}, noEnv, wiring.MinMemoryLimit, true},
 		{"GOMEMLIMIT set", []string{"--otel.max-memory=1GiB"}, func(k string) (string, bool) { return "100MiB", k == "GOMEMLIMIT" }, 0, false},
 		{"GOMEMLIMIT=off", nil, func(k string) (string, bool) { return "off", k == "GOMEMLIMIT" }, 0, false},
 	} {
@@ -27,7 +29,7 @@ func TestMemoryLimit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			limit, ok := cfg.memoryLimit(tc.env)
+			limit, ok := cfg.Limits.MemoryLimit(tc.env)
 			if limit != tc.limit || ok != tc.ok {
 				t.Errorf("memoryLimit = %d, %v; want %d, %v", limit, ok, tc.limit, tc.ok)
 			}
@@ -50,7 +52,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	applyMemoryLimit(cfg, func(string) (string, bool) { return "", false }, logger)
+	cfg.Limits.ApplyMemoryLimit(func(string) (string, bool) { return "", false }, setMemoryLimit, logger)
 	if len(set) != 1 || set[0] != 300<<20 {
 		t.Errorf("set %v, want [%d]", set, 300<<20)
 	}
@@ -59,7 +61,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 	}
 
 	set, logs = nil, bytes.Buffer{}
-	applyMemoryLimit(cfg, func(k string) (string, bool) { return "1GiB", k == "GOMEMLIMIT" }, logger)
+	cfg.Limits.ApplyMemoryLimit(func(k string) (string, bool) { return "1GiB", k == "GOMEMLIMIT" }, setMemoryLimit, logger)
 	if len(set) != 0 {
 		t.Errorf("GOMEMLIMIT set, yet the program set %v", set)
 	}

@@ -162,7 +162,7 @@ func (a *app) handler() http.Handler {
 	})
 	if a.cfg.enableLifecycle {
 		mux.HandleFunc("/-/reload", lifecycle(func(w http.ResponseWriter) {
-			a.log.Info("received a lifecycle API reload, reloading the mapping config", "file", a.cfg.mappingConfig)
+			a.log.Info("received a lifecycle API reload, reloading the mapping config", "file", a.cfg.Mapping.File)
 			if err := a.reload(); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return

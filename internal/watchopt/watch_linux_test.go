@@ -2,6 +2,8 @@ package watchopt
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +19,16 @@ import (
 // samples once, and returns its Stats and the collected metrics.
 func sample(t *testing.T, root string, opts ...procwatch.Option) (procwatch.Stats, metricdata.ResourceMetrics) {
 	t.Helper()
+	return sampleTarget(t, root, append(opts, procwatch.WithPID(1000))...)
+}
+
+// sampleTarget is sample without the master: opts name it.
+func sampleTarget(t *testing.T, root string, opts ...procwatch.Option) (procwatch.Stats, metricdata.ResourceMetrics) {
+	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	w, err := procwatch.New(mp, append(opts, procwatch.WithPID(1000), procwatch.WithProcRoot(root))...)
+	w, err := procwatch.New(mp, append(opts, procwatch.WithProcRoot(root))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +68,26 @@ func TestOptions(t *testing.T) {
 	s = Settings{WorkerClass: "gevent", WorkerConnections: ptr(7), Timeout: ptr(time.Duration(0))}
 	if st, _ = sample(t, tree, s.Options()...); st.Kind != procwatch.KindAsync || st.Capacity != 4*7 || st.Timeout != 0 {
 		t.Errorf("%+v", st)
+	}
+}
+
+// TestTargetOptions: each way of naming the master finds master 1000 of
+// the recorded tree sync-tcp.
+func TestTargetOptions(t *testing.T) {
+	tree := fixture.ProcTree("sync-tcp")
+	pidFile := filepath.Join(t.TempDir(), "gunicorn.pid")
+	if err := os.WriteFile(pidFile, []byte("1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []Target{
+		{PID: 1000, Interval: time.Second},
+		{PIDFile: pidFile, Interval: time.Second},
+		{Discover: true, Interval: time.Second},
+	} {
+		st, _ := sampleTarget(t, tree, tg.Options()...)
+		if !st.Up || st.MasterPID != 1000 || st.Workers != 4 {
+			t.Errorf("%+v: %+v, want master 1000 up with 4 workers", tg, st)
+		}
 	}
 }
 

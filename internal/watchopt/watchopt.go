@@ -49,11 +49,14 @@ type Names struct {
 	// about a setting given while it is off ("--gunicorn.pid-file,
 	// --gunicorn.pid or --gunicorn.discover").
 	Master string
+	// PIDFile, PID, Discover and Interval name the Target's settings.
+	PIDFile, PID, Discover, Interval string
 }
 
 // FlagNames returns the Names of the flags called prefix+"worker-class",
 // prefix+"threads"... (prefix "--gunicorn." or "-gunicorn."), the flags of
-// the master being prefix+"pid-file", prefix+"pid" and prefix+"discover".
+// the master being prefix+"pid-file", prefix+"pid" and prefix+"discover",
+// the interval's prefix+"sample-interval".
 func FlagNames(prefix string) Names {
 	return Names{
 		WorkerClass:       prefix + "worker-class",
@@ -62,7 +65,64 @@ func FlagNames(prefix string) Names {
 		Timeout:           prefix + "timeout",
 		PIDAttribute:      prefix + "pid-attribute",
 		Master:            prefix + "pid-file, " + prefix + "pid or " + prefix + "discover",
+		PIDFile:           prefix + "pid-file",
+		PID:               prefix + "pid",
+		Discover:          prefix + "discover",
+		Interval:          prefix + "sample-interval",
 	}
+}
+
+// Target is the master the watcher watches, by one of three settings, and
+// how often it samples it. The watcher is on when one of the three is set.
+type Target struct {
+	// PIDFile is the file holding the master's pid (Gunicorn's --pid).
+	PIDFile string
+	// PID is the master's process id.
+	PID int
+	// Discover finds the master by its command line or title.
+	Discover bool
+	// Interval is the time between two samples; it must be positive.
+	Interval time.Duration
+}
+
+// On reports whether t turns the watcher on.
+func (t *Target) On() bool { return t.PIDFile != "" || t.PID != 0 || t.Discover }
+
+// Check checks t: at most one way of naming the master, a pid of 1 or
+// more, a positive interval. Each error names the setting as n does.
+func (t *Target) Check(n Names) error {
+	var errs []error
+	given := 0
+	for _, set := range []bool{t.PIDFile != "", t.PID != 0, t.Discover} {
+		if set {
+			given++
+		}
+	}
+	if given > 1 {
+		errs = append(errs, fmt.Errorf("%s, %s, %s: give only one", n.PIDFile, n.PID, n.Discover))
+	}
+	if t.PID < 0 {
+		errs = append(errs, fmt.Errorf("%s %d: not a process id", n.PID, t.PID))
+	}
+	if t.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("%s %v: must be positive", n.Interval, t.Interval))
+	}
+	return errors.Join(errs...)
+}
+
+// Options returns the options of the master t names and of its interval
+// (Check it first); none names no master.
+func (t *Target) Options() []procwatch.Option {
+	opts := []procwatch.Option{procwatch.WithSampleInterval(t.Interval)}
+	switch {
+	case t.PIDFile != "":
+		opts = append(opts, procwatch.WithPIDFile(t.PIDFile))
+	case t.PID != 0:
+		opts = append(opts, procwatch.WithPID(t.PID))
+	case t.Discover:
+		opts = append(opts, procwatch.WithDiscover())
+	}
+	return opts
 }
 
 // gunicornClasses are the worker classes Gunicorn knows by a short name

@@ -103,3 +103,45 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetCheck(t *testing.T) {
+	n := FlagNames("--gunicorn.")
+	for _, tc := range []struct {
+		name string
+		t    Target
+		on   bool
+		want []string // substrings of the error; none means valid
+	}{
+		{"off", Target{Interval: time.Second}, false, nil},
+		{"pid file", Target{PIDFile: "/run/g.pid", Interval: time.Second}, true, nil},
+		{"pid", Target{PID: 7, Interval: time.Second}, true, nil},
+		{"discover", Target{Discover: true, Interval: time.Second}, true, nil},
+		{"two", Target{PIDFile: "/run/g.pid", PID: 7, Interval: time.Second}, true,
+			[]string{"--gunicorn.pid-file, --gunicorn.pid, --gunicorn.discover: give only one"}},
+		{"negative pid", Target{PID: -3, Interval: time.Second}, true, []string{"--gunicorn.pid -3: not a process id"}},
+		{"interval 0", Target{Discover: true}, true, []string{"--gunicorn.sample-interval 0s: must be positive"}},
+		{"all wrong", Target{PID: -1, Discover: true, Interval: -time.Second}, true,
+			[]string{"give only one", "--gunicorn.pid -1", "--gunicorn.sample-interval -1s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if on := tc.t.On(); on != tc.on {
+				t.Errorf("On() = %v, want %v", on, tc.on)
+			}
+			err := tc.t.Check(n)
+			if tc.want == nil {
+				if err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Check: nil, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Check: %v, want it to say %q", err, w)
+				}
+			}
+		})
+	}
+}
