@@ -24,7 +24,6 @@ import (
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
-	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // programName is the name kingpin prints in usage and errors.
@@ -274,7 +273,7 @@ var newWatcher wiring.NewWatcherFunc = procwatch.New
 // newIntake makes the bridge recording into mp through m, with the limits,
 // the StatsD server, and the watcher the --gunicorn.* flags describe.
 func newIntake(cfg *config, mp *sdkmetric.MeterProvider, m *mapper.Mapper, log *slog.Logger) (*wiring.Intake, error) {
-	srv := cfg.Limits.Server(statsd.Parser{}, log)
+	srv := cfg.Limits.Server(cfg.Parsing.Parser(cfg.Limits.MaxLineLength), log)
 	b, err := otelbridge.New(mp, append(cfg.Limits.BridgeOptions(log), otelbridge.WithParser(srv.Parser), otelbridge.WithMapper(m))...)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)

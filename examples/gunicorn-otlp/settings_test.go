@@ -54,7 +54,7 @@ func runSettings(t *testing.T, settings []settingtest.Setting, lines []string) *
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
 	args := []string{"--statsd.listen=udp://127.0.0.1:0"}
 	for _, s := range settings {
-		args = append(args, "--"+s.Name+"="+s.Value)
+		args = append(args, s.Flag())
 	}
 	logs := new(lockedBuffer)
 	forwardLog(t, logs, args, func(addr string) {

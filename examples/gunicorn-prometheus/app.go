@@ -117,7 +117,7 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := cfg.Watch.NewWatcher(procwatch.New, a.std, logger, cfg.Watch.Options(cfg.PrefixKey, cfg.dogstatsdTags, logger)...)
+	w, err := cfg.Watch.NewWatcher(procwatch.New, a.std, logger, cfg.Watch.Options(cfg.PrefixKey, cfg.Parsing.DogStatsDTags, logger)...)
 	if err != nil {
 		_ = bridge.Close()
 		return nil, err

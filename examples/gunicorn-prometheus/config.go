@@ -51,10 +51,6 @@ type config struct {
 	readBuffer      int
 	cacheSize       int
 	checkConfig     bool
-	dogstatsdTags   bool
-	influxdbTags    bool
-	libratoTags     bool
-	signalfxTags    bool
 	relayAddr       string
 	relayPacketLen  int
 
@@ -67,7 +63,6 @@ type config struct {
 	histogram       string
 	gunicornProfile bool
 	telemetryNames  string // both, statsd_exporter or gunicornotel (exporter_metrics.go)
-	dialect         string // --statsd.dialect: statsd_exporter or default
 
 	relayQueue int
 
@@ -137,14 +132,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default("").String()
 	app.Flag("check-config", "Check the flags and the mapping file, print a summary and exit.").
 		Default("false").BoolVar(&c.checkConfig)
-	app.Flag("statsd.parse-dogstatsd-tags", "Read DogStatsD tags (|#k:v). --no-statsd.parse-dogstatsd-tags ignores them.").
-		Default("true").BoolVar(&c.dogstatsdTags)
-	app.Flag("statsd.parse-influxdb-tags", "Read InfluxDB tags (name,k=v). --no-statsd.parse-influxdb-tags leaves them in the name.").
-		Default("true").BoolVar(&c.influxdbTags)
-	app.Flag("statsd.parse-librato-tags", "Read Librato tags (name#k=v). --no-statsd.parse-librato-tags leaves them in the name.").
-		Default("true").BoolVar(&c.libratoTags)
-	app.Flag("statsd.parse-signalfx-tags", "Read SignalFX tags (name[k=v]). --no-statsd.parse-signalfx-tags leaves them in the name.").
-		Default("true").BoolVar(&c.signalfxTags)
+	c.Parsing.Dialect = wiring.DialectStatsdExporter // a drop-in reads lines as statsd_exporter does
+	c.Parsing.Register(app.Application)
 	app.Flag("statsd.relay.address", `UDP address (host:port) to which every valid line is forwarded. "" disables the relay.`).
 		StringVar(&c.relayAddr)
 	relayPacketLen := app.Flag("statsd.relay.packet-length", "Largest relayed datagram in bytes: lines are batched up to it.").
@@ -159,11 +148,6 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		Default(histExplicit).EnumVar(&c.histogram, histExplicit, histExponential)
 	app.Flag("gunicorn.profile", "Without a mapping file, name Gunicorn's own metrics with the built-in profile (gunicorn_requests_total, ...). --no-gunicorn.profile gives statsd_exporter's names for them too.").
 		Default("true").BoolVar(&c.gunicornProfile)
-	app.Flag("statsd.dialect", "How lines are read where StatsD servers differ: statsd_exporter (as statsd_exporter v0.31.0 reads them: "+
-		"a sample rate that is not a number or is 0 read as 1, a bad |T ignored, both counted in gunicornotel_lines_forgiven_total; "+
-		"multi-metric lines; the container id as the label container_id; packed values only for timers, histograms and distributions) "+
-		"or default (the library's: such rates and timestamps reject the line; packed values of every type; unknown sections skipped). See README.md.").
-		Default(dialectStatsdExporter).EnumVar(&c.dialect, dialectStatsdExporter, dialectDefault)
 	app.Flag("telemetry.names", "Names of the program's own metrics: both (gunicornotel_* and statsd_exporter's, for its dashboards and alerts), statsd_exporter (statsd_exporter_* only) or gunicornotel (gunicornotel_* only). See README.md.").
 		Default(telemetryBoth).EnumVar(&c.telemetryNames, telemetryBoth, telemetryStatsdExporter, telemetryGunicornotel)
 	c.Watch.Register(app.Application)
@@ -299,31 +283,15 @@ func (c *config) statsdAddrs() (kinds, addrs []string) {
 // The functions below turn the flags into the library's settings: the one
 // place where a new option of statsd, mapper or otelbridge is wired to a flag.
 
-// The values of --statsd.dialect.
-const (
-	dialectStatsdExporter = "statsd_exporter" // statsd.DialectStatsdExporter
-	dialectDefault        = "default"         // statsd.DialectDefault
-)
-
 // parser returns the StatsD parser the flags describe, for the server and
 // the bridge's HandleDatagram: the tag formats of --[no-]statsd.parse-*-tags,
-// the dialect of --statsd.dialect, and, as statsd_exporter, a line with both
-// name-embedded tags and a DogStatsD section is rejected (mixed_tags) in
-// either dialect.
+// the dialect of --statsd.dialect (statsd_exporter's by default), and, as
+// statsd_exporter, a line with both name-embedded tags and a DogStatsD
+// section is rejected (mixed_tags) in either dialect.
 func (c *config) parser() statsd.Parser {
-	d := statsd.DialectStatsdExporter
-	if c.dialect == dialectDefault {
-		d = statsd.DialectDefault
-	}
-	return statsd.Parser{
-		Dialect:         d,
-		MaxLineLength:   c.Limits.MaxLineLength,
-		NoDogStatsDTags: !c.dogstatsdTags,
-		NoInfluxDBTags:  !c.influxdbTags,
-		NoLibratoTags:   !c.libratoTags,
-		NoSignalFXTags:  !c.signalfxTags,
-		RejectMixedTags: true,
-	}
+	p := c.Parsing.Parser(c.Limits.MaxLineLength)
+	p.RejectMixedTags = true
+	return p
 }
 
 // statsdSocketMode is the statsd.Server SocketMode for --statsd.unixsocket-mode:

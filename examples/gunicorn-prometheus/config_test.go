@@ -22,17 +22,14 @@ var defaultConfig = config{
 	listenTCP:       ":9125",
 	socketMode:      0o755,
 	cacheSize:       1000,
-	dogstatsdTags:   true,
-	influxdbTags:    true,
-	libratoTags:     true,
-	signalfxTags:    true,
 	relayPacketLen:  1400,
 	histogram:       histExplicit,
 	gunicornProfile: true,
 	telemetryNames:  telemetryBoth,
-	dialect:         dialectStatsdExporter,
 	Settings: wiring.Settings{
-		Log:       wiring.Log{Level: "info", Format: "logfmt"},
+		Log: wiring.Log{Level: "info", Format: "logfmt"},
+		Parsing: wiring.Parsing{DogStatsDTags: true, InfluxDBTags: true, LibratoTags: true, SignalFXTags: true,
+			Dialect: wiring.DialectStatsdExporter},
 		PrefixKey: "app",
 		Watch:     wiring.Watch{Target: watchopt.Target{Interval: 100 * time.Millisecond}},
 		Limits: wiring.Limits{
@@ -125,9 +122,9 @@ func TestParseFlagsStatsdExporter(t *testing.T) {
 	want.Mapping.File = "m.yml"
 	want.readBuffer = 1 << 20
 	want.cacheSize = 1
-	want.dogstatsdTags = false
-	want.influxdbTags = false
-	want.signalfxTags = false
+	want.Parsing.DogStatsDTags = false
+	want.Parsing.InfluxDBTags = false
+	want.Parsing.SignalFXTags = false
 	want.relayAddr = "127.0.0.1:8125"
 	want.relayPacketLen = 512
 	want.Log.Level = "debug"
@@ -214,7 +211,7 @@ func TestParseFlagsOwn(t *testing.T) {
 	want.Limits.ReclaimIdle = 2 * time.Minute
 	want.Limits.TCPIdleTimeout = 0
 	want.Mapping.Strict = true
-	want.dialect = dialectDefault
+	want.Parsing.Dialect = wiring.DialectDefault
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("parsed:\n got %+v\nwant %+v", *c, want)
 	}

@@ -19,14 +19,14 @@ func TestSettings(t *testing.T) {
 }
 
 // runSettings is the daemon's settingtest.Runner: it runs the program
-// in-process with the settings as --name=value flags (at --log.level=info
+// in-process with the settings as flags (Setting.Flag) (at --log.level=info
 // unless the case sets it), sends each line as a datagram, waits for the
 // bridge to have them all, scrapes /metrics, and stops the program.
 func runSettings(t *testing.T, settings []settingtest.Setting, lines []string) *settingtest.Observed {
 	var args []string
 	level := false
 	for _, s := range settings {
-		args = append(args, "--"+s.Name+"="+s.Value)
+		args = append(args, s.Flag())
 		level = level || s.Name == "log.level"
 	}
 	if !level {

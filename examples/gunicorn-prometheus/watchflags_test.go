@@ -63,7 +63,7 @@ func TestWatcherFlags(t *testing.T) {
 		}
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		w, err := procwatch.New(mp, append(cfg.Watch.Options(cfg.PrefixKey, cfg.dogstatsdTags, slog.New(slog.DiscardHandler)), procwatch.WithProcRoot(tree))...)
+		w, err := procwatch.New(mp, append(cfg.Watch.Options(cfg.PrefixKey, cfg.Parsing.DogStatsDTags, slog.New(slog.DiscardHandler)), procwatch.WithProcRoot(tree))...)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}

@@ -17,3 +17,14 @@ func ExampleKey() {
 	// gunicornotel_samples_rejected{reason=too_long}
 	// app_hits{otel_metric_overflow=true}
 }
+
+// A setting as the programs' command lines take it.
+func ExampleSetting_Flag() {
+	fmt.Println(settingtest.Setting{Name: "otel.max-series", Value: "1"}.Flag())
+	fmt.Println(settingtest.Setting{Name: "statsd.parse-dogstatsd-tags", Value: "false"}.Flag())
+	fmt.Println(settingtest.Setting{Name: "statsd.mapping-strict", Value: "true"}.Flag())
+	// Output:
+	// --otel.max-series=1
+	// --no-statsd.parse-dogstatsd-tags
+	// --statsd.mapping-strict
+}

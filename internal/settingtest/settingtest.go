@@ -32,6 +32,18 @@ type Setting struct {
 	Name, Value string
 }
 
+// Flag spells the setting as a kingpin flag of the programs: --name=value,
+// and for a boolean --name or --no-name (kingpin takes no =true or =false).
+func (s Setting) Flag() string {
+	switch s.Value {
+	case "true":
+		return "--" + s.Name
+	case "false":
+		return "--no-" + s.Name
+	}
+	return "--" + s.Name + "=" + s.Value
+}
+
 // Observed is what a program did with a case's settings and lines.
 type Observed struct {
 	// Log is what the program logged, one record a line.
@@ -198,7 +210,45 @@ var Cases = []Case{
 			noSeries(Key("app.a.hits")),
 		),
 	},
+	{
+		Name:     "statsd.dialect=statsd_exporter",
+		Settings: []Setting{{"statsd.dialect", "statsd_exporter"}},
+		Lines:    dialectLines,
+		Want: all(
+			series(Key("app.lenient"), 2),
+			series(Key("app.cid", "container_id=abc", "k=v"), 1),
+			series(Key("app.etsy"), 3),
+			series(Key("gunicornotel.lines.forgiven", "reason=bad_sample_rate"), 1),
+			noSeries(Key("gunicornotel.samples.rejected", "reason=bad_sample_rate")),
+		),
+	},
+	{
+		Name:     "statsd.dialect=default",
+		Settings: []Setting{{"statsd.dialect", "default"}},
+		Lines:    dialectLines,
+		Want: all(
+			noSeries(Key("app.lenient")),
+			series(Key("app.cid", "k=v"), 1),
+			noSeries(Key("app.etsy")),
+			series(Key("gunicornotel.samples.rejected", "reason=bad_sample_rate"), 1),
+			series(Key("gunicornotel.samples.rejected", "reason=bad_type"), 1),
+		),
+	},
+	{
+		Name:     "statsd.parse-dogstatsd-tags=false",
+		Settings: []Setting{{"statsd.parse-dogstatsd-tags", "false"}},
+		Lines:    []string{"app.tagged:1|c|#k:v", "app.influx,k=v:1|c"},
+		Want: all(
+			series(Key("app.tagged"), 1),
+			noSeries(Key("app.tagged", "k=v")),
+			series(Key("app.influx", "k=v"), 1),
+		),
+	},
 }
+
+// dialectLines are read differently by the two dialects: a sample rate that
+// is not a number, a container id, a multi-metric line.
+var dialectLines = []string{"app.lenient:2|c|@bad", "app.cid:1|c|#k:v|c:abc", "app.etsy:1|c:2|c"}
 
 // all is every check of wants.
 func all(wants ...func(*Observed) error) func(*Observed) error {

@@ -24,6 +24,8 @@ type Settings struct {
 	Limits Limits
 	// Watch is the Gunicorn watcher's --gunicorn.* flags.
 	Watch Watch
+	// Parsing is --[no-]statsd.parse-*-tags and --statsd.dialect.
+	Parsing Parsing
 }
 
 // Register adds every flag of s to app, each group in turn. A program that
@@ -35,6 +37,7 @@ func (s *Settings) Register(app *kingpin.Application) {
 	s.RegisterPrefixKey(app)
 	s.Watch.Register(app)
 	s.Limits.Register(app)
+	s.Parsing.Register(app)
 }
 
 // RegisterPrefixKey adds --otel.prefix-key to app.
