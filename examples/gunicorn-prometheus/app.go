@@ -44,9 +44,8 @@ type app struct {
 	log *slog.Logger
 
 	reg       *prometheus.Registry
-	std, raw  *sdkmetric.MeterProvider
-	mp        metric.MeterProvider // routes between std and raw
-	sums      *summaries           // the summaries served (summary.go)
+	std, raw  *sdkmetric.MeterProvider // the two expositions (routing.go)
+	sums      *summaries               // the summaries served (summary.go)
 	reloads   metric.Int64Counter
 	telemetry metric.Registration
 	// srvTelemetry is the StatsD server's (otelbridge.ObserveServer).
@@ -126,7 +125,6 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.raw, err = a.newMeterProvider(otlptranslator.NoTranslation); err != nil {
 		return nil, err
 	}
-	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw, sums: a.sums}
 	if a.seCounts, err = a.registerStatsdExporterNames(); err != nil {
 		return nil, err
 	}
@@ -147,7 +145,8 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("--gunicorn.*: %w", err)
 		}
 	}
-	if a.bridge, err = otelbridge.New(a.mp, append(cfg.bridgeOptions(), otelbridge.WithMapper(names))...); err != nil {
+	pick := newMeters(a.raw, otelbridge.ScopeName, a.sums).pick
+	if a.bridge, err = otelbridge.New(a.std, append(cfg.bridgeOptions(), otelbridge.WithMapper(names), otelbridge.WithMeterFor(pick))...); err != nil {
 		return nil, err
 	}
 	bridgeBytes := func() int64 { return a.bridge.Stats().Memory }
@@ -172,18 +171,18 @@ func (a *app) loadRules(path string) (*mapper.Rules, error) {
 // newMapper returns the mapper for rules (nil: no mapping file), as the flags
 // configure it: statsd_exporter's names for everything, but Gunicorn's own
 // metrics under the built-in profile when it is on.
-func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
-	n := &statsdNames{sums: a.sums, noFile: rules == nil}
-	var err error
-	if n.m, err = mapper.New(a.cfg.mapperOptions(rules, a.log)...); err != nil {
+func (a *app) newMapper(rules *mapper.Rules) (otelbridge.Mapper, error) {
+	m, err := mapper.New(a.cfg.mapperOptions(rules, a.log)...)
+	if err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)
 	}
+	var profile *mapper.Mapper
 	if a.cfg.useProfile() {
-		if n.profile, err = mapper.New(a.cfg.profileOptions(a.log)...); err != nil {
+		if profile, err = mapper.New(a.cfg.profileOptions(a.log)...); err != nil {
 			return nil, fmt.Errorf("mapper: %w", err)
 		}
 	}
-	return n, nil
+	return statsdNames(profile, m, rules == nil), nil
 }
 
 // newMeterProvider returns a MeterProvider whose Prometheus exporter, with
