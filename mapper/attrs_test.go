@@ -174,8 +174,8 @@ func TestTagLog(t *testing.T) {
 		})
 		b.WriteByte('\n')
 	}
-	const want = "mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=reserved key=le metric=m0 total=1\n" +
-		"mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=conflict key=a.b metric=m0 total=1\n"
+	const want = "mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=reserved key=le metric=m0 count=1 total=1\n" +
+		"mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=conflict key=a.b metric=m0 count=1 total=1\n"
 	if b.String() != want {
 		t.Errorf("log:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 	"github.com/gunicornotel/gunicornotel/internal/seriescache"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
@@ -52,7 +53,7 @@ type Mapper struct {
 	errs          []error
 
 	tagDrops [numReasons]atomic.Uint64
-	lastLog  [numReasons]atomic.Int64 // unix nanoseconds of the last log line, per reason
+	tagLogs  [numReasons]ratelog.Limiter // when note logs, per reason
 }
 
 // Option configures a Mapper. Options are applied in order; a later option
