@@ -262,4 +262,3 @@ func (t tee) Handle(b *statsd.Batch) {
 		h.Handle(b)
 	}
 }
-
