@@ -117,9 +117,6 @@ func (m *Mapper) TagStats() TagStats {
 // minute per reason.
 func (m *Mapper) note(r tagReason, n int, key string, s *statsd.Sample) {
 	total := m.tagDrops[r].Add(uint64(n))
-	if m.logger == nil {
-		return
-	}
 	since, ok := m.tagLogs[r].Due(time.Now().UnixNano(), total)
 	if !ok {
 		return

@@ -243,8 +243,8 @@ func WithParser(p statsd.Parser) Option {
 
 // WithLogger sets where the bridge says that a limit dropped data (see
 // Limits in the package documentation): at level Warn, at most once a minute
-// for each limit. The default is slog.Default(). A nil logger makes New fail;
-// slog.New(slog.DiscardHandler) logs nothing.
+// for each limit. The default is slog.Default(); see Options and logging in
+// the package documentation.
 func WithLogger(l *slog.Logger) Option {
 	return bridgeOption(func(c *config) {
 		if l == nil {

@@ -374,7 +374,7 @@ func TestNewErrors(t *testing.T) {
 		{"proc root", []Option{WithPID(1), WithProcRoot("testdata/nowhere")}, "testdata/nowhere"},
 		{"meter", []Option{WithPID(1), WithMeterName("")}, "WithMeterName"},
 		{"class", []Option{WithPID(1), WithWorkerClass("")}, "WithWorkerClass"},
-		{"nil option", []Option{WithPID(1), nil}, "nil Option"},
+		{"every bad option named", []Option{WithPID(0), nil, WithSampleInterval(-1), WithMeterName("")}, "WithPID(0): not a process id\nprocwatch: WithSampleInterval(-1ns)"},
 	} {
 		_, err := New(mp, c.opts...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -383,6 +383,12 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New(nil, WithPID(1)); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+	w, err := New(mp, WithProcRoot("testdata/proc/sync-tcp"), nil, WithPID(1000))
+	if err != nil {
+		t.Errorf("a nil Option: %v", err)
+	} else {
+		_ = w.Close()
 	}
 }
 
