@@ -34,6 +34,13 @@
 // has no unit, so they conflict. Descriptions and bucket advice of later
 // mappings are ignored.
 //
+// WithMeterFor picks the Meter that makes each instrument, for a program that
+// sends some instruments to one MeterProvider and some to another (two
+// exporters, two expositions): it is asked once per instrument, not per
+// sample. Chain and Rewrite compose Mappers (a profile first, then a
+// mapping file's rules renamed for another exposition, ...) and keep what
+// the bridge asks of them: reserved mappings and counters.
+//
 // # Recording
 //
 // Counters, up-down counters and gauges are asynchronous instruments
