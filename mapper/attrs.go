@@ -117,17 +117,13 @@ func (m *Mapper) TagStats() TagStats {
 // minute per reason.
 func (m *Mapper) note(r tagReason, n int, key string, s *statsd.Sample) {
 	total := m.tagDrops[r].Add(uint64(n))
-	if m.logger == nil {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := m.lastLog[r].Load()
-	if last != 0 && now-last < int64(time.Minute) || !m.lastLog[r].CompareAndSwap(last, now) {
+	since, ok := m.tagLogs[r].Due(time.Now().UnixNano(), total)
+	if !ok {
 		return
 	}
 	m.logger.Warn("mapper: a tag was left out of a series or cut (logged once a minute per reason)",
 		slog.String("reason", reasonNames[r]), slog.String("key", clip(key, 64)),
-		slog.String("metric", clip(string(s.Name), 128)), slog.Uint64("total", total))
+		slog.String("metric", clip(string(s.Name), 128)), slog.Uint64("count", since), slog.Uint64("total", total))
 }
 
 func clip(s string, n int) string {

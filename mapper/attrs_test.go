@@ -106,9 +106,10 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		opts []Option
 		want []string
 	}{
-		{[]Option{WithCacheSize(0)}, []string{"cache size must be positive, got 0"}},
-		{[]Option{WithMaxTags(0)}, []string{"max tags must be positive, got 0"}},
-		{[]Option{WithMaxTagBytes(-1)}, []string{"max tag bytes must be positive, got -1"}},
+		{[]Option{WithCacheSize(0)}, []string{"WithCacheSize(0): must be positive"}},
+		{[]Option{WithMaxTags(0)}, []string{"WithMaxTags(0): must be positive"}},
+		{[]Option{WithMaxTagBytes(-1)}, []string{"WithMaxTagBytes(-1): must be positive"}},
+		{[]Option{WithLogger(nil)}, []string{"WithLogger(nil): a logger is required"}},
 		{[]Option{WithPrefixKey("le")}, []string{`prefix key "le": a Prometheus exposition sets le itself`}},
 		{[]Option{WithPrefixKey("__app")}, []string{`prefix key "__app": Prometheus reserves names starting with "__"`}},
 		{[]Option{WithPrefixKey("otel.scope.app")}, []string{`prefix key "otel.scope.app": the OpenTelemetry Prometheus exporter sets otel_scope_* itself`}},
@@ -116,7 +117,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{[]Option{WithPrefixKey("level")}, []string{`prefix key "level": the Gunicorn profile sets "level", the same Prometheus label name`}},
 		{[]Option{WithPrefixKey("http_response.status_code")}, []string{`the Gunicorn profile sets "http.response.status_code"`}},
 		{[]Option{WithCacheSize(-5), WithMaxTags(-1), WithPrefixKey("quantile")},
-			[]string{"cache size must be positive, got -5", "max tags must be positive, got -1", `prefix key "quantile"`}},
+			[]string{"WithCacheSize(-5): must be positive", "WithMaxTags(-1): must be positive", `prefix key "quantile"`}},
 	} {
 		m, err := New(tc.opts...)
 		if err == nil || m != nil {
@@ -174,10 +175,24 @@ func TestTagLog(t *testing.T) {
 		})
 		b.WriteByte('\n')
 	}
-	const want = "mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=reserved key=le metric=m0 total=1\n" +
-		"mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=conflict key=a.b metric=m0 total=1\n"
+	const want = "mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=reserved key=le metric=m0 count=1 total=1\n" +
+		"mapper: a tag was left out of a series or cut (logged once a minute per reason) reason=conflict key=a.b metric=m0 count=1 total=1\n"
 	if b.String() != want {
 		t.Errorf("log:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// Without WithLogger, the mapper logs to slog.Default(), as it is when New
+// is called.
+func TestTagLogDefault(t *testing.T) {
+	h := &recordHandler{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(h))
+	m := mustMapper(t)
+	slog.SetDefault(old)
+	mapLine(t, m, "m:1|c|#le:1")
+	if len(h.recs) != 1 || h.recs[0].Level != slog.LevelWarn {
+		t.Fatalf("%d records in slog.Default()'s handler, want 1 warning", len(h.recs))
 	}
 }
 

@@ -214,4 +214,16 @@
 //     has no profile: WithoutGunicornProfile gives its behaviour, and
 //     WithDropUnmatched drops what no rule names).
 //   - Sets are always dropped; statsd_exporter rejects them too.
+//
+// # Options and logging
+//
+// New takes options in the OpenTelemetry SDK's style: each Option is made by
+// a With... function, options apply in order (a later one wins), a nil
+// Option is ignored, and an option given a value it does not take makes New
+// fail with an error that names it (every such error, joined).
+//
+// The package logs with log/slog, to slog.Default() (as it is when New is
+// called) unless WithLogger gives another logger: slog.New(slog.DiscardHandler)
+// logs nothing, and WithLogger(nil) makes New fail. WithLogger says what is
+// logged, at which level and how often.
 package mapper

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 	"github.com/gunicornotel/gunicornotel/internal/seriescache"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
@@ -52,17 +53,28 @@ type Mapper struct {
 	errs          []error
 
 	tagDrops [numReasons]atomic.Uint64
-	lastLog  [numReasons]atomic.Int64 // unix nanoseconds of the last log line, per reason
+	tagLogs  [numReasons]ratelog.Limiter // when note logs, per reason
 }
 
-// Option configures a Mapper. Options are applied in order; a later option
-// overrides an earlier one of the same kind. An option given a value it
-// cannot take makes New return an error (it is never silently replaced by
-// the default).
-type Option func(*Mapper)
+// An Option configures a Mapper made by New. Options are applied in order;
+// a later option overrides an earlier one of the same kind. An option given
+// a value it does not take makes New fail, naming the option (it is never
+// silently replaced by the default); a nil Option is ignored.
+type Option interface{ apply(*Mapper) }
+
+// optionFunc is an Option.
+type optionFunc func(*Mapper)
+
+func (f optionFunc) apply(m *Mapper) { f(m) }
 
 func (m *Mapper) fail(format string, args ...any) {
 	m.errs = append(m.errs, fmt.Errorf("mapper: "+format, args...))
+}
+
+// invalid records the error of an option given a value it does not take;
+// New returns it.
+func (m *Mapper) invalid(option string, value any, want string) {
+	m.errs = append(m.errs, fmt.Errorf("mapper: %s(%v): %s", option, value, want))
 }
 
 // WithPrefixKey sets the attribute key that carries the StatsD prefix of
@@ -73,7 +85,7 @@ func (m *Mapper) fail(format string, args ...any) {
 // profile sets (http.response.status_code, error.type, level) makes New
 // fail.
 func WithPrefixKey(key string) Option {
-	return func(m *Mapper) { m.prefixKey = key }
+	return optionFunc(func(m *Mapper) { m.prefixKey = key })
 }
 
 // WithPrefix tells the mapper the StatsD prefix instead of letting it find
@@ -87,43 +99,43 @@ func WithPrefixKey(key string) Option {
 // for a one-character prefix, as Gunicorn writes them) lose it: the rest of
 // the name becomes the instrument name, and the prefix the attribute.
 func WithPrefix(prefix string) Option {
-	return func(m *Mapper) {
+	return optionFunc(func(m *Mapper) {
 		m.prefix = string(bytes.TrimRight([]byte(prefix), "."))
 		m.hasPrefix = true
-	}
+	})
 }
 
 // WithRules adds the rules of a statsd_exporter mapping file. They are tried
 // first; the built-in Gunicorn profile and the generic rules apply to the
 // names they do not match. A nil *Rules adds nothing.
 func WithRules(r *Rules) Option {
-	return func(m *Mapper) { m.rules = r }
+	return optionFunc(func(m *Mapper) { m.rules = r })
 }
 
 // WithoutGunicornProfile turns off the built-in Gunicorn profile: Gunicorn's
 // names are then mapped by the rules, if any, or generically.
 func WithoutGunicornProfile() Option {
-	return func(m *Mapper) { m.profile = false }
+	return optionFunc(func(m *Mapper) { m.profile = false })
 }
 
 // WithDropUnmatched makes the mapper drop names that neither the rules nor the
 // Gunicorn profile know, instead of mapping them generically: only what is
 // named gets through.
 func WithDropUnmatched() Option {
-	return func(m *Mapper) { m.dropUnmatched = true }
+	return optionFunc(func(m *Mapper) { m.dropUnmatched = true })
 }
 
 // WithCacheSize sets how many series the mapper remembers (default
 // DefaultCacheSize). The bound always holds: when the cache is full an
 // arbitrary entry is evicted (and counted in CacheStats). n must be positive.
 func WithCacheSize(n int) Option {
-	return func(m *Mapper) {
+	return optionFunc(func(m *Mapper) {
 		if n <= 0 {
-			m.fail("cache size must be positive, got %d", n)
+			m.invalid("WithCacheSize", n, "must be positive")
 			return
 		}
 		m.cacheSize = n
-	}
+	})
 }
 
 // WithTagOverride decides who wins when a DogStatsD tag has the same key (or
@@ -132,7 +144,7 @@ func WithCacheSize(n int) Option {
 // the mapping wins; with WithTagOverride(true) the tag wins, for every rule,
 // as honor_labels: true does for a single rule of a mapping file.
 func WithTagOverride(on bool) Option {
-	return func(m *Mapper) { m.tagOverride = on }
+	return optionFunc(func(m *Mapper) { m.tagOverride = on })
 }
 
 // WithDropBareTags leaves DogStatsD tags without a value out of the
@@ -142,20 +154,20 @@ func WithTagOverride(on bool) Option {
 // the rest of the sample counts; dropped tags are counted in
 // TagStats.Bare.
 func WithDropBareTags() Option {
-	return func(m *Mapper) { m.dropBare = true }
+	return optionFunc(func(m *Mapper) { m.dropBare = true })
 }
 
 // WithMaxTags sets how many DogStatsD tags of a sample are read (default
 // DefaultMaxTags); the rest are left out and counted in TagStats.TooMany.
 // n must be positive.
 func WithMaxTags(n int) Option {
-	return func(m *Mapper) {
+	return optionFunc(func(m *Mapper) {
 		if n <= 0 {
-			m.fail("max tags must be positive, got %d", n)
+			m.invalid("WithMaxTags", n, "must be positive")
 			return
 		}
 		m.maxTags = n
-	}
+	})
 }
 
 // WithMaxTagBytes sets the longest tag key, and the longest tag value, in
@@ -164,20 +176,27 @@ func WithMaxTags(n int) Option {
 // boundary and kept (TagStats.ValueTruncated). The attributes a mapping sets
 // itself are not cut. n must be positive.
 func WithMaxTagBytes(n int) Option {
-	return func(m *Mapper) {
+	return optionFunc(func(m *Mapper) {
 		if n <= 0 {
-			m.fail("max tag bytes must be positive, got %d", n)
+			m.invalid("WithMaxTagBytes", n, "must be positive")
 			return
 		}
 		m.maxTagBytes = n
-	}
+	})
 }
 
-// WithLogger makes the mapper log, at most once a minute per reason, that a
-// tag was left out of a series or cut (see TagStats). Without it, or with
-// nil, the mapper logs nothing; TagStats counts either way.
+// WithLogger sets where the mapper says, at level Warn and at most once a
+// minute per reason, that a tag was left out of a series or cut (see
+// TagStats, which counts either way). The default is slog.Default(); see
+// Options and logging in the package documentation.
 func WithLogger(l *slog.Logger) Option {
-	return func(m *Mapper) { m.logger = l }
+	return optionFunc(func(m *Mapper) {
+		if l == nil {
+			m.invalid("WithLogger", "nil", "a logger is required (slog.New(slog.DiscardHandler) logs nothing)")
+			return
+		}
+		m.logger = l
+	})
 }
 
 // New returns a Mapper with the built-in Gunicorn profile, changed by opts.
@@ -193,8 +212,11 @@ func New(opts ...Option) (*Mapper, error) {
 	}
 	for _, o := range opts {
 		if o != nil {
-			o(m)
+			o.apply(m)
 		}
+	}
+	if m.logger == nil {
+		m.logger = slog.Default()
 	}
 	if m.prefixKey != "" {
 		m.prefixLabel = promLabel(m.prefixKey)

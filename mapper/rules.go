@@ -81,8 +81,14 @@ func (e *RuleError) Error() string {
 // Unwrap returns the underlying error, if any.
 func (e *RuleError) Unwrap() error { return e.Err }
 
-// A RulesOption changes how ParseRules and LoadRules read a mapping file.
-type RulesOption func(*rulesConfig)
+// A RulesOption changes how ParseRules and LoadRules read a mapping file;
+// a nil RulesOption is ignored.
+type RulesOption interface{ apply(*rulesConfig) }
+
+// rulesOption is a RulesOption.
+type rulesOption func(*rulesConfig)
+
+func (f rulesOption) apply(c *rulesConfig) { f(c) }
 
 type rulesConfig struct {
 	strict bool
@@ -92,7 +98,7 @@ type rulesConfig struct {
 // those who want a mistake in a mapping file to stop the program rather
 // than behave as statsd_exporter would.
 func StrictRules() RulesOption {
-	return func(c *rulesConfig) { c.strict = true }
+	return rulesOption(func(c *rulesConfig) { c.strict = true })
 }
 
 // LoadRules reads and compiles a statsd_exporter mapping file. Errors name
@@ -119,7 +125,7 @@ func ParseRules(filename string, data []byte, opts ...RulesOption) (*Rules, erro
 	var cfg rulesConfig
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o.apply(&cfg)
 		}
 	}
 	rs, err := compileFile(filename, data, cfg)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,25 +165,37 @@ func (b *Bridge) Close() error {
 // carries) stay. An instrument keeps the kind and unit it was made with: if m
 // maps its name to another kind or unit, those samples are rejected as
 // "type_conflict" (OpenTelemetry cannot change an instrument). Samples
-// handled concurrently with SetMapper are mapped by either mapper.
+// handled concurrently with SetMapper are mapped by either mapper. The
+// counters of the old Mapper (CacheStats, TagStats) are added to the
+// bridge's totals, unless m is the same comparable value; a Chain or a
+// Rewrite is always a new Mapper, so give it new Mappers inside.
 func (b *Bridge) SetMapper(m Mapper) {
 	if m == nil {
 		return
 	}
 	b.mapperMu.Lock()
 	old := b.mapper.Swap(&mapperBox{m})
-	if cs, ok := old.m.(cacheStatser); ok && old.m != m {
+	again := sameMapper(old.m, m)
+	if cs, ok := old.m.(cacheStatser); ok && !again {
 		st := cs.CacheStats()
 		b.mapperHitsBase += st.Hits
 		b.mapperMissesBase += st.Misses
 	}
-	if ts, ok := old.m.(tagStatser); ok && old.m != m {
+	if ts, ok := old.m.(tagStatser); ok && !again {
 		b.mapperTagsBase = b.mapperTagsBase.Plus(ts.TagStats())
 	}
 	b.mapperMu.Unlock()
 	b.reserve(m)
 	b.gen.Add(1)
 	b.table.Clear()
+}
+
+// sameMapper reports whether a and b are the same Mapper, whose counters
+// go on. A Mapper of a type that == cannot compare (a Chain, a Rewrite) is
+// taken for a new one.
+func sameMapper(a, b Mapper) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
 // HandleDatagram parses one datagram (one or more lines) with the parser of

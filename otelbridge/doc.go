@@ -34,6 +34,13 @@
 // has no unit, so they conflict. Descriptions and bucket advice of later
 // mappings are ignored.
 //
+// WithMeterFor picks the Meter that makes each instrument, for a program that
+// sends some instruments to one MeterProvider and some to another (two
+// exporters, two expositions): it is asked once per instrument, not per
+// sample. Chain and Rewrite compose Mappers (a profile first, then a
+// mapping file's rules renamed for another exposition, ...) and keep what
+// the bridge asks of them: reserved mappings and counters.
+//
 // # Recording
 //
 // Counters, up-down counters and gauges are asynchronous instruments
@@ -245,6 +252,18 @@
 // slog.Default()), at level Warn: the first time, then at most once a minute,
 // with the limit's reason, its option and value, and the count since the last
 // line.
+//
+// # Options and logging
+//
+// New takes options in the OpenTelemetry SDK's style: each Option is made by
+// a With... function, options apply in order (a later one wins), a nil
+// Option is ignored, and an option given a value it does not take makes New
+// fail with an error that names it (every such error, joined).
+//
+// The package logs with log/slog, to slog.Default() (as it is when New is
+// called) unless WithLogger gives another logger: slog.New(slog.DiscardHandler)
+// logs nothing, and WithLogger(nil) makes New fail. WithLogger says what is
+// logged, at which level and how often.
 //
 // # Concurrency and reloads
 //

@@ -8,10 +8,13 @@ import (
 	"os"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // A Bridge fed Gunicorn datagrams as bytes, read back through a ManualReader.
@@ -123,4 +126,81 @@ func ExampleWithMaxInstruments() {
 	// level=WARN msg="otelbridge: a limit dropped data" limit=name_limit option=WithMaxInstruments value=100 count=1 effect="samples of new instrument names rejected"
 	// 101 map[name_limit:900]
 	// otelbridge: WithMaxSeries(0): must be at least 1
+}
+
+// Chain and Rewrite compose Mappers without hiding what the bridge asks of
+// them: here Gunicorn's metrics keep the built-in profile (and its reserved
+// instruments, made at New), and every other name gets a prefix.
+func ExampleChain() {
+	profile, err := mapper.New(mapper.WithDropUnmatched())
+	if err != nil {
+		log.Fatal(err)
+	}
+	other, err := mapper.New(mapper.WithoutGunicornProfile())
+	if err != nil {
+		log.Fatal(err)
+	}
+	m := otelbridge.Chain{profile, otelbridge.Rewrite{Mapper: other, Func: func(mp *mapper.Mapping) *mapper.Mapping {
+		out := *mp // mp is shared: rewrite a copy
+		out.Name = "statsd." + mp.Name
+		return &out
+	}}}
+
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer mp.Shutdown(context.Background())
+	b, err := otelbridge.New(mp, otelbridge.WithMapper(m))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("instruments at New:", b.Stats().Instruments)
+	for _, line := range []string{"shop.gunicorn.requests:1|c", "orders.sold:1|c"} {
+		var p statsd.Parser
+		samples, _ := p.ParseLine(nil, []byte(line))
+		fmt.Println(m.Map(&samples[0]).Name)
+	}
+	// Output:
+	// instruments at New: 6
+	// gunicorn.requests
+	// statsd.orders.sold
+}
+
+// WithMeterFor sends the instruments of the built-in profile to one
+// MeterProvider and every other to another, as a program with two
+// exporters would.
+func ExampleWithMeterFor() {
+	gunicornReader, otherReader := sdkmetric.NewManualReader(), sdkmetric.NewManualReader()
+	gunicorn := sdkmetric.NewMeterProvider(sdkmetric.WithReader(gunicornReader))
+	defer gunicorn.Shutdown(context.Background())
+	other := sdkmetric.NewMeterProvider(sdkmetric.WithReader(otherReader))
+	defer other.Shutdown(context.Background())
+	otherMeter := other.Meter("statsd")
+
+	b, err := otelbridge.New(gunicorn, otelbridge.WithMeterFor(func(m *mapper.Mapping) metric.Meter {
+		if m.Reserved {
+			return nil // the profile's instruments: New's MeterProvider
+		}
+		return otherMeter
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	b.HandleDatagram([]byte("shop.gunicorn.requests:1|c\norders.sold:3|c"))
+
+	for name, r := range map[string]sdkmetric.Reader{"gunicorn": gunicornReader, "other": otherReader} {
+		var rm metricdata.ResourceMetrics
+		if err := r.Collect(context.Background(), &rm); err != nil {
+			log.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if sum, ok := m.Data.(metricdata.Sum[float64]); ok {
+					fmt.Println(name, m.Name, sum.DataPoints[0].Value)
+				}
+			}
+		}
+	}
+	// Unordered output:
+	// gunicorn gunicorn.requests 1
+	// other orders.sold 3
 }

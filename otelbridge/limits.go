@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 )
 
 // What the bridge counts for memory (see Memory in the package
@@ -264,7 +266,6 @@ const (
 	lDatagramWeight = numOverflowReasons + cDatagram
 	lReclaim        = numOverflowReasons + numCapReasons
 	numLimits       = lReclaim + 1
-	logInterval     = int64(time.Minute)
 	overflowEffect  = "new series recorded in the instrument's overflow series (otel.metric.overflow=true)"
 	weightCapEffect = "sample weight capped: fewer observations or a smaller increment recorded"
 	limitLogMessage = "otelbridge: a limit dropped data"
@@ -313,23 +314,22 @@ func (c *config) limitValue(l int) any {
 }
 
 // limitLog says in the log that a limit dropped data: the first time, and
-// then at most once per logInterval, with the count since the last line.
+// then at most once per ratelog.Interval, with the count since the last line.
 type limitLog struct {
-	next    atomic.Int64 // bridge clock before which the limit is not logged again
-	pending atomic.Uint64
+	total atomic.Uint64 // what the limit dropped
+	rate  ratelog.Limiter
 }
 
 // noteLimit counts n drops by limit l at time now (bridge clock), and logs
-// them if the limit was not logged within logInterval.
+// them if the limit was not logged within ratelog.Interval.
 func (b *Bridge) noteLimit(l int, n uint64, now int64) {
 	ll := &b.limitLogs[l]
-	ll.pending.Add(n)
-	nx := ll.next.Load()
-	if now < nx || !ll.next.CompareAndSwap(nx, now+logInterval) {
+	since, ok := ll.rate.Due(now, ll.total.Add(n))
+	if !ok {
 		return
 	}
 	info := limitInfos[l]
 	b.cfg.logger.Warn(limitLogMessage,
 		"limit", info.reason, "option", info.option, "value", b.cfg.limitValue(l),
-		"count", ll.pending.Swap(0), "effect", info.effect)
+		"count", since, "effect", info.effect)
 }

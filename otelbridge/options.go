@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/gunicornotel/gunicornotel/mapper"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
@@ -22,7 +24,9 @@ import (
 // its telemetry; likewise the tags it left out, if it has the method
 // TagStats() mapper.TagStats. If it has the method ReservedMappings() []*mapper.Mapping, as
 // *mapper.Mapper does, the bridge makes those instruments at once (see
-// Mapping.Reserved), so that no other mapping can take their names.
+// Mapping.Reserved), so that no other mapping can take their names. A Mapper
+// that wraps others must have these methods too, or the bridge loses them:
+// Chain and Rewrite compose Mappers and keep them all.
 type Mapper interface {
 	Map(s *statsd.Sample) *mapper.Mapping
 }
@@ -105,6 +109,7 @@ func (o listenOption) applyListen(c *listenConfig) { o(c) }
 type config struct {
 	mapper                 Mapper
 	meterName              string
+	meterFor               func(*mapper.Mapping) metric.Meter
 	telemetry              bool
 	parser                 statsd.Parser
 	logger                 *slog.Logger
@@ -190,6 +195,38 @@ func WithMeterName(name string) Option {
 	})
 }
 
+// WithMeterFor makes the bridge ask pick which Meter makes the instrument of
+// a mapping, as a program that sends some instruments to one exporter and
+// some to another would choose between its MeterProviders: pick is called
+// when the bridge is about to make an instrument, with the first mapping of
+// its name (never per sample: an instrument is made once, and its series'
+// attribute sets with it), and the Meter it returns makes that instrument
+// and registers its callback. A nil Meter, like every instrument without
+// this option, is the default: the one New's MeterProvider gives under
+// WithMeterName's scope. The bridge's own telemetry is never picked.
+//
+// The bridge checks an instrument name against OpenTelemetry's syntax
+// (1 to 255 characters: a letter, then letters, digits, '_', '.', '-', '/')
+// only for the default Meter. A picked Meter is given any name of 1 to 255
+// bytes and judges it: an error from it rejects the mapping's samples under
+// reason "instrument_error". (A Meter whose Prometheus exporter translates no
+// names may, for example, take statsd_exporter's names, which may start with
+// '_'.) A name belongs to one instrument whatever Meter made it.
+//
+// pick runs while the bridge holds the lock of its instruments: it must be
+// quick and must not call the Bridge. It may be called for a mapping whose
+// instrument a limit then refuses; it should only choose. A nil pick makes
+// New fail.
+func WithMeterFor(pick func(m *mapper.Mapping) metric.Meter) Option {
+	return bridgeOption(func(c *config) {
+		if pick == nil {
+			c.invalid("WithMeterFor", "nil", "a function is required")
+			return
+		}
+		c.meterFor = pick
+	})
+}
+
 // WithTelemetry turns the bridge's own instruments (see the package
 // documentation) on or off. Default on. Stats works either way.
 func WithTelemetry(on bool) Option {
@@ -206,8 +243,8 @@ func WithParser(p statsd.Parser) Option {
 
 // WithLogger sets where the bridge says that a limit dropped data (see
 // Limits in the package documentation): at level Warn, at most once a minute
-// for each limit. The default is slog.Default(). A nil logger makes New fail;
-// slog.New(slog.DiscardHandler) logs nothing.
+// for each limit. The default is slog.Default(); see Options and logging in
+// the package documentation.
 func WithLogger(l *slog.Logger) Option {
 	return bridgeOption(func(c *config) {
 		if l == nil {

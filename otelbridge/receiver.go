@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/gunicornotel/gunicornotel/internal/asyncinst"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -128,16 +129,16 @@ func ObserveServer(mp metric.MeterProvider, srv *statsd.Server) (metric.Registra
 		return nil, errors.New("otelbridge: ObserveServer: nil MeterProvider or Server")
 	}
 	m := mp.Meter(ScopeName)
-	obs := &observables{m: m}
-	counter := obs.counter
+	mk := &asyncinst.Maker{Meter: m}
+	counter := mk.Int64Counter
 	bytes := counter(MetricServerBytes, "By", "Payload bytes the StatsD server read.")
 	reads := counter(MetricServerReads, "{read}", "Reads that returned data (each one batch for the bridge).")
 	readErrs := counter(MetricServerReadErrors, "{error}", "Failed reads and accepts.")
 	drops := counter(MetricServerKernelDrops, "{datagram}", "Datagrams the kernel dropped, a socket's receive buffer being full (Linux).")
 	conns := counter(MetricServerConnections, "{connection}", "Stream connections accepted.")
 	evicted := counter(MetricServerConnectionsEvicted, "{connection}", "Stream connections idle longest, closed to admit new ones over the connection limit.")
-	open := obs.updown(MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
-	if err := obs.err(); err != nil {
+	open := mk.Int64UpDownCounter(MetricServerConnectionsOpen, "{connection}", "Stream connections open.")
+	if err := mk.Err(); err != nil {
 		return nil, err
 	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {

@@ -119,7 +119,16 @@ func (b *Bridge) instrument(mapping *mapper.Mapping) (*instrument, int) {
 	// A bad name or kind takes no slot: the series table remembers the
 	// verdict for each StatsD series, so a flood of them cannot use up the
 	// names.
-	if !validName(mapping.Name) || mapping.Kind < mapper.KindCounter || mapping.Kind > mapper.KindHistogram {
+	if len(mapping.Name) == 0 || len(mapping.Name) > maxNameLen || mapping.Kind < mapper.KindCounter || mapping.Kind > mapper.KindHistogram {
+		return nil, rBadName
+	}
+	meter, picked := b.meter, false
+	if pick := b.cfg.meterFor; pick != nil {
+		if m := pick(mapping); m != nil {
+			meter, picked = m, true
+		}
+	}
+	if !picked && !validName(mapping.Name) {
 		return nil, rBadName
 	}
 	taken := &b.ngeneric
@@ -158,20 +167,20 @@ func (b *Bridge) instrument(mapping *mapper.Mapping) (*instrument, int) {
 	unit, desc := metric.WithUnit(mapping.Unit), metric.WithDescription(mapping.Description)
 	switch mapping.Kind {
 	case mapper.KindCounter:
-		inst.observable, err = b.meter.Float64ObservableCounter(mapping.Name, unit, desc)
+		inst.observable, err = meter.Float64ObservableCounter(mapping.Name, unit, desc)
 	case mapper.KindUpDownCounter:
-		inst.observable, err = b.meter.Float64ObservableUpDownCounter(mapping.Name, unit, desc)
+		inst.observable, err = meter.Float64ObservableUpDownCounter(mapping.Name, unit, desc)
 	case mapper.KindGauge:
-		inst.observable, err = b.meter.Float64ObservableGauge(mapping.Name, unit, desc)
+		inst.observable, err = meter.Float64ObservableGauge(mapping.Name, unit, desc)
 	case mapper.KindHistogram:
 		hopts := []metric.Float64HistogramOption{unit, desc}
 		if mapping.Buckets != nil {
 			hopts = append(hopts, metric.WithExplicitBucketBoundaries(mapping.Buckets...))
 		}
-		inst.recorder, err = b.meter.Float64Histogram(mapping.Name, hopts...)
+		inst.recorder, err = meter.Float64Histogram(mapping.Name, hopts...)
 	}
 	if err == nil && inst.observable != nil {
-		_, err = b.meter.RegisterCallback(inst.observe, inst.observable)
+		_, err = meter.RegisterCallback(inst.observe, inst.observable)
 	}
 	if err != nil {
 		inst.reject = rInstrumentError
@@ -329,10 +338,13 @@ func (b *Bridge) due(st *seriesState, now int64, pressed bool) int {
 	return why
 }
 
+// maxNameLen is the longest instrument name OpenTelemetry accepts.
+const maxNameLen = 255
+
 // validName reports whether OpenTelemetry accepts name as an instrument name:
 // 1 to 255 characters, a letter first, then letters, digits, '_', '.', '-', '/'.
 func validName(name string) bool {
-	if len(name) == 0 || len(name) > 255 {
+	if len(name) == 0 || len(name) > maxNameLen {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

@@ -30,8 +30,8 @@ const (
 	// is not supported.
 	ReasonUnsupportedType = "unsupported_type"
 	// ReasonBadName: the mapping names an instrument that OpenTelemetry does
-	// not allow (empty, over 255 bytes, not [A-Za-z][A-Za-z0-9_./-]*), or has
-	// an unknown Kind.
+	// not allow (empty, over 255 bytes, or, for the default Meter, not
+	// [A-Za-z][A-Za-z0-9_./-]*: see WithMeterFor), or has an unknown Kind.
 	ReasonBadName = "bad_name"
 	// ReasonInstrumentError: the MeterProvider returned an error creating the
 	// instrument.

@@ -2,13 +2,13 @@ package otelbridge
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/gunicornotel/gunicornotel/internal/asyncinst"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -48,31 +48,9 @@ func clampInt64(v uint64) int64 {
 	return int64(v)
 }
 
-// observables makes the asynchronous instruments of the bridge's and the
-// server's telemetry on one meter, collecting their errors for err.
-type observables struct {
-	m    metric.Meter
-	errs []error
-}
-
-func (o *observables) counter(name, unit, desc string) metric.Int64ObservableCounter {
-	c, err := o.m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-	o.errs = append(o.errs, err)
-	return c
-}
-
-func (o *observables) updown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
-	c, err := o.m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-	o.errs = append(o.errs, err)
-	return c
-}
-
-// err returns every error of the instruments made so far, joined.
-func (o *observables) err() error { return errors.Join(o.errs...) }
-
 func (b *Bridge) registerTelemetry(m metric.Meter) error {
-	obs := &observables{m: m}
-	counter, updown := obs.counter, obs.updown
+	mk := &asyncinst.Maker{Meter: m}
+	counter, updown := mk.Int64Counter, mk.Int64UpDownCounter
 	datagrams := counter(MetricDatagrams, "{datagram}", "StatsD datagrams (TCP: lines) handed to the bridge.")
 	samples := counter(MetricSamples, "{sample}", "Parsed StatsD samples handed to the bridge, by type.")
 	recorded := counter(MetricRecorded, "{sample}", "Samples recorded in an instrument.")
@@ -90,7 +68,7 @@ func (b *Bridge) registerTelemetry(m metric.Meter) error {
 	mapHits := counter(MetricMapperCacheHits, "{lookup}", "Mapper cache hits, when the mapper reports them.")
 	mapMisses := counter(MetricMapperCacheMisses, "{lookup}", "Mapper cache misses, when the mapper reports them.")
 	tagsDropped := counter(MetricTagsDropped, "{tag}", "Tags left out of series, by reason (bad_tag: unreadable; the mapper's: reserved, conflict, invalid, bare, too_many, key_too_long; value_truncated: cut short, kept).")
-	if err := obs.err(); err != nil {
+	if err := mk.Err(); err != nil {
 		return err
 	}
 

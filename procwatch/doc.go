@@ -203,4 +203,16 @@
 // what it shows. BENCHMARKS.md has the figures by class: watching 4 idle
 // workers at the default rate costs 1.2 to 1.5% of a core on a 2-core VM
 // whatever the class, about 2.1% with some 40 requests a second.
+//
+// # Options and logging
+//
+// New takes options in the OpenTelemetry SDK's style: each Option is made by
+// a With... function, options apply in order (a later one wins), a nil
+// Option is ignored, and an option given a value it does not take makes New
+// fail with an error that names it (every such error, joined).
+//
+// The package logs with log/slog, to slog.Default() (as it is when New is
+// called) unless WithLogger gives another logger: slog.New(slog.DiscardHandler)
+// logs nothing, and WithLogger(nil) makes New fail. WithLogger says what is
+// logged, at which level and how often.
 package procwatch

@@ -3,6 +3,7 @@ package procwatch
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ func newTestWatcher(t testing.TB, opts ...Option) (*Watcher, *sdkmetric.ManualRe
 	r := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	w, err := New(mp, opts...)
+	// Quiet unless opts give a logger (the later WithLogger wins).
+	w, err := New(mp, append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,18 @@ const (
 	DefaultProcRoot = "/proc"
 )
 
-// An Option configures a Watcher made by New. An option given an invalid
-// value makes New fail with an error that names it.
-type Option func(*config) error
+// An Option configures a Watcher made by New. An option given a value it
+// does not take makes New fail, naming the option; a nil Option is ignored.
+type Option interface{ apply(*config) }
+
+// optionFunc is an Option; the error it returns is kept for New.
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) {
+	if err := f(c); err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
 
 type config struct {
 	pid       int
@@ -39,12 +48,13 @@ type config struct {
 	pidAttr   bool
 	prefixKey string
 	tagAttrs  bool
+	errs      []error // of options given a value they do not take
 }
 
 func defaultConfig() config {
 	return config{
 		interval:  DefaultSampleInterval,
-		logger:    slog.New(slog.DiscardHandler),
+		logger:    slog.Default(),
 		procRoot:  DefaultProcRoot,
 		meterName: ScopeName,
 		explicit:  explicit{timeout: -1},
@@ -55,13 +65,13 @@ func defaultConfig() config {
 // gunicorn.up turns 0 for good: a pid is not followed to a new master (use
 // WithPIDFile or WithDiscover for that).
 func WithPID(pid int) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if pid <= 0 {
 			return fmt.Errorf("procwatch: WithPID(%d): not a process id", pid)
 		}
 		c.pid = pid
 		return nil
-	}
+	})
 }
 
 // WithPIDFile watches the master whose pid is in the file at path
@@ -69,13 +79,13 @@ func WithPID(pid int) Option {
 // follows a master replaced by a USR2 upgrade or a restart; while the file is
 // missing or names no running process, gunicorn.up is 0.
 func WithPIDFile(path string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if path == "" {
 			return errors.New("procwatch: WithPIDFile: empty path")
 		}
 		c.pidFile = path
 		return nil
-	}
+	})
 }
 
 // WithDiscover makes the watcher find the master itself: a process whose
@@ -84,22 +94,22 @@ func WithPIDFile(path string) Option {
 // When several are found, the oldest is watched (and the choice logged).
 // When the master is gone, the watcher looks again, at most once a second.
 func WithDiscover() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		c.discover = true
 		return nil
-	}
+	})
 }
 
 // WithSampleInterval sets the time between two passes of Run (default
 // DefaultSampleInterval). It must be positive.
 func WithSampleInterval(d time.Duration) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if d <= 0 {
 			return fmt.Errorf("procwatch: WithSampleInterval(%v): not positive", d)
 		}
 		c.interval = d
 		return nil
-	}
+	})
 }
 
 // WithAttributes adds attributes to every point the watcher reports, for
@@ -108,7 +118,7 @@ func WithSampleInterval(d time.Duration) Option {
 // figures and these land side by side. Keys must not be empty nor one of the
 // watcher's own keys (gunicorn.worker.state, process.pid, ...).
 func WithAttributes(kv ...attribute.KeyValue) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		for _, a := range kv {
 			if !a.Valid() {
 				return fmt.Errorf("procwatch: WithAttributes: invalid attribute %q", a.Key)
@@ -119,20 +129,21 @@ func WithAttributes(kv ...attribute.KeyValue) Option {
 		}
 		c.attrs = append(c.attrs, kv...)
 		return nil
-	}
+	})
 }
 
-// WithLogger sets where the watcher logs: the master it follows, and each
-// kind of failure (such as no permission for /proc/PID/fd) once. The default
-// discards.
+// WithLogger sets where the watcher logs: the master it follows (at level
+// Info), and each kind of failure (such as no permission for /proc/PID/fd)
+// once. The default is slog.Default(); see Options and logging in the
+// package documentation.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if l == nil {
-			return errors.New("procwatch: WithLogger(nil)")
+			return errors.New("procwatch: WithLogger(nil): a logger is required (slog.New(slog.DiscardHandler) logs nothing)")
 		}
 		c.logger = l
 		return nil
-	}
+	})
 }
 
 // WithProcRoot reads the proc file system at path instead of /proc, for
@@ -141,25 +152,25 @@ func WithLogger(l *slog.Logger) Option {
 // Gunicorn's --backlog and the root's sys/net/core/somaxconn, and the queue
 // of a unix listener is not reported.
 func WithProcRoot(path string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if path == "" {
 			return errors.New("procwatch: WithProcRoot: empty path")
 		}
 		c.procRoot = path
 		return nil
-	}
+	})
 }
 
 // WithMeterName sets the instrumentation scope of the instruments (default
 // ScopeName).
 func WithMeterName(name string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if name == "" {
 			return errors.New("procwatch: WithMeterName: empty name")
 		}
 		c.meterName = name
 		return nil
-	}
+	})
 }
 
 // WithWorkerClass says which worker class Gunicorn runs ("sync", "gthread",
@@ -171,13 +182,13 @@ func WithMeterName(name string) Option {
 // they map, an epoll instance, their threads), else it is Gunicorn's
 // default, sync.
 func WithWorkerClass(class string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if class == "" {
 			return errors.New("procwatch: WithWorkerClass: empty class")
 		}
 		c.explicit.class = class
 		return nil
-	}
+	})
 }
 
 // WithThreads says how many threads each gthread worker runs (Gunicorn's
@@ -186,26 +197,26 @@ func WithWorkerClass(class string) Option {
 // in a worker, which reaches --threads only once a worker had that many
 // requests at once (the pool starts its threads as needed).
 func WithThreads(n int) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("procwatch: WithThreads(%d): fewer than 1", n)
 		}
 		c.explicit.threads = n
 		return nil
-	}
+	})
 }
 
 // WithWorkerConnections says how many connections each async worker
 // serves at once (Gunicorn's --worker-connections, default 1000),
 // overriding the master's settings; capacity is workers × that.
 func WithWorkerConnections(n int) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("procwatch: WithWorkerConnections(%d): fewer than 1", n)
 		}
 		c.explicit.workerConns = n
 		return nil
-	}
+	})
 }
 
 // WithTimeout says Gunicorn's --timeout, overriding the master's settings;
@@ -215,13 +226,13 @@ func WithWorkerConnections(n int) Option {
 // heartbeats (every timeout/2 while idle); otherwise it is Gunicorn's
 // default, 30 s.
 func WithTimeout(d time.Duration) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if d < 0 || d%time.Second != 0 {
 			return fmt.Errorf("procwatch: WithTimeout(%v): not a whole number of seconds, 0 or more", d)
 		}
 		c.explicit.timeout = int(d / time.Second)
 		return nil
-	}
+	})
 }
 
 // WithPIDAttribute adds process.pid to the per-process series (CPU, memory,
@@ -231,10 +242,10 @@ func WithTimeout(d time.Duration) Option {
 // the pid, each new worker makes new series. The master's series carry its
 // pid either way.
 func WithPIDAttribute() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		c.pidAttr = true
 		return nil
-	}
+	})
 }
 
 // WithPrefixAttribute takes the attribute otelbridge derives from the
@@ -243,13 +254,13 @@ func WithPIDAttribute() Option {
 // from its arguments, GUNICORN_CMD_ARGS, configuration file, again for each
 // new master. WithAttributes wins for a key both give.
 func WithPrefixAttribute(key string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if key == "" || ownKeys[attribute.Key(key)] {
 			return fmt.Errorf("procwatch: WithPrefixAttribute(%q): empty, or a key the watcher sets itself", key)
 		}
 		c.prefixKey = key
 		return nil
-	}
+	})
 }
 
 // WithTagAttributes takes the master's --dogstatsd-tags as attributes, as
@@ -258,10 +269,10 @@ func WithPrefixAttribute(key string) Option {
 // key WithAttributes or the prefix gives, or the watcher sets itself, is
 // left out.
 func WithTagAttributes() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		c.tagAttrs = true
 		return nil
-	}
+	})
 }
 
 func (c *config) check() error {

@@ -121,6 +121,26 @@ func TestSyncTCPTree(t *testing.T) {
 	}
 }
 
+// TestDefaultLogger: without WithLogger, the watcher logs to slog.Default(),
+// as it is when New is called.
+func TestDefaultLogger(t *testing.T) {
+	var log bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	r := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	w, err := New(mp, WithProcRoot("testdata/proc/no-fd"), WithPID(1000))
+	slog.SetDefault(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Sample(context.Background()) // fails on the fds, and says so
+	if n := strings.Count(log.String(), "level=WARN"); n != 1 || !strings.Contains(log.String(), "reason=fd_access") {
+		t.Errorf("%d warnings in slog.Default()'s handler, want 1 naming fd_access:\n%s", n, log.String())
+	}
+}
+
 // TestNoFDTree: without access to the fd directories, the watcher keeps
 // counts, CPU, memory, uptime and the backlog (its listener found by the
 // master's --bind), says so once in the log, and counts each failure.
@@ -374,7 +394,7 @@ func TestNewErrors(t *testing.T) {
 		{"proc root", []Option{WithPID(1), WithProcRoot("testdata/nowhere")}, "testdata/nowhere"},
 		{"meter", []Option{WithPID(1), WithMeterName("")}, "WithMeterName"},
 		{"class", []Option{WithPID(1), WithWorkerClass("")}, "WithWorkerClass"},
-		{"nil option", []Option{WithPID(1), nil}, "nil Option"},
+		{"every bad option named", []Option{WithPID(0), nil, WithSampleInterval(-1), WithMeterName("")}, "WithPID(0): not a process id\nprocwatch: WithSampleInterval(-1ns)"},
 	} {
 		_, err := New(mp, c.opts...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -383,6 +403,12 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New(nil, WithPID(1)); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+	w, err := New(mp, WithProcRoot("testdata/proc/sync-tcp"), nil, WithPID(1000))
+	if err != nil {
+		t.Errorf("a nil Option: %v", err)
+	} else {
+		_ = w.Close()
 	}
 }
 

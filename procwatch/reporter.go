@@ -1,11 +1,12 @@
 package procwatch
 
 import (
-	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/gunicornotel/gunicornotel/internal/asyncinst"
 )
 
 // The names of the watcher's instruments.
@@ -133,27 +134,8 @@ func (r *reporter) set(kv ...attribute.KeyValue) attribute.Set {
 
 // register creates the instruments and registers observe as their callback.
 func (r *reporter) register(m metric.Meter, observe metric.Callback) error {
-	var errs []error
-	ig := func(name, unit, desc string) metric.Int64ObservableGauge {
-		g, err := m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return g
-	}
-	fg := func(name, unit, desc string) metric.Float64ObservableGauge {
-		g, err := m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return g
-	}
-	ic := func(name, unit, desc string) metric.Int64ObservableCounter {
-		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
-	fc := func(name, unit, desc string) metric.Float64ObservableCounter {
-		c, err := m.Float64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
+	mk := &asyncinst.Maker{Meter: m}
+	ig, fg, ic, fc := mk.Int64Gauge, mk.Float64Gauge, mk.Int64Counter, mk.Float64Counter
 	i := &r.inst
 	i.count = ig(MetricWorkerCount, "{worker}", "Gunicorn workers now (sync workers: by state, busy while holding an accepted connection)")
 	i.capacity = ig(MetricWorkerCapacity, "{request}", "Requests Gunicorn's workers can serve at once: workers (sync), workers × threads (gthread), workers × worker_connections (async)")
@@ -171,7 +153,7 @@ func (r *reporter) register(m metric.Meter, observe metric.Callback) error {
 	i.limit = ig(MetricListenLimit, "{connection}", "The most connections a Gunicorn listener's accept queue holds")
 	i.up = ig(MetricUp, "", "1 while the Gunicorn master runs, 0 when it is gone")
 	i.errors = ic(MetricWatchErrors, "{error}", "What the Gunicorn watcher failed to read, by reason")
-	if err := errors.Join(errs...); err != nil {
+	if err := mk.Err(); err != nil {
 		return fmt.Errorf("procwatch: creating instruments: %w", err)
 	}
 	var err error

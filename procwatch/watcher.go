@@ -91,12 +91,12 @@ func New(provider metric.MeterProvider, opts ...Option) (*Watcher, error) {
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("procwatch: New: nil Option")
+		if o != nil {
+			o.apply(&cfg)
 		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err

@@ -539,7 +539,7 @@ func (s *Server) noteDrops(ps *packetSock, v uint32) {
 		}
 		if ps.drops.CompareAndSwap(old, v) {
 			total := s.stats.kernelDrops.Add(uint64(d))
-			if since, ok := s.logs.kernelDrops.due(total); ok {
+			if since, ok := s.logs.kernelDrops.Due(time.Now().UnixNano(), total); ok {
 				s.logger().Warn("statsd: the kernel dropped datagrams, the socket's receive buffer being full: raise ReadBufferSize (and net.core.rmem_max) or Readers",
 					"addr", ps.conn.LocalAddr().String(), "dropped", since, "kernel_drops_total", total)
 			}
@@ -567,7 +567,7 @@ func (s *Server) readError(ps *packetSock, err error, delay *time.Duration) (sto
 // would otherwise log once a second, the longest backoff.
 func (s *Server) readFailed(msg string, addr net.Addr, err error) {
 	total := s.stats.readErrors.Add(1)
-	if since, ok := s.logs.readErrors.due(total); ok {
+	if since, ok := s.logs.readErrors.Due(time.Now().UnixNano(), total); ok {
 		s.logger().Error(msg, "addr", addr.String(), "err", err, "failures", since, "read_errors_total", total)
 	}
 }

@@ -3,6 +3,8 @@ package statsd
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 )
 
 // Stats is a snapshot of a Server's counters, as returned by Server.Stats.
@@ -124,7 +126,7 @@ func (s *Server) count(b *Batch, nbytes int) {
 		return
 	}
 	total := s.stats.errors[ReasonTooLong].Load()
-	if since, ok := s.logs.tooLong.due(total); ok {
+	if since, ok := s.logs.tooLong.Due(time.Now().UnixNano(), total); ok {
 		var start []byte
 		for i := range b.Errors {
 			if b.Errors[i].Reason == ReasonTooLong {
@@ -139,32 +141,13 @@ func (s *Server) count(b *Batch, nbytes int) {
 	}
 }
 
-// limitLogEvery is the least time between two log records about one limit.
-const limitLogEvery = time.Minute
-
-// A limitLog lets a limit that drops data say so in the log, at most once
-// every limitLogEvery, and how much it dropped since it last did.
-type limitLog struct {
-	next   atomic.Int64  // Unix nanoseconds before which nothing is logged
-	logged atomic.Uint64 // the limit's counter at the last record
-}
-
-// due reports whether a record is due now, given the limit's counter total,
-// and if so how much the counter grew since the last record.
-func (l *limitLog) due(total uint64) (since uint64, ok bool) {
-	now := time.Now().UnixNano()
-	next := l.next.Load()
-	if now < next || !l.next.CompareAndSwap(next, now+int64(limitLogEvery)) {
-		return 0, false
-	}
-	return total - l.logged.Swap(total), true
-}
-
 // limitLogs are the Server's limits that drop data, each with its log.
+// Each says so at most once per ratelog.Interval, with how much it dropped
+// since it last did.
 type limitLogs struct {
-	kernelDrops limitLog // the receive buffer (Server.ReadBufferSize)
-	tooLong     limitLog // Server.Parser.MaxLineLength and MaxDatagramSize
-	evicted     limitLog // Server.MaxConns
-	idleClosed  limitLog // Server.IdleTimeout
-	readErrors  limitLog // failed reads and accepts (file descriptors run out, ...)
+	kernelDrops ratelog.Limiter // the receive buffer (Server.ReadBufferSize)
+	tooLong     ratelog.Limiter // Server.Parser.MaxLineLength and MaxDatagramSize
+	evicted     ratelog.Limiter // Server.MaxConns
+	idleClosed  ratelog.Limiter // Server.IdleTimeout
+	readErrors  ratelog.Limiter // failed reads and accepts (file descriptors run out, ...)
 }

@@ -87,7 +87,7 @@ func (s *Server) startConn(tl *trackedListener, c net.Conn, cfg *config) {
 	s.stats.connsOpen.Add(1)
 	if evicted != nil {
 		total := s.stats.evicted.Add(1)
-		if since, ok := s.logs.evicted.due(total); ok {
+		if since, ok := s.logs.evicted.Due(time.Now().UnixNano(), total); ok {
 			s.logger().Warn("statsd: connection limit reached: closed the connection idle longest to admit a new one (raise MaxConns if these are real senders)",
 				"max_conns", cfg.maxConns, "remote", evicted.conn.RemoteAddr().String(),
 				"evicted", since, "evicted_total", total)
@@ -173,7 +173,7 @@ func (c *streamConn) serve() {
 		case isTimeout(err):
 			c.process(0, true)
 			total := s.stats.idleClosed.Add(1)
-			if since, ok := s.logs.idleClosed.due(total); ok {
+			if since, ok := s.logs.idleClosed.Due(time.Now().UnixNano(), total); ok {
 				s.logger().Info("statsd: closed connections idle for longer than IdleTimeout",
 					"idle_timeout", c.idle, "remote", c.conn.RemoteAddr().String(),
 					"closed", since, "idle_closed_total", total)

@@ -40,9 +40,8 @@ type app struct {
 	log *slog.Logger
 
 	reg       *prometheus.Registry
-	std, raw  *sdkmetric.MeterProvider
-	mp        metric.MeterProvider // routes between std and raw
-	sums      *summaries           // the summaries served (summary.go)
+	std, raw  *sdkmetric.MeterProvider // the two expositions (routing.go)
+	sums      *summaries               // the summaries served (summary.go)
 	reloads   metric.Int64Counter
 	telemetry metric.Registration
 
@@ -106,14 +105,14 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 	if a.raw, err = a.newMeterProvider(otlptranslator.NoTranslation); err != nil {
 		return nil, err
 	}
-	a.mp = &routingProvider{MeterProvider: a.std, raw: a.raw, sums: a.sums}
 	if a.seCounts, err = a.registerStatsdExporterNames(); err != nil {
 		return nil, err
 	}
 	if err := a.registerTelemetry(a.std.Meter(otelbridge.ScopeName)); err != nil {
 		return nil, err
 	}
-	bridge, err := otelbridge.New(a.mp, append(cfg.bridgeOptions(logger), otelbridge.WithMapper(names))...)
+	pick := newMeters(a.raw, otelbridge.ScopeName, a.sums).pick
+	bridge, err := otelbridge.New(a.std, append(cfg.bridgeOptions(logger), otelbridge.WithMapper(names), otelbridge.WithMeterFor(pick))...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,18 +136,18 @@ func newApp(cfg *config, logger *slog.Logger) (_ *app, err error) {
 // newMapper returns the mapper for rules (nil: no mapping file), as the flags
 // configure it: statsd_exporter's names for everything, but Gunicorn's own
 // metrics under the built-in profile when it is on.
-func (a *app) newMapper(rules *mapper.Rules) (*statsdNames, error) {
-	n := &statsdNames{sums: a.sums, noFile: rules == nil}
-	var err error
-	if n.m, err = mapper.New(a.cfg.mapperOptions(rules, a.log)...); err != nil {
+func (a *app) newMapper(rules *mapper.Rules) (otelbridge.Mapper, error) {
+	m, err := mapper.New(a.cfg.mapperOptions(rules, a.log)...)
+	if err != nil {
 		return nil, fmt.Errorf("mapper: %w", err)
 	}
+	var profile *mapper.Mapper
 	if a.cfg.useProfile() {
-		if n.profile, err = mapper.New(a.cfg.profileOptions(a.log)...); err != nil {
+		if profile, err = mapper.New(a.cfg.profileOptions(a.log)...); err != nil {
 			return nil, fmt.Errorf("mapper: %w", err)
 		}
 	}
-	return n, nil
+	return statsdNames(profile, m, rules == nil), nil
 }
 
 // newMeterProvider returns a MeterProvider whose Prometheus exporter, with

@@ -7,22 +7,17 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
-	"github.com/gunicornotel/gunicornotel/statsd"
+	"github.com/gunicornotel/gunicornotel/otelbridge"
 )
 
 // The daemon serves what statsd_exporter serves for the same traffic and
 // mapping file, while the library keeps OpenTelemetry names and units. The
 // translation happens here, between the mapper and the bridge: statsdNames
 // renames every mapping but the Gunicorn profile's to the metric name
-// statsd_exporter would expose, marked with rawPrefix, and the
-// routingProvider (routing.go) makes those instruments in a MeterProvider
-// whose Prometheus exporter adds no suffix and escapes nothing.
-
-// rawPrefix marks an instrument name whose rest is the Prometheus metric name
-// to expose as it is. The bridge accepts it as an OpenTelemetry instrument
-// name ('/' may follow the first letter), which the rest alone may not be
-// (statsd_exporter's names may start with '_').
-const rawPrefix = "prom/"
+// statsd_exporter would expose, and the bridge makes those instruments with
+// the Meter of a MeterProvider whose Prometheus exporter adds no suffix and
+// escapes nothing (routing.go: meters.pick, the bridge's
+// otelbridge.WithMeterFor).
 
 // escapeName returns name as statsd_exporter escapes metric names and tag
 // keys: every character but [a-zA-Z0-9_] becomes '_', except that a '-'
@@ -72,88 +67,51 @@ func validEscaped(name string) bool {
 	return true
 }
 
-// statsdNames is the Mapper the daemon gives the bridge. The built-in
-// Gunicorn profile, when on, maps Gunicorn's own names with OpenTelemetry
-// names (gunicorn.requests, served as gunicorn_requests_total); every other
-// sample is mapped by the library mapper (the mapping file's rules, else
-// generically) and renamed to what statsd_exporter exposes:
+// statsdNames returns the Mapper the daemon gives the bridge. The built-in
+// Gunicorn profile, when on (profile not nil), maps Gunicorn's own names with
+// OpenTelemetry names (gunicorn.requests, served as gunicorn_requests_total)
+// and its reserved instruments; every other sample is mapped by m (the
+// mapping file's rules, else generically) and renamed by asStatsdExporter.
+// noFile says there is no mapping file. The composition is the library's
+// (otelbridge.Chain, otelbridge.Rewrite), which keeps what the bridge asks of
+// the mappers: the profile's reserved mappings, the cache and tag counters.
+func statsdNames(profile, m *mapper.Mapper, noFile bool) otelbridge.Mapper {
+	rename := otelbridge.Rewrite{Mapper: m, Func: func(mp *mapper.Mapping) *mapper.Mapping {
+		return asStatsdExporter(mp, noFile)
+	}}
+	if profile == nil {
+		return rename
+	}
+	return otelbridge.Chain{profile, rename}
+}
+
+// asStatsdExporter returns a copy of mp named and labelled as statsd_exporter
+// would expose it:
 //
 //   - the metric name escaped (orders.sold: orders_sold), with no _total or
-//     unit suffix, marked with rawPrefix;
+//     unit suffix;
 //   - the label names escaped the same way (my-key: my_key);
 //   - no unit, so a timer and a histogram of one name are one metric, as
 //     there;
 //   - histograms without boundaries of their own get statsd_exporter's
-//     default buckets (in seconds for timers).
+//     default buckets (in seconds for timers);
+//   - without a mapping file (noFile), histograms are summaries with
+//     mapper.DefaultSummary's options, as statsd_exporter serves them.
 //
-// Map is called by the bridge only for a series it has not seen (or after a
-// reload): the renamed Mapping it allocates is kept in the bridge's series
-// table, not made again per sample.
-type statsdNames struct {
-	profile *mapper.Mapper // nil: no profile
-	m       *mapper.Mapper
-	// sums is where Map declares the summaries (summary.go): the histograms
-	// statsd_exporter would serve as summaries, by mp.Summary, or by
-	// mapper.DefaultSummary when noFile (no mapping file). nil: none.
-	sums   *summaries
-	noFile bool
-}
-
-// Map returns where the sample goes.
-func (n *statsdNames) Map(s *statsd.Sample) *mapper.Mapping {
-	if n.profile != nil {
-		if mp := n.profile.Map(s); !mp.Drop {
-			return mp
-		}
-	}
-	mp := n.m.Map(s)
-	if mp.Drop {
-		return mp
-	}
-	out := asStatsdExporter(mp)
-	if out.Kind == mapper.KindHistogram && n.sums != nil {
-		sum := mp.Summary
-		if n.noFile {
-			sum = mapper.DefaultSummary
-		}
-		if sum != nil {
-			n.sums.declare(strings.TrimPrefix(out.Name, rawPrefix), sum, mp.TTL, mp.Description)
-		}
-	}
-	return out
-}
-
-// TagStats returns the tags the mappers left out, added up.
-func (n *statsdNames) TagStats() mapper.TagStats {
-	st := n.m.TagStats()
-	if n.profile != nil {
-		st = st.Plus(n.profile.TagStats())
-	}
-	return st
-}
-
-// CacheStats returns the counters of the mappers' caches added up.
-func (n *statsdNames) CacheStats() mapper.CacheStats {
-	st := n.m.CacheStats()
-	if n.profile != nil {
-		p := n.profile.CacheStats()
-		st.Hits += p.Hits
-		st.Misses += p.Misses
-		st.Evictions += p.Evictions
-		st.Len += p.Len
-		st.Capacity += p.Capacity
-	}
-	return st
-}
-
-// asStatsdExporter returns a copy of mp named and labelled as statsd_exporter
-// would expose it.
-func asStatsdExporter(mp *mapper.Mapping) *mapper.Mapping {
+// The bridge asks for it only for a series it has not seen (or after a
+// reload): the Mapping it allocates is kept in the bridge's series table,
+// not made again per sample.
+func asStatsdExporter(mp *mapper.Mapping, noFile bool) *mapper.Mapping {
 	out := *mp
-	out.Name = rawPrefix + escapeName(mp.Name)
+	out.Name = escapeName(mp.Name)
 	out.Unit = ""
-	if out.Kind == mapper.KindHistogram && out.Buckets == nil {
-		out.Buckets = mapper.PrometheusDefaultBuckets
+	if out.Kind == mapper.KindHistogram {
+		if out.Buckets == nil {
+			out.Buckets = mapper.PrometheusDefaultBuckets
+		}
+		if noFile {
+			out.Summary = mapper.DefaultSummary
+		}
 	}
 	out.Attributes = escapeKeys(mp.Attributes)
 	return &out

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
@@ -44,7 +45,7 @@ type relay struct {
 	done    chan struct{}
 
 	relayed, dropped, tooLong, packets, sendErrors atomic.Uint64
-	dropLog, errLog                                logEvery
+	dropLog, errLog                                ratelog.Limiter
 	closeOnce                                      sync.Once
 }
 
@@ -79,10 +80,10 @@ func (r *relay) send() {
 	defer close(r.done)
 	for p := range r.full {
 		if _, err := r.conn.Write(p); err != nil {
-			r.sendErrors.Add(1)
-			if r.errLog.allow() {
+			total := r.sendErrors.Add(1)
+			if since, ok := r.errLog.Due(time.Now().UnixNano(), total); ok {
 				r.log.Warn("relay: sending failed (logged once a minute at most)", "target", r.target, "err", err,
-					"send_errors", r.sendErrors.Load())
+					"count", since, "send_errors", total)
 			}
 		} else {
 			r.packets.Add(1)
@@ -132,10 +133,10 @@ func (r *relay) Handle(b *statsd.Batch) {
 	}
 	r.mu.Unlock()
 	if dropped > 0 {
-		r.dropped.Add(dropped)
-		if r.dropLog.allow() {
+		total := r.dropped.Add(dropped)
+		if since, ok := r.dropLog.Due(time.Now().UnixNano(), total); ok {
 			r.log.Warn("relay: queue full, lines dropped (logged once a minute at most)", "target", r.target,
-				"queue", r.maxBufs-2, "dropped", r.dropped.Load())
+				"queue", r.maxBufs-2, "count", since, "dropped", total)
 		}
 	}
 }
@@ -260,20 +261,4 @@ func (t tee) Handle(b *statsd.Batch) {
 	for _, h := range t {
 		h.Handle(b)
 	}
-}
-
-// logEvery lets a message through once a minute at most.
-type logEvery struct{ last atomic.Int64 }
-
-// logInterval is the least time between two records of one logEvery.
-const logInterval = time.Minute
-
-// allow reports whether the message may be logged now.
-func (l *logEvery) allow() bool {
-	now := time.Now().UnixNano()
-	last := l.last.Load()
-	if last != 0 && now-last < int64(logInterval) {
-		return false
-	}
-	return l.last.CompareAndSwap(last, now)
 }

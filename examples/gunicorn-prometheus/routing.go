@@ -2,50 +2,46 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"strings"
-	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/gunicornotel/gunicornotel/mapper"
 )
 
-// rawName reports whether an instrument name carries rawPrefix, and returns
-// the Prometheus metric name after it.
-func rawName(name string) (string, bool) {
-	return strings.CutPrefix(name, rawPrefix)
+// The daemon's two expositions: two MeterProviders, std and raw, feeding two
+// Prometheus exporters in one registry. std's translates OpenTelemetry names
+// (gunicorn.requests: gunicorn_requests_total) and holds the Gunicorn
+// profile's instruments and the program's own telemetry; raw's exposes names
+// as they are, and holds every instrument statsdNames named as
+// statsd_exporter names it. The bridge records into std and asks meters.pick,
+// its otelbridge.WithMeterFor, which Meter makes each instrument.
+
+// meters picks the Meter of each instrument the bridge makes.
+type meters struct {
+	raw  promMeter
+	sums *summaries // nil: no summaries
 }
 
-// routingProvider is a MeterProvider that makes the float instruments whose
-// name carries rawPrefix (the ones statsdNames renamed) from raw, under the
-// name after the prefix, and everything else (the Gunicorn profile's
-// instruments, the program's own telemetry) from std. raw and std feed two
-// Prometheus exporters in one registry: raw's exposes names as they are, std's
-// translates OpenTelemetry names (gunicorn.requests: gunicorn_requests_total).
-//
-// A float histogram whose name statsdNames declared a summary in sums is a
-// summaryInstrument instead (summary.go).
-type routingProvider struct {
-	metric.MeterProvider // std
-	raw                  metric.MeterProvider
-	sums                 *summaries // nil: no summaries
+// newMeters returns the picker of instruments made by raw's Meter (scope
+// name), or as summaries in sums (nil: none).
+func newMeters(raw metric.MeterProvider, name string, sums *summaries) *meters {
+	return &meters{raw: promMeter{raw.Meter(name)}, sums: sums}
 }
 
-// Meter returns a Meter that routes by instrument name.
-func (p *routingProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
-	return &routingMeter{Meter: p.MeterProvider.Meter(name, opts...), raw: p.raw.Meter(name, opts...), sums: p.sums}
-}
-
-// routingMeter is the Meter of a routingProvider. A callback is registered
-// with the meter that made its instruments: the SDK refuses instruments of
-// another meter.
-type routingMeter struct {
-	metric.Meter // std
-	raw          metric.Meter
-	sums         *summaries
-
-	mu      sync.Mutex
-	fromRaw map[metric.Observable]bool // the observables made by raw
+// pick is the bridge's WithMeterFor: nil (std, the bridge's default Meter)
+// for the Gunicorn profile's mappings, which are its reserved ones; raw's
+// for every other, which statsdNames renamed. A histogram that statsd_exporter
+// serves as a summary (mapper.Mapping.Summary, set by statsdNames without a
+// mapping file) is made by a summaryMeter.
+func (ms *meters) pick(mp *mapper.Mapping) metric.Meter {
+	switch {
+	case mp.Reserved:
+		return nil
+	case mp.Kind == mapper.KindHistogram && mp.Summary != nil && ms.sums != nil:
+		return summaryMeter{promMeter: ms.raw, sums: ms.sums, mp: mp}
+	}
+	return ms.raw
 }
 
 // rawErr drops the SDK's complaint about a name that is not an OpenTelemetry
@@ -59,111 +55,54 @@ func rawErr(err error) error {
 	return err
 }
 
-// observable makes an observable instrument with newInst from raw, named
-// after rawPrefix, when name carries it (remembering it), else from std.
-func observable[T metric.Observable](m *routingMeter, name string, newInst func(metric.Meter, string) (T, error)) (T, error) {
-	prom, ok := rawName(name)
-	if !ok {
-		return newInst(m.Meter, name)
-	}
-	inst, err := newInst(m.raw, prom)
-	if err = rawErr(err); err == nil {
-		m.mu.Lock()
-		if m.fromRaw == nil {
-			m.fromRaw = make(map[metric.Observable]bool)
-		}
-		m.fromRaw[inst] = true
-		m.mu.Unlock()
-	}
-	return inst, err
+// promMeter is raw's Meter: it makes the float instruments the bridge asks
+// for under statsd_exporter's names, which the SDK may call invalid (rawErr).
+// Callbacks are registered with it, the Meter that made their instruments.
+type promMeter struct{ metric.Meter }
+
+// Float64ObservableCounter makes the instrument, whatever the SDK says of
+// its name.
+func (m promMeter) Float64ObservableCounter(name string, opts ...metric.Float64ObservableCounterOption) (metric.Float64ObservableCounter, error) {
+	inst, err := m.Meter.Float64ObservableCounter(name, opts...)
+	return inst, rawErr(err)
 }
 
-// Float64ObservableCounter makes the instrument from raw when name carries
-// rawPrefix, else from std.
-func (m *routingMeter) Float64ObservableCounter(name string, opts ...metric.Float64ObservableCounterOption) (metric.Float64ObservableCounter, error) {
-	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableCounter, error) {
-		return mt.Float64ObservableCounter(n, opts...)
-	})
+// Float64ObservableUpDownCounter makes the instrument, whatever the SDK says
+// of its name.
+func (m promMeter) Float64ObservableUpDownCounter(name string, opts ...metric.Float64ObservableUpDownCounterOption) (metric.Float64ObservableUpDownCounter, error) {
+	inst, err := m.Meter.Float64ObservableUpDownCounter(name, opts...)
+	return inst, rawErr(err)
 }
 
-// Float64ObservableUpDownCounter makes the instrument from raw when name
-// carries rawPrefix, else from std.
-func (m *routingMeter) Float64ObservableUpDownCounter(name string, opts ...metric.Float64ObservableUpDownCounterOption) (metric.Float64ObservableUpDownCounter, error) {
-	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableUpDownCounter, error) {
-		return mt.Float64ObservableUpDownCounter(n, opts...)
-	})
+// Float64ObservableGauge makes the instrument, whatever the SDK says of its
+// name.
+func (m promMeter) Float64ObservableGauge(name string, opts ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
+	inst, err := m.Meter.Float64ObservableGauge(name, opts...)
+	return inst, rawErr(err)
 }
 
-// Float64ObservableGauge makes the instrument from raw when name carries
-// rawPrefix, else from std.
-func (m *routingMeter) Float64ObservableGauge(name string, opts ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
-	return observable(m, name, func(mt metric.Meter, n string) (metric.Float64ObservableGauge, error) {
-		return mt.Float64ObservableGauge(n, opts...)
-	})
+// Float64Histogram makes the instrument, whatever the SDK says of its name.
+func (m promMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	inst, err := m.Meter.Float64Histogram(name, opts...)
+	return inst, rawErr(err)
 }
 
-// RegisterCallback registers f with the meter that made the instruments; they
-// must all come from the same one.
-func (m *routingMeter) RegisterCallback(f metric.Callback, instruments ...metric.Observable) (metric.Registration, error) {
-	m.mu.Lock()
-	raw := 0
-	for _, inst := range instruments {
-		if m.fromRaw[inst] {
-			raw++
-		}
+// summaryMeter makes the histogram of a mapping that statsd_exporter serves
+// as a summary: it declares the name a summary in sums with the mapping's
+// options, ttl and help (the first mapping of a name makes its instrument,
+// as it makes its SummaryVec there), and returns the summaryInstrument
+// (summary.go); raw's histogram when the table has no room for the name.
+type summaryMeter struct {
+	promMeter
+	sums *summaries
+	mp   *mapper.Mapping
+}
+
+// Float64Histogram returns the summary instrument of name.
+func (m summaryMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	m.sums.declare(name, m.mp.Summary, m.mp.TTL, m.mp.Description)
+	if inst := m.sums.instrument(name); inst != nil {
+		return inst, nil
 	}
-	m.mu.Unlock()
-	switch raw {
-	case 0:
-		return m.Meter.RegisterCallback(f, instruments...)
-	case len(instruments):
-		return m.raw.RegisterCallback(f, instruments...)
-	}
-	return nil, fmt.Errorf("gunicorn-prometheus: a callback observes instruments of both exposition styles (%d of %d raw)", raw, len(instruments))
-}
-
-// Float64Counter makes the instrument from raw when name carries rawPrefix,
-// else from std.
-func (m *routingMeter) Float64Counter(name string, opts ...metric.Float64CounterOption) (metric.Float64Counter, error) {
-	if prom, ok := rawName(name); ok {
-		inst, err := m.raw.Float64Counter(prom, opts...)
-		return inst, rawErr(err)
-	}
-	return m.Meter.Float64Counter(name, opts...)
-}
-
-// Float64UpDownCounter makes the instrument from raw when name carries
-// rawPrefix, else from std.
-func (m *routingMeter) Float64UpDownCounter(name string, opts ...metric.Float64UpDownCounterOption) (metric.Float64UpDownCounter, error) {
-	if prom, ok := rawName(name); ok {
-		inst, err := m.raw.Float64UpDownCounter(prom, opts...)
-		return inst, rawErr(err)
-	}
-	return m.Meter.Float64UpDownCounter(name, opts...)
-}
-
-// Float64Gauge makes the instrument from raw when name carries rawPrefix,
-// else from std.
-func (m *routingMeter) Float64Gauge(name string, opts ...metric.Float64GaugeOption) (metric.Float64Gauge, error) {
-	if prom, ok := rawName(name); ok {
-		inst, err := m.raw.Float64Gauge(prom, opts...)
-		return inst, rawErr(err)
-	}
-	return m.Meter.Float64Gauge(name, opts...)
-}
-
-// Float64Histogram makes the instrument from raw when name carries rawPrefix,
-// else from std; but the summary instrument when sums declares the name a
-// summary.
-func (m *routingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
-	if prom, ok := rawName(name); ok {
-		if m.sums != nil {
-			if inst := m.sums.instrument(prom); inst != nil {
-				return inst, nil
-			}
-		}
-		inst, err := m.raw.Float64Histogram(prom, opts...)
-		return inst, rawErr(err)
-	}
-	return m.Meter.Float64Histogram(name, opts...)
+	return m.promMeter.Float64Histogram(name, opts...)
 }

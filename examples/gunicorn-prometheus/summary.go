@@ -21,16 +21,17 @@ import (
 // OpenTelemetry histogram, which has no summary. The daemon closes the gap
 // explicitly, in two steps:
 //
-//  1. statsdNames.Map, for a histogram mapping that statsd_exporter would
-//     expose as a summary (mapper.Mapping.Summary; mapper.DefaultSummary
-//     without a mapping file), declares its metric name a summary in the
-//     summaries table, with the options, ttl and help of that mapping.
-//  2. routingMeter.Float64Histogram, asked by the bridge for the instrument
-//     of that name, looks the name up in the table and returns a
-//     summaryInstrument instead of an SDK histogram: a metric.Float64Histogram
-//     whose series are client_golang prometheus.Summary values (the
-//     estimator statsd_exporter uses), served from the daemon's registry by
-//     the summaries collector.
+//  1. The bridge asks meters.pick (routing.go), its otelbridge.WithMeterFor,
+//     which Meter makes the instrument of a histogram mapping; for one that
+//     statsd_exporter would expose as a summary (mapper.Mapping.Summary;
+//     mapper.DefaultSummary without a mapping file, set by statsdNames) it
+//     is a summaryMeter.
+//  2. summaryMeter.Float64Histogram declares the metric name a summary in
+//     the summaries table, with the options, ttl and help of that mapping,
+//     and returns a summaryInstrument instead of an SDK histogram: a
+//     metric.Float64Histogram whose series are client_golang
+//     prometheus.Summary values (the estimator statsd_exporter uses), served
+//     from the daemon's registry by the summaries collector.
 //
 // The first declaration of a name wins, as the first mapping of a name makes
 // its instrument in the bridge (and its SummaryVec in statsd_exporter). A

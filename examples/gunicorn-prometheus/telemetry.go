@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/gunicornotel/gunicornotel/internal/asyncinst"
 )
 
 // Names of the program's own instruments (scope otelbridge.ScopeName), next to
@@ -31,37 +32,6 @@ func clamp(v uint64) int64 {
 	return int64(v)
 }
 
-// instruments makes observable instruments on one meter, keeping the first
-// error.
-type instruments struct {
-	m    metric.Meter
-	errs []error
-}
-
-func (in *instruments) counter(name, unit, desc string) metric.Int64ObservableCounter {
-	c, err := in.m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-	if err != nil {
-		in.errs = append(in.errs, fmt.Errorf("instrument %s: %w", name, err))
-	}
-	return c
-}
-
-func (in *instruments) updown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
-	c, err := in.m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-	if err != nil {
-		in.errs = append(in.errs, fmt.Errorf("instrument %s: %w", name, err))
-	}
-	return c
-}
-
-func (in *instruments) gauge(name, unit, desc string) metric.Int64ObservableGauge {
-	c, err := in.m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-	if err != nil {
-		in.errs = append(in.errs, fmt.Errorf("instrument %s: %w", name, err))
-	}
-	return c
-}
-
 // registerTelemetry makes the program's own instruments and registers the
 // callback that reads them, on the std meter: the reloads counter, the rules
 // in use, the relay's and the web limiter's counters. The StatsD server's
@@ -73,14 +43,14 @@ func (a *app) registerTelemetry(m metric.Meter) error {
 		metric.WithDescription("Reloads of the mapping file (SIGHUP, /-/reload), by outcome.")); err != nil {
 		return fmt.Errorf("instrument %s: %w", metricReloads, err)
 	}
-	in := &instruments{m: m}
-	rules := in.gauge(metricRules, "{rule}", "Rules of the mapping file in use.")
-	relayLines := in.counter(metricRelayLines, "{line}", "Lines for --statsd.relay.address, by outcome: relayed, dropped (queue full), too_long (over --statsd.relay.packet-length).")
-	relayPkts := in.counter(metricRelayPkts, "{packet}", "Datagrams sent to --statsd.relay.address.")
-	relayErrs := in.counter(metricRelayErrs, "{error}", "Datagrams to --statsd.relay.address that could not be sent.")
-	webClosed := in.counter(metricWebClosed, "{connection}", "HTTP connections closed over --web.max-connections, by reason: evicted (the longest idle, to admit a new one), rejected (a new one, all being busy).")
-	webOpen := in.updown(metricWebOpen, "{connection}", "HTTP connections open.")
-	if err := errors.Join(in.errs...); err != nil {
+	in := &asyncinst.Maker{Meter: m}
+	rules := in.Int64Gauge(metricRules, "{rule}", "Rules of the mapping file in use.")
+	relayLines := in.Int64Counter(metricRelayLines, "{line}", "Lines for --statsd.relay.address, by outcome: relayed, dropped (queue full), too_long (over --statsd.relay.packet-length).")
+	relayPkts := in.Int64Counter(metricRelayPkts, "{packet}", "Datagrams sent to --statsd.relay.address.")
+	relayErrs := in.Int64Counter(metricRelayErrs, "{error}", "Datagrams to --statsd.relay.address that could not be sent.")
+	webClosed := in.Int64Counter(metricWebClosed, "{connection}", "HTTP connections closed over --web.max-connections, by reason: evicted (the longest idle, to admit a new one), rejected (a new one, all being busy).")
+	webOpen := in.Int64UpDownCounter(metricWebOpen, "{connection}", "HTTP connections open.")
+	if err := in.Err(); err != nil {
 		return err
 	}
 	relayed := metric.WithAttributes(attribute.String(attrOutcome, "relayed"))

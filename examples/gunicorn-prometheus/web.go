@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gunicornotel/gunicornotel/internal/ratelog"
 )
 
 // connLimiter is the web server's listener: it keeps at most max connections
@@ -32,7 +34,7 @@ type connLimiter struct {
 	conns map[net.Conn]*connInfo
 
 	evicted, rejected atomic.Uint64
-	evictLog, rejLog  logEvery
+	evictLog, rejLog  ratelog.Limiter
 }
 
 // connInfo is what the limiter knows of an open connection.
@@ -60,9 +62,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 				l.mu.Unlock()
 				// Counted and logged before the close that the peer sees.
 				n := l.rejected.Add(1)
-				if l.rejLog.allow() {
+				if since, ok := l.rejLog.Due(now.UnixNano(), n); ok {
 					l.log.Warn("web: every connection is busy with a request: new connection closed (logged once a minute at most)",
-						"limit", l.max, "flag", "--web.max-connections", "rejected", n)
+						"limit", l.max, "flag", "--web.max-connections", "count", since, "rejected", n)
 				}
 				_ = c.Close()
 				continue
@@ -73,9 +75,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.mu.Unlock()
 		if victim != nil {
 			n := l.evicted.Add(1)
-			if l.evictLog.allow() {
+			if since, ok := l.evictLog.Due(now.UnixNano(), n); ok {
 				l.log.Warn("web: connection limit reached: closed the longest idle connection (logged once a minute at most)",
-					"limit", l.max, "flag", "--web.max-connections", "evicted", n)
+					"limit", l.max, "flag", "--web.max-connections", "count", since, "evicted", n)
 			}
 			_ = victim.Close()
 		}

@@ -3,6 +3,7 @@ package gunicornreceiver
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/gunicornotel/gunicornotel/mapper"
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // Transports the receiver listens on (Config.Transport), besides udp4,
@@ -59,6 +61,20 @@ type Config struct {
 	// to the metrics it produces. The Collector's own telemetry has the
 	// main ones either way (documentation.md).
 	IncludeTelemetry bool `mapstructure:"include_telemetry"`
+	// Dialect is how lines are read where StatsD servers differ: "default"
+	// (the library's, statsd.DialectDefault) or "statsd_exporter" (as
+	// statsd_exporter v0.31.0 reads them, statsd.DialectStatsdExporter: a
+	// sample rate it cannot read is 1, the container id a container_id
+	// attribute, Etsy's multi-metric lines; see the statsd package).
+	Dialect string `mapstructure:"dialect"`
+	// ParseDogStatsDTags, ParseInfluxDBTags, ParseLibratoTags and
+	// ParseSignalFXTags read each tag format (all true by default, as
+	// statsd_exporter); false leaves a DogStatsD section unread, and the
+	// others' tags in the name.
+	ParseDogStatsDTags bool `mapstructure:"parse_dogstatsd_tags"`
+	ParseInfluxDBTags  bool `mapstructure:"parse_influxdb_tags"`
+	ParseLibratoTags   bool `mapstructure:"parse_librato_tags"`
+	ParseSignalFXTags  bool `mapstructure:"parse_signalfx_tags"`
 	// Watch turns on the Gunicorn watcher: busy and idle workers, restarts,
 	// the accept queue, process figures (Linux only).
 	Watch WatchConfig `mapstructure:"watch"`
@@ -110,6 +126,11 @@ func (cfg *Config) Validate() error {
 	if cfg.DialerConfig.Timeout != 0 {
 		errs = append(errs, fmt.Errorf("dialer: timeout %v: the receiver listens, it does not dial", cfg.DialerConfig.Timeout))
 	}
+	switch cfg.Dialect {
+	case "", DialectDefault, DialectStatsdExporter:
+	default:
+		errs = append(errs, fmt.Errorf("dialect %q: want %s or %s", cfg.Dialect, DialectDefault, DialectStatsdExporter))
+	}
 	if err := cfg.Watch.validate(cfg.PrefixAttribute); err != nil {
 		errs = append(errs, err)
 	}
@@ -150,6 +171,27 @@ func checkHostPort(network, endpoint string) error {
 	return nil
 }
 
+// The values of the dialect key.
+const (
+	DialectDefault        = "default"         // statsd.DialectDefault
+	DialectStatsdExporter = "statsd_exporter" // statsd.DialectStatsdExporter
+)
+
+// parser is the StatsD parser the configuration describes.
+func (cfg *Config) parser() statsd.Parser {
+	p := statsd.Parser{
+		MaxLineLength:   cfg.Limits.MaxLineLength,
+		NoDogStatsDTags: !cfg.ParseDogStatsDTags,
+		NoInfluxDBTags:  !cfg.ParseInfluxDBTags,
+		NoLibratoTags:   !cfg.ParseLibratoTags,
+		NoSignalFXTags:  !cfg.ParseSignalFXTags,
+	}
+	if cfg.Dialect == DialectStatsdExporter {
+		p.Dialect = statsd.DialectStatsdExporter
+	}
+	return p
+}
+
 // address is the endpoint as statsd.Server.Start takes it.
 func (cfg *Config) address() string {
 	return string(cfg.Transport) + "://" + cfg.Endpoint
@@ -157,8 +199,8 @@ func (cfg *Config) address() string {
 
 // newMapper builds the mapper the configuration describes, loading the
 // mapping file again (it may have changed since Validate).
-func (cfg *Config) newMapper() (*mapper.Mapper, error) {
-	opts := []mapper.Option{mapper.WithPrefixKey(cfg.PrefixAttribute)}
+func (cfg *Config) newMapper(log *slog.Logger) (*mapper.Mapper, error) {
+	opts := []mapper.Option{mapper.WithPrefixKey(cfg.PrefixAttribute), mapper.WithLogger(log)}
 	if cfg.MappingConfig != "" {
 		rules, err := mapper.LoadRules(cfg.MappingConfig)
 		if err != nil {

@@ -33,7 +33,13 @@ func createDefaultConfig() component.Config {
 		AddrConfig:       addr,
 		ControllerConfig: ctl,
 		PrefixAttribute:  DefaultPrefixAttribute,
-		Watch:            WatchConfig{SampleInterval: procwatch.DefaultSampleInterval},
+		Dialect:          DialectDefault,
+		// Every tag format, as statsd_exporter reads them by default.
+		ParseDogStatsDTags: true,
+		ParseInfluxDBTags:  true,
+		ParseLibratoTags:   true,
+		ParseSignalFXTags:  true,
+		Watch:              WatchConfig{SampleInterval: procwatch.DefaultSampleInterval},
 	}
 }
 

@@ -157,7 +157,7 @@ func (s *statsdScraper) current() *otelbridge.Receiver {
 }
 
 func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
-	m, err := s.cfg.newMapper()
+	m, err := s.cfg.newMapper(slogToZap(s.log))
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
 		sdkmetric.WithCardinalityLimit(s.cfg.Limits.cardinalityLimit()),
 	)
 	logger := slogToZap(s.log)
-	srv := &statsd.Server{ErrorLog: logger}
+	srv := &statsd.Server{ErrorLog: logger, Parser: s.cfg.parser()}
 	opts := append([]otelbridge.ListenOption{
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),

@@ -151,6 +151,9 @@ type LimitsConfig struct {
 	MaxHistogramSeries int `mapstructure:"max_histogram_series"`
 	// MaxMemory bounds the bytes of series state (otelbridge.DefaultMaxMemory).
 	MaxMemory int64 `mapstructure:"max_memory"`
+	// MaxLineLength bounds a StatsD line, in bytes; longer ones are rejected
+	// (reason too_long) (statsd.DefaultMaxLineLength).
+	MaxLineLength int `mapstructure:"max_line_length"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -171,6 +174,7 @@ func (l *LimitsConfig) validate() error {
 		{"max_series_per_instrument", int64(l.MaxSeriesPerInstrument)},
 		{"max_histogram_series", int64(l.MaxHistogramSeries)},
 		{"max_memory", l.MaxMemory},
+		{"max_line_length", int64(l.MaxLineLength)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("limits: %s %d: must not be negative (0 keeps the default)", f.name, f.v))
