@@ -71,6 +71,13 @@ func Start(t testing.TB, bin string, args []string, env ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return StartCmd(t, cmd)
+}
+
+// StartCmd starts cmd, made by the test (to run it as another user, say),
+// as Start does.
+func StartCmd(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +107,9 @@ func Start(t testing.TB, bin string, args []string, env ...string) *Process {
 	})
 	return p
 }
+
+// Pid returns the program's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Lines returns the lines of stderr read so far.
 func (p *Process) Lines() []string {
