@@ -52,6 +52,11 @@ type Config struct {
 	// are tried first; the built-in Gunicorn profile and the generic rules
 	// apply to the names they do not match. Empty means no file.
 	MappingConfig string `mapstructure:"mapping_config"`
+	// MappingStrict refuses a mapping file with anything statsd_exporter
+	// only tolerates (a reference to a capture the match lacks, an empty
+	// bucket list, a ttl without a unit, a reserved label): by default such
+	// a file loads, each such part logged as a warning.
+	MappingStrict bool `mapstructure:"mapping_strict"`
 	// PrefixAttribute is the attribute key that carries Gunicorn's
 	// --statsd-prefix (default "app": app=shop.web). Empty means the prefix
 	// is not turned into an attribute.
@@ -138,7 +143,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if cfg.MappingConfig != "" {
-		if _, err := mapper.LoadRules(cfg.MappingConfig); err != nil {
+		if _, err := mapper.LoadRules(cfg.MappingConfig, cfg.rulesOptions()...); err != nil {
 			errs = append(errs, fmt.Errorf("mapping_config: %w", err))
 		}
 	}
@@ -192,6 +197,15 @@ func (cfg *Config) parser() statsd.Parser {
 	return p
 }
 
+// rulesOptions is how the mapping file is read: mapping_strict refuses it
+// on anything statsd_exporter only tolerates.
+func (cfg *Config) rulesOptions() []mapper.RulesOption {
+	if cfg.MappingStrict {
+		return []mapper.RulesOption{mapper.StrictRules()}
+	}
+	return nil
+}
+
 // address is the endpoint as statsd.Server.Start takes it.
 func (cfg *Config) address() string {
 	return string(cfg.Transport) + "://" + cfg.Endpoint
@@ -202,7 +216,7 @@ func (cfg *Config) address() string {
 func (cfg *Config) newMapper(log *slog.Logger) (*mapper.Mapper, error) {
 	opts := []mapper.Option{mapper.WithPrefixKey(cfg.PrefixAttribute), mapper.WithLogger(log)}
 	if cfg.MappingConfig != "" {
-		rules, err := mapper.LoadRules(cfg.MappingConfig)
+		rules, err := mapper.LoadRules(cfg.MappingConfig, cfg.rulesOptions()...)
 		if err != nil {
 			return nil, fmt.Errorf("mapping_config: %w", err)
 		}

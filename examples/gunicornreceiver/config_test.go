@@ -260,6 +260,13 @@ func TestValidateWatchAndLimits(t *testing.T) {
 		{"app without a prefix attribute", func(c *Config) { c.Watch.PID, c.Watch.App, c.PrefixAttribute = 7, "shop", "" },
 			"watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"},
 		{"limits", func(c *Config) { c.Limits.MaxSeries, c.Limits.MaxMemory = 10, 1<<20 }, ""},
+		{"server limits", func(c *Config) {
+			c.Limits.MaxDatagramSize, c.Limits.TCPMaxConnections, c.Limits.TCPIdleTimeout = 1500, 8, time.Minute
+		}, ""},
+		{"reclaim_idle under a second", func(c *Config) { c.Limits.ReclaimIdle = 500 * time.Millisecond },
+			"limits: reclaim_idle 500ms: want at least 1s, or 0 for the default 10m0s"},
+		{"negative tcp_idle_timeout", func(c *Config) { c.Limits.TCPIdleTimeout = -time.Second },
+			"limits: tcp_idle_timeout -1s: must not be negative (0 keeps the default)"},
 		{"negative limit", func(c *Config) { c.Limits.MaxSeriesPerInstrument = -2 },
 			"limits: max_series_per_instrument -2: must not be negative (0 keeps the default)"},
 		{"negative limits", func(c *Config) { c.Limits.MaxInstruments, c.Limits.MaxMemory = -1, -5 },

@@ -174,6 +174,7 @@ func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
 	)
 	logger := slogToZap(s.log)
 	srv := &statsd.Server{ErrorLog: logger, Parser: s.cfg.parser()}
+	s.cfg.Limits.server(srv)
 	opts := append([]otelbridge.ListenOption{
 		otelbridge.WithMapper(m),
 		otelbridge.WithServer(srv),

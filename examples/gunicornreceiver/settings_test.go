@@ -37,14 +37,38 @@ func applySetting(t *testing.T, cfg *Config, s settingtest.Setting) bool {
 		cfg.Limits.MaxSeries = atoi()
 	case "otel.max-instruments":
 		cfg.Limits.MaxInstruments = atoi()
+	case "otel.cardinality-limit":
+		cfg.Limits.MaxSeriesPerInstrument = atoi()
+	case "otel.max-histogram-series":
+		cfg.Limits.MaxHistogramSeries = atoi()
+	case "otel.max-reserved-series":
+		cfg.Limits.MaxReservedSeries = atoi()
+	case "otel.max-attribute-bytes":
+		cfg.Limits.MaxAttributeBytes = atoi()
+	case "otel.max-sample-weight":
+		cfg.Limits.MaxSampleWeight = atoi()
+	case "otel.max-datagram-weight":
+		cfg.Limits.MaxDatagramWeight = atoi()
 	case "statsd.max-line-length":
 		cfg.Limits.MaxLineLength = atoi()
+	case "statsd.max-datagram-size":
+		cfg.Limits.MaxDatagramSize = atoi()
+	case "statsd.tcp-max-connections":
+		cfg.Limits.TCPMaxConnections = atoi()
+	case "statsd.mapping-strict":
+		cfg.MappingStrict = s.Value == "true"
 	case "statsd.mapping-config":
 		cfg.MappingConfig = s.Value
 	case "statsd.dialect":
 		cfg.Dialect = s.Value
 	case "statsd.parse-dogstatsd-tags":
 		cfg.ParseDogStatsDTags = s.Value == "true"
+	case "statsd.parse-influxdb-tags":
+		cfg.ParseInfluxDBTags = s.Value == "true"
+	case "statsd.parse-librato-tags":
+		cfg.ParseLibratoTags = s.Value == "true"
+	case "statsd.parse-signalfx-tags":
+		cfg.ParseSignalFXTags = s.Value == "true"
 	case "otel.prefix-key":
 		cfg.PrefixAttribute = s.Value
 	default:

@@ -9,6 +9,7 @@ import (
 	"github.com/gunicornotel/gunicornotel/internal/watchopt"
 	"github.com/gunicornotel/gunicornotel/otelbridge"
 	"github.com/gunicornotel/gunicornotel/procwatch"
+	"github.com/gunicornotel/gunicornotel/statsd"
 )
 
 // WatchConfig turns on the Gunicorn watcher (package procwatch): the master
@@ -151,9 +152,33 @@ type LimitsConfig struct {
 	MaxHistogramSeries int `mapstructure:"max_histogram_series"`
 	// MaxMemory bounds the bytes of series state (otelbridge.DefaultMaxMemory).
 	MaxMemory int64 `mapstructure:"max_memory"`
+	// MaxReservedSeries bounds the series of Gunicorn's own metrics, kept
+	// apart from the rest (otelbridge.DefaultMaxReservedSeries).
+	MaxReservedSeries int `mapstructure:"max_reserved_series"`
+	// MaxAttributeBytes bounds the bytes of attribute names and values of
+	// one series (otelbridge.DefaultMaxAttributeBytes).
+	MaxAttributeBytes int `mapstructure:"max_attribute_bytes"`
+	// MaxSampleWeight caps the weight (1/rate) of a sampled line
+	// (otelbridge.DefaultMaxSampleWeight).
+	MaxSampleWeight int `mapstructure:"max_sample_weight"`
+	// MaxDatagramWeight bounds the extra histogram observations the rates
+	// of one datagram may add (otelbridge.DefaultMaxDatagramWeight).
+	MaxDatagramWeight int `mapstructure:"max_datagram_weight"`
+	// ReclaimIdle is how long a series must be idle to be forgotten when a
+	// limit is nearly reached; at least 1s (otelbridge.DefaultReclaimIdle).
+	ReclaimIdle time.Duration `mapstructure:"reclaim_idle"`
 	// MaxLineLength bounds a StatsD line, in bytes; longer ones are rejected
 	// (reason too_long) (statsd.DefaultMaxLineLength).
 	MaxLineLength int `mapstructure:"max_line_length"`
+	// MaxDatagramSize bounds a datagram read whole, in bytes
+	// (statsd.DefaultMaxDatagramSize).
+	MaxDatagramSize int `mapstructure:"max_datagram_size"`
+	// TCPMaxConnections bounds the TCP connections open at once; a new one
+	// over it closes the one idle longest (statsd.DefaultMaxConns).
+	TCPMaxConnections int `mapstructure:"tcp_max_connections"`
+	// TCPIdleTimeout closes a TCP connection that sent nothing for that
+	// long (statsd.DefaultIdleTimeout).
+	TCPIdleTimeout time.Duration `mapstructure:"tcp_idle_timeout"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -174,11 +199,28 @@ func (l *LimitsConfig) validate() error {
 		{"max_series_per_instrument", int64(l.MaxSeriesPerInstrument)},
 		{"max_histogram_series", int64(l.MaxHistogramSeries)},
 		{"max_memory", l.MaxMemory},
+		{"max_reserved_series", int64(l.MaxReservedSeries)},
+		{"max_attribute_bytes", int64(l.MaxAttributeBytes)},
+		{"max_sample_weight", int64(l.MaxSampleWeight)},
+		{"max_datagram_weight", int64(l.MaxDatagramWeight)},
 		{"max_line_length", int64(l.MaxLineLength)},
+		{"max_datagram_size", int64(l.MaxDatagramSize)},
+		{"tcp_max_connections", int64(l.TCPMaxConnections)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("limits: %s %d: must not be negative (0 keeps the default)", f.name, f.v))
 		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"reclaim_idle", l.ReclaimIdle}, {"tcp_idle_timeout", l.TCPIdleTimeout}} {
+		if f.d < 0 {
+			errs = append(errs, fmt.Errorf("limits: %s %v: must not be negative (0 keeps the default)", f.name, f.d))
+		}
+	}
+	if l.ReclaimIdle > 0 && l.ReclaimIdle < time.Second {
+		errs = append(errs, fmt.Errorf("limits: reclaim_idle %v: want at least 1s, or 0 for the default %v", l.ReclaimIdle, otelbridge.DefaultReclaimIdle))
 	}
 	if l.MaxSeriesPerInstrument == 1 {
 		errs = append(errs, fmt.Errorf("limits: max_series_per_instrument 1: want at least 2 (one series and the overflow series), or 0 for the default %d",
@@ -215,5 +257,28 @@ func (l *LimitsConfig) options() []otelbridge.Option {
 	if l.MaxMemory > 0 {
 		opts = append(opts, otelbridge.WithMaxMemory(l.MaxMemory))
 	}
+	if l.MaxReservedSeries > 0 {
+		opts = append(opts, otelbridge.WithMaxReservedSeries(l.MaxReservedSeries))
+	}
+	if l.MaxAttributeBytes > 0 {
+		opts = append(opts, otelbridge.WithMaxAttributeBytes(l.MaxAttributeBytes))
+	}
+	if l.MaxSampleWeight > 0 {
+		opts = append(opts, otelbridge.WithMaxSampleWeight(l.MaxSampleWeight))
+	}
+	if l.MaxDatagramWeight > 0 {
+		opts = append(opts, otelbridge.WithMaxDatagramWeight(l.MaxDatagramWeight))
+	}
+	if l.ReclaimIdle > 0 {
+		opts = append(opts, otelbridge.WithReclaimIdle(l.ReclaimIdle))
+	}
 	return opts
+}
+
+// server sets the StatsD server's limits that are set (zero fields keep the
+// server's defaults).
+func (l *LimitsConfig) server(srv *statsd.Server) {
+	srv.MaxDatagramSize = l.MaxDatagramSize
+	srv.MaxConns = l.TCPMaxConnections
+	srv.IdleTimeout = l.TCPIdleTimeout
 }

@@ -195,6 +195,16 @@ var Cases = []Case{
 		),
 	},
 	{
+		Name:     "statsd.max-datagram-size=64",
+		Settings: []Setting{{"statsd.max-datagram-size", "64"}},
+		Lines:    []string{"app.small:1|c", strings.Repeat("app.big:1|c\n", 8)},
+		Want: all(
+			series(Key("app.small"), 1),
+			noSeries(Key("app.big")),
+			series(Key("gunicornotel.samples.rejected", "reason=too_long"), 1),
+		),
+	},
+	{
 		Name:     "statsd.mapping-config",
 		Settings: []Setting{{"statsd.mapping-config", "$DIR/mapping.yml"}},
 		Files: map[string]string{"mapping.yml": `mappings:
