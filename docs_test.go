@@ -29,48 +29,60 @@ func nameConstants(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, dir := range namePackages {
-		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
-			return !strings.HasSuffix(fi.Name(), "_test.go")
-		}, 0)
-		if err != nil {
-			t.Fatal(err)
+		for v, c := range stringConstants(t, dir) {
+			out[v] = c
 		}
-		for _, pkg := range pkgs {
-			for _, f := range pkg.Files {
-				for _, d := range f.Decls {
-					g, ok := d.(*ast.GenDecl)
-					if !ok || g.Tok != token.CONST {
-						continue
-					}
-					for _, spec := range g.Specs {
-						vs := spec.(*ast.ValueSpec)
-						for i, name := range vs.Names {
-							if !name.IsExported() || i >= len(vs.Values) {
-								continue
-							}
-							expr := vs.Values[i]
-							if call, ok := expr.(*ast.CallExpr); ok && len(call.Args) == 1 { // attribute.Key("...")
-								expr = call.Args[0]
-							}
-							lit, ok := expr.(*ast.BasicLit)
-							if !ok || lit.Kind != token.STRING {
-								continue
-							}
-							v, err := strconv.Unquote(lit.Value)
-							if err != nil {
-								t.Fatal(err)
-							}
-							if strings.HasPrefix(v, "gunicorn") && strings.Contains(v, ".") {
-								out[v] = dir + "." + name.Name
-							}
+	}
+	if len(out) < 40 {
+		t.Fatalf("found only %d name constants in %v", len(out), namePackages)
+	}
+	return out
+}
+
+// stringConstants returns the string constants of the package in dir that
+// start with "gunicorn" and hold a dot (exported ones, and in a main
+// package every one), each with its qualified name.
+func stringConstants(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || g.Tok != token.CONST {
+					continue
+				}
+				for _, spec := range g.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, name := range vs.Names {
+						if (!name.IsExported() && pkg.Name != "main") || i >= len(vs.Values) {
+							continue
+						}
+						expr := vs.Values[i]
+						if call, ok := expr.(*ast.CallExpr); ok && len(call.Args) == 1 { // attribute.Key("...")
+							expr = call.Args[0]
+						}
+						lit, ok := expr.(*ast.BasicLit)
+						if !ok || lit.Kind != token.STRING {
+							continue
+						}
+						v, err := strconv.Unquote(lit.Value)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if strings.HasPrefix(v, "gunicorn") && strings.Contains(v, ".") {
+							out[v] = dir + "." + name.Name
 						}
 					}
 				}
 			}
 		}
-	}
-	if len(out) < 40 {
-		t.Fatalf("found only %d name constants in %v", len(out), namePackages)
 	}
 	return out
 }
@@ -142,6 +154,57 @@ func TestDocsNameTheConstants(t *testing.T) {
 			t.Errorf("%s (%q) is in no doc: add it to the README's table or the package doc", c, v)
 		}
 	}
+}
+
+// promName is a Prometheus name of ours in backquotes, up to its labels.
+var promName = regexp.MustCompile("`(gunicorn(?:otel)?_[a-z0-9_]+)")
+
+// TestReadmePrometheusNames: every Prometheus name of ours the root README
+// gives (gunicorn_worker_busy_time_seconds_total) is an instrument of the
+// library or the daemon (examples/gunicorn-prometheus, when it is there),
+// as the OpenTelemetry Prometheus exporter spells it: dots as underscores,
+// then the unit (_seconds, _bytes) and _total, _bucket, _sum or _count.
+func TestReadmePrometheusNames(t *testing.T) {
+	consts := nameConstants(t)
+	const daemon = "examples/gunicorn-prometheus"
+	if _, err := os.Stat(daemon); err != nil {
+		t.Skipf("%s is not here (a copy of the library alone): its names cannot be checked", daemon)
+	}
+	for v, c := range stringConstants(t, daemon) {
+		consts[v] = c
+	}
+	known := map[string]bool{}
+	for v := range consts {
+		known[strings.ReplaceAll(v, ".", "_")] = true
+	}
+	text, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(text), "\n") {
+		for _, m := range promName.FindAllStringSubmatch(line, -1) {
+			if !knownPromName(known, m[1]) {
+				t.Errorf("README.md:%d names `%s`, which is no instrument of the library or the daemon", i+1, m[1])
+			}
+		}
+	}
+}
+
+// knownPromName reports whether name is one of known (instrument names,
+// dots made underscores) once the exporter's suffixes are taken off.
+func knownPromName(known map[string]bool, name string) bool {
+	for _, kind := range []string{"", "_total", "_bucket", "_sum", "_count"} {
+		n, ok := strings.CutSuffix(name, kind)
+		if !ok {
+			continue
+		}
+		for _, unit := range []string{"", "_seconds", "_bytes", "_ratio"} {
+			if u, ok := strings.CutSuffix(n, unit); ok && known[u] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // speedFigure is a measured figure in prose: a number (or a range) of
