@@ -220,6 +220,9 @@ func (cfg *Config) newMapper(log *slog.Logger) (*mapper.Mapper, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mapping_config: %w", err)
 		}
+		for _, w := range rules.Warnings() {
+			log.Warn("mapping_config loaded as statsd_exporter loads it, with a doubtful part (mapping_strict refuses it)", "warning", w.Error())
+		}
 		opts = append(opts, mapper.WithRules(rules))
 	}
 	return mapper.New(opts...)

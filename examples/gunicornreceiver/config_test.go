@@ -1,6 +1,9 @@
 package gunicornreceiver
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +15,11 @@ import (
 	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gunicornotel/gunicornotel/examples/gunicornreceiver/internal/metadata"
 )
@@ -295,5 +303,32 @@ func TestValidateWatchAndLimits(t *testing.T) {
 				t.Errorf("Validate:\n got %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMappingWarnings: a mapping file statsd_exporter loads with a doubtful
+// part loads here too, each part logged as a warning with its file and
+// line; mapping_strict refuses it, naming the file.
+func TestMappingWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "doubtful.yml")
+	must(t, os.WriteFile(path, []byte("mappings:\n  - match: \"app.*.hits\"\n    name: \"hits\"\n    labels:\n      shard: \"$2\"\n"), 0o644))
+	cfg := testConfig()
+	cfg.MappingConfig = path
+	core, logs := observer.New(zapcore.WarnLevel)
+	f := NewFactory()
+	set := receivertest.NewNopSettings(f.Type())
+	set.Logger = zap.New(core)
+	r, err := f.CreateMetrics(context.Background(), set, cfg, new(consumertest.MetricsSink))
+	must(t, err)
+	must(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	shutdown(t, r)
+	found := logs.FilterMessageSnippet("mapping_config loaded as statsd_exporter loads it").All()
+	if len(found) != 1 || !strings.Contains(fmt.Sprint(found[0].ContextMap()["warning"]), path+":5") {
+		t.Errorf("warnings logged: %v; want one naming %s:5", logs.All(), path)
+	}
+
+	cfg.MappingStrict = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "mapping_config: "+path+":5") {
+		t.Errorf("Validate with mapping_strict: %v; want an error naming %s:5", err, path)
 	}
 }
