@@ -260,7 +260,7 @@ func TestValidateWatchAndLimits(t *testing.T) {
 	}{
 		{"pid file", func(c *Config) { c.Watch.PIDFile = "/run/g.pid" }, ""},
 		{"discover with app", func(c *Config) { c.Watch.Discover, c.Watch.App = true, "shop.web" }, ""},
-		{"two masters", func(c *Config) { c.Watch.PID, c.Watch.Discover = 7, true }, "watch: give one of pid_file, pid and discover"},
+		{"two masters", func(c *Config) { c.Watch.PID, c.Watch.Discover = 7, true }, "watch: pid_file, watch: pid, watch: discover: give only one"},
 		{"negative pid", func(c *Config) { c.Watch.PID = -1 }, "watch: pid -1: not a process id"},
 		{"zero interval", func(c *Config) { c.Watch.PIDFile, c.Watch.SampleInterval = "/run/g.pid", 0 }, "watch: sample_interval 0s: must be positive"},
 		{"app without a master", func(c *Config) { c.Watch.App = "shop" },

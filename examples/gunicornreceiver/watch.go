@@ -68,38 +68,32 @@ type WatchConfig struct {
 	_ struct{}
 }
 
-// enabled reports whether the configuration turns the watcher on.
-func (w *WatchConfig) enabled() bool { return w.PIDFile != "" || w.PID != 0 || w.Discover }
+// target is the master the block names and its sample interval.
+func (w *WatchConfig) target() *watchopt.Target {
+	return &watchopt.Target{PIDFile: w.PIDFile, PID: w.PID, Discover: w.Discover, Interval: w.SampleInterval}
+}
 
-// validate checks the watch block; prefixKey is the receiver's
-// prefix_attribute.
+// enabled reports whether the configuration turns the watcher on.
+func (w *WatchConfig) enabled() bool { return w.target().On() }
+
+// validate checks the watch block with the programs' rules
+// (internal/watchopt), its keys named in the errors; prefixKey is the
+// receiver's prefix_attribute.
 func (w *WatchConfig) validate(prefixKey string) error {
 	var errs []error
-	n := 0
-	for _, set := range []bool{w.PIDFile != "", w.PID != 0, w.Discover} {
-		if set {
-			n++
-		}
+	if err := w.target().Check(watchNames); err != nil {
+		errs = append(errs, err)
 	}
-	if n > 1 {
-		errs = append(errs, errors.New("watch: give one of pid_file, pid and discover"))
-	}
-	if w.PID < 0 {
-		errs = append(errs, fmt.Errorf("watch: pid %d: not a process id", w.PID))
-	}
-	if w.SampleInterval <= 0 {
-		errs = append(errs, fmt.Errorf("watch: sample_interval %v: must be positive", w.SampleInterval))
-	}
-	if w.App != "" && (n == 0 || prefixKey == "") {
+	if w.App != "" && (!w.enabled() || prefixKey == "") {
 		errs = append(errs, errors.New("watch: app labels the watcher's series under prefix_attribute: it needs pid_file, pid or discover, and a prefix_attribute"))
 	}
-	if err := w.settings().Check(watchNames, n > 0); err != nil {
+	if err := w.settings().Check(watchNames, w.enabled()); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// watchNames are the keys of Gunicorn's settings, as errors name them.
+// watchNames are the keys of the watch block, as errors name them.
 var watchNames = watchopt.Names{
 	WorkerClass:       "watch: worker_class",
 	Threads:           "watch: threads",
@@ -107,6 +101,10 @@ var watchNames = watchopt.Names{
 	Timeout:           "watch: timeout",
 	PIDAttribute:      "watch: pid_attribute",
 	Master:            "pid_file, pid or discover",
+	PIDFile:           "watch: pid_file",
+	PID:               "watch: pid",
+	Discover:          "watch: discover",
+	Interval:          "watch: sample_interval",
 }
 
 // settings are the settings of Gunicorn's the block gives.
@@ -122,15 +120,7 @@ func (w *WatchConfig) settings() *watchopt.Settings {
 
 // options returns the watcher's options.
 func (w *WatchConfig) options(prefixKey string, log *slog.Logger) []procwatch.Option {
-	opts := []procwatch.Option{procwatch.WithSampleInterval(w.SampleInterval), procwatch.WithLogger(log)}
-	switch {
-	case w.PIDFile != "":
-		opts = append(opts, procwatch.WithPIDFile(w.PIDFile))
-	case w.PID != 0:
-		opts = append(opts, procwatch.WithPID(w.PID))
-	default:
-		opts = append(opts, procwatch.WithDiscover())
-	}
+	opts := append(w.target().Options(), procwatch.WithLogger(log))
 	opts = append(opts, w.settings().Options()...)
 	return append(opts, watchopt.PrefixOptions(prefixKey, w.App, true)...)
 }
