@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -58,16 +57,7 @@ func runSettings(t *testing.T, settings []settingtest.Setting, lines []string) *
 	}
 	logs := new(lockedBuffer)
 	forwardLog(t, logs, args, func(addr string) {
-		conn, err := net.Dial("udp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		for _, l := range lines {
-			if _, err := conn.Write([]byte(l)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		settingtest.SendUDP(t, addr, lines)
 	})
 	reqs := sink.Received(t)
 	if len(reqs) != 1 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -33,16 +32,7 @@ func runSettings(t *testing.T, settings []settingtest.Setting, lines []string) *
 		args = append(args, "--log.level=info")
 	}
 	r := startRun(t, loopback(args...)...)
-	conn, err := net.Dial("udp", r.addrs.UDP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, l := range lines {
-		if _, err := conn.Write([]byte(l)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settingtest.SendUDP(t, r.addrs.UDP, lines)
 	var fams families
 	waitFor(t, 10*time.Second, "the lines recorded", func() error {
 		fams = scrape(t, r.url("/metrics"))

@@ -1,7 +1,6 @@
 package gunicornreceiver
 
 import (
-	"net"
 	"strconv"
 	"testing"
 
@@ -88,16 +87,7 @@ func runSettings(t *testing.T, settings []settingtest.Setting, lines []string) *
 	}
 	sink := new(consumertest.MetricsSink)
 	r, addr := start(t, cfg, sink)
-	conn, err := net.Dial("udp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, l := range lines {
-		if _, err := conn.Write([]byte(l)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settingtest.SendUDP(t, addr.String(), lines)
 	shutdown(t, r) // drains the socket, then collects once more
 	o := &settingtest.Observed{Series: map[string]float64{}}
 	for name, m := range metrics(t, sink.AllMetrics()) {

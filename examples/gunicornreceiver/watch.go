@@ -232,32 +232,25 @@ func (l *LimitsConfig) cardinalityLimit() int {
 // options returns the bridge options of the limits that are set.
 func (l *LimitsConfig) options() []otelbridge.Option {
 	var opts []otelbridge.Option
-	if l.MaxInstruments > 0 {
-		opts = append(opts, otelbridge.WithMaxInstruments(l.MaxInstruments))
-	}
-	if l.MaxSeries > 0 {
-		opts = append(opts, otelbridge.WithMaxSeries(l.MaxSeries))
-	}
-	if l.MaxSeriesPerInstrument > 0 {
-		opts = append(opts, otelbridge.WithMaxSeriesPerInstrument(l.MaxSeriesPerInstrument))
-	}
-	if l.MaxHistogramSeries > 0 {
-		opts = append(opts, otelbridge.WithMaxHistogramSeries(l.MaxHistogramSeries))
+	for _, o := range []struct {
+		n   int
+		opt func(int) otelbridge.Option
+	}{
+		{l.MaxInstruments, otelbridge.WithMaxInstruments},
+		{l.MaxSeries, otelbridge.WithMaxSeries},
+		{l.MaxSeriesPerInstrument, otelbridge.WithMaxSeriesPerInstrument},
+		{l.MaxHistogramSeries, otelbridge.WithMaxHistogramSeries},
+		{l.MaxReservedSeries, otelbridge.WithMaxReservedSeries},
+		{l.MaxAttributeBytes, otelbridge.WithMaxAttributeBytes},
+		{l.MaxSampleWeight, otelbridge.WithMaxSampleWeight},
+		{l.MaxDatagramWeight, otelbridge.WithMaxDatagramWeight},
+	} {
+		if o.n > 0 {
+			opts = append(opts, o.opt(o.n))
+		}
 	}
 	if l.MaxMemory > 0 {
 		opts = append(opts, otelbridge.WithMaxMemory(l.MaxMemory))
-	}
-	if l.MaxReservedSeries > 0 {
-		opts = append(opts, otelbridge.WithMaxReservedSeries(l.MaxReservedSeries))
-	}
-	if l.MaxAttributeBytes > 0 {
-		opts = append(opts, otelbridge.WithMaxAttributeBytes(l.MaxAttributeBytes))
-	}
-	if l.MaxSampleWeight > 0 {
-		opts = append(opts, otelbridge.WithMaxSampleWeight(l.MaxSampleWeight))
-	}
-	if l.MaxDatagramWeight > 0 {
-		opts = append(opts, otelbridge.WithMaxDatagramWeight(l.MaxDatagramWeight))
 	}
 	if l.ReclaimIdle > 0 {
 		opts = append(opts, otelbridge.WithReclaimIdle(l.ReclaimIdle))

@@ -17,6 +17,7 @@ package settingtest
 
 import (
 	"encoding/json"
+	"net"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,6 +43,22 @@ func (s Setting) Flag() string {
 		return "--no-" + s.Name
 	}
 	return "--" + s.Name + "=" + s.Value
+}
+
+// SendUDP sends each line to addr as a datagram of its own, in order, as a
+// Runner does.
+func SendUDP(t *testing.T, addr string, lines []string) {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, l := range lines {
+		if _, err := conn.Write([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Observed is what a program did with a case's settings and lines.
