@@ -17,8 +17,8 @@ package settingtest
 
 import (
 	"encoding/json"
-	"net"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
