@@ -159,11 +159,15 @@ func TestDocsNameTheConstants(t *testing.T) {
 // promName is a Prometheus name of ours in backquotes, up to its labels.
 var promName = regexp.MustCompile("`(gunicorn(?:otel)?_[a-z0-9_]+)")
 
-// TestReadmePrometheusNames: every Prometheus name of ours the root README
-// gives (gunicorn_worker_busy_time_seconds_total) is an instrument of the
-// library or the daemon (examples/gunicorn-prometheus, when it is there),
-// as the OpenTelemetry Prometheus exporter spells it: dots as underscores,
-// then the unit (_seconds, _bytes) and _total, _bucket, _sum or _count.
+// TestReadmePrometheusNames: every Prometheus name of ours a doc gives is
+// an instrument of the library or the daemon (examples/gunicorn-prometheus,
+// when it is there), as the OpenTelemetry Prometheus exporter spells it
+// (dots as underscores, then the unit, _seconds or _bytes, and _total,
+// _bucket, _sum or _count), or a name the daemon serves itself (its
+// summaries' gunicornotel_quantile_*). A name that ends in '_' stands for
+// the names it begins. The gunicornotel_ names are checked in every doc;
+// the gunicorn_ ones in the root README only (elsewhere they are also
+// statsd_exporter's, made by a mapping file).
 func TestReadmePrometheusNames(t *testing.T) {
 	consts := nameConstants(t)
 	const daemon = "examples/gunicorn-prometheus"
@@ -177,22 +181,68 @@ func TestReadmePrometheusNames(t *testing.T) {
 	for v := range consts {
 		known[strings.ReplaceAll(v, ".", "_")] = true
 	}
-	text, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range promLiterals(t, daemon) {
+		known[name] = true
 	}
-	for i, line := range strings.Split(string(text), "\n") {
-		for _, m := range promName.FindAllStringSubmatch(line, -1) {
-			if !knownPromName(known, m[1]) {
-				t.Errorf("README.md:%d names `%s`, which is no instrument of the library or the daemon", i+1, m[1])
+	for _, path := range docFiles(t) {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(text), "\n") {
+			for _, m := range promName.FindAllStringSubmatch(line, -1) {
+				name := m[1]
+				if path != "README.md" && !strings.HasPrefix(name, "gunicornotel_") {
+					continue
+				}
+				if !knownPromName(known, name) {
+					t.Errorf("%s:%d names `%s`, which is no instrument of the library or the daemon", path, i+1, name)
+				}
 			}
 		}
 	}
 }
 
+var ownPromLiteral = regexp.MustCompile(`^gunicornotel_[a-z0-9_]+$`)
+
+// promLiterals returns the string literals of the package in dir that are
+// Prometheus names of ours (gunicornotel_...), as the daemon gives its own
+// collectors' descriptions.
+func promLiterals(t *testing.T, dir string) []string {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil && ownPromLiteral.MatchString(v) {
+						out = append(out, v)
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
 // knownPromName reports whether name is one of known (instrument names,
 // dots made underscores) once the exporter's suffixes are taken off.
 func knownPromName(known map[string]bool, name string) bool {
+	if strings.HasSuffix(name, "_") {
+		for k := range known {
+			if strings.HasPrefix(k, name) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, kind := range []string{"", "_total", "_bucket", "_sum", "_count"} {
 		n, ok := strings.CutSuffix(name, kind)
 		if !ok {
