@@ -831,13 +831,7 @@ func (r *reader) scanTable(t int, listeners bool) error {
 			if !ok {
 				return
 			}
-			owner, mine := s.inodes[ino]
-			isListener := listeners && state == tcpListen && (mine && owner == 0 || !masterFDs)
-			var k sockInfo
-			if mine && owner > 0 {
-				k = s.known[ino]
-			}
-			isWorker := mine && owner > 0 && !k.found
+			k, isListener, isWorker := r.socketRole(ino, listeners && state == tcpListen, masterFDs)
 			if !isListener && !isWorker {
 				return
 			}
@@ -860,13 +854,7 @@ func (r *reader) scanTable(t int, listeners bool) error {
 			if !ok {
 				return
 			}
-			owner, mine := s.inodes[ino]
-			isListener := listeners && (mine && owner == 0 || !masterFDs)
-			var k sockInfo
-			if mine && owner > 0 {
-				k = s.known[ino]
-			}
-			isWorker := mine && owner > 0 && !k.found
+			k, isListener, isWorker := r.socketRole(ino, listeners, masterFDs)
 			if !isListener && !isWorker {
 				return
 			}
@@ -891,6 +879,20 @@ func (r *reader) scanTable(t int, listeners bool) error {
 		return fmt.Errorf("%s: %d lines not understood", path, bad)
 	}
 	return nil
+}
+
+// socketRole says what a socket table line with inode ino is to scanTable:
+// a listener to report (listening: the table asks for listeners and the
+// line's state allows one; the master's, or any when the master's fds
+// cannot be read), or a worker's socket not yet found, with what is known of
+// it.
+func (r *reader) socketRole(ino uint64, listening, masterFDs bool) (k sockInfo, isListener, isWorker bool) {
+	owner, mine := r.inodes[ino]
+	isListener = listening && (mine && owner == 0 || !masterFDs)
+	if mine && owner > 0 {
+		k = r.known[ino]
+	}
+	return k, isListener, mine && owner > 0 && !k.found
 }
 
 // listenPath returns path as a string, the previous pass's when the same
