@@ -203,34 +203,20 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		noEffect(true, "statsd.unixsocket-mode", *mode, "not an octal permission, and there is no --statsd.listen-unixgram")
 		c.socketMode = 0o755
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"statsd.relay.queue-size", c.relayQueue},
-		{"web.max-connections", c.webMaxConns},
-	} {
-		if f.v < 1 {
-			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", f.name, f.v))
-		}
-	}
+	errs = append(errs, wiring.AtLeastOne(
+		wiring.IntOf("statsd.relay.queue-size", c.relayQueue),
+		wiring.IntOf("web.max-connections", c.webMaxConns),
+	)...)
 	if c.webMaxRequests < 0 {
 		errs = append(errs, fmt.Errorf("--web.max-requests %d: want 0 (no limit) or more", c.webMaxRequests))
 	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"web.read-header-timeout", c.webReadHeaderTimeout},
-		{"web.read-timeout", c.webReadTimeout},
-		{"web.write-timeout", c.webWriteTimeout},
-		{"web.idle-timeout", c.webIdleTimeout},
-		{"web.scrape-timeout", c.webScrapeTimeout},
-	} {
-		if f.d < 0 {
-			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", f.name, f.d))
-		}
-	}
+	errs = append(errs, wiring.NotNegative(
+		wiring.DurationOf("web.read-header-timeout", c.webReadHeaderTimeout),
+		wiring.DurationOf("web.read-timeout", c.webReadTimeout),
+		wiring.DurationOf("web.write-timeout", c.webWriteTimeout),
+		wiring.DurationOf("web.idle-timeout", c.webIdleTimeout),
+		wiring.DurationOf("web.scrape-timeout", c.webScrapeTimeout),
+	)...)
 	if c.relayAddr != "" && c.relayPacketLen < 2 {
 		errs = append(errs, fmt.Errorf("--statsd.relay.packet-length %d: want at least 2 (a line and its newline)", c.relayPacketLen))
 	}

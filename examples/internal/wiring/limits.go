@@ -75,41 +75,27 @@ func (l *Limits) Check() []error {
 	if l.CardinalityLimit < 2 {
 		errs = append(errs, fmt.Errorf("--otel.cardinality-limit %d: want at least 2", l.CardinalityLimit))
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"otel.max-instruments", l.MaxInstruments},
-		{"otel.max-series", l.MaxSeries},
-		{"otel.max-histogram-series", l.MaxHistogramSeries},
-		{"otel.max-reserved-series", l.MaxReservedSeries},
-		{"otel.max-attribute-bytes", l.MaxAttributeBytes},
-		{"otel.max-sample-weight", l.MaxSampleWeight},
-		{"statsd.max-line-length", l.MaxLineLength},
-		{"statsd.max-datagram-size", l.MaxDatagramSize},
-		{"statsd.tcp-max-connections", l.TCPMaxConns},
-	} {
-		if f.v < 1 {
-			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", f.name, f.v))
-		}
-	}
+	errs = append(errs, AtLeastOne(
+		IntOf("otel.max-instruments", l.MaxInstruments),
+		IntOf("otel.max-series", l.MaxSeries),
+		IntOf("otel.max-histogram-series", l.MaxHistogramSeries),
+		IntOf("otel.max-reserved-series", l.MaxReservedSeries),
+		IntOf("otel.max-attribute-bytes", l.MaxAttributeBytes),
+		IntOf("otel.max-sample-weight", l.MaxSampleWeight),
+		IntOf("statsd.max-line-length", l.MaxLineLength),
+		IntOf("statsd.max-datagram-size", l.MaxDatagramSize),
+		IntOf("statsd.tcp-max-connections", l.TCPMaxConns),
+	)...)
 	if l.MaxDatagramWeight < 0 {
 		errs = append(errs, fmt.Errorf("--otel.max-datagram-weight %d: want 0 (none) or more", l.MaxDatagramWeight))
 	}
 	if l.MaxMemory < 1 {
 		errs = append(errs, fmt.Errorf("--otel.max-memory %d: want at least 1 byte", l.MaxMemory))
 	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"otel.reclaim-idle", l.ReclaimIdle},
-		{"statsd.tcp-idle-timeout", l.TCPIdleTimeout},
-	} {
-		if f.d < 0 {
-			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", f.name, f.d))
-		}
-	}
+	errs = append(errs, NotNegative(
+		DurationOf("otel.reclaim-idle", l.ReclaimIdle),
+		DurationOf("statsd.tcp-idle-timeout", l.TCPIdleTimeout),
+	)...)
 	return errs
 }
 
