@@ -56,48 +56,78 @@ type diagEntry struct {
 
 var errDiagTruncated = errors.New("truncated netlink message")
 
-// parseDiag parses one datagram of a sock_diag dump answer, calling fn for
-// each socket in it. done is true when the datagram ends the dump
-// (NLMSG_DONE). An NLMSG_ERROR message is returned as an error.
-func parseDiag(b []byte, fn func(diagEntry)) (done bool, err error) {
+// eachNetlinkMsg calls fn with the type, sequence number and body of each
+// netlink message of the datagram b, in order (messages are aligned to 4
+// bytes, NLMSG_ALIGN), until fn says stop or fails. A message whose length
+// does not fit is an error.
+func eachNetlinkMsg(b []byte, fn func(typ uint16, seq uint32, body []byte) (stop bool, err error)) error {
 	ne := binary.NativeEndian
 	for len(b) > 0 {
 		if len(b) < nlmsgHdrLen {
-			return false, errDiagTruncated
+			return errDiagTruncated
 		}
 		l := int(ne.Uint32(b[0:4]))
-		typ := ne.Uint16(b[4:6])
 		if l < nlmsgHdrLen || l > len(b) {
-			return false, fmt.Errorf("netlink message length %d with %d bytes left: %w", l, len(b), errDiagTruncated)
+			return fmt.Errorf("netlink message length %d with %d bytes left: %w", l, len(b), errDiagTruncated)
 		}
-		body := b[nlmsgHdrLen:l]
-		switch typ {
-		case nlmsgDone:
-			return true, nil
-		case nlmsgError:
-			if len(body) < 4 {
-				return false, errDiagTruncated
-			}
-			code := int32(ne.Uint32(body[0:4]))
-			if code == 0 { // an acknowledgement
-				break
-			}
-			return false, fmt.Errorf("sock_diag: kernel error %d", -code)
-		case sockDiagByFamily:
-			e, err := parseDiagMsg(body)
-			if err != nil {
-				return false, err
-			}
-			fn(e)
+		if stop, err := fn(ne.Uint16(b[4:6]), ne.Uint32(b[8:12]), b[nlmsgHdrLen:l]); stop || err != nil {
+			return err
 		}
-		// Messages are aligned to 4 bytes (NLMSG_ALIGN).
 		next := (l + 3) &^ 3
 		if next >= len(b) {
 			break
 		}
 		b = b[next:]
 	}
-	return false, nil
+	return nil
+}
+
+// eachAttr calls fn with the type and payload of each attribute of b
+// (struct rtattr: a 2-byte length, a 2-byte type, aligned to 4 bytes); what
+// names them in errors ("unix_diag", "inet_diag").
+func eachAttr(b []byte, what string, fn func(typ uint16, payload []byte)) error {
+	ne := binary.NativeEndian
+	for len(b) >= 4 {
+		al := int(ne.Uint16(b[0:2]))
+		if al < 4 || al > len(b) {
+			return fmt.Errorf("%s attribute length %d with %d bytes left: %w", what, al, len(b), errDiagTruncated)
+		}
+		fn(ne.Uint16(b[2:4]), b[4:al])
+		next := (al + 3) &^ 3
+		if next >= len(b) {
+			break
+		}
+		b = b[next:]
+	}
+	return nil
+}
+
+// parseDiag parses one datagram of a sock_diag dump answer, calling fn for
+// each socket in it. done is true when the datagram ends the dump
+// (NLMSG_DONE). An NLMSG_ERROR message is returned as an error.
+func parseDiag(b []byte, fn func(diagEntry)) (done bool, err error) {
+	err = eachNetlinkMsg(b, func(typ uint16, _ uint32, body []byte) (bool, error) {
+		switch typ {
+		case nlmsgDone:
+			done = true
+			return true, nil
+		case nlmsgError:
+			if len(body) < 4 {
+				return true, errDiagTruncated
+			}
+			if code := int32(binary.NativeEndian.Uint32(body[0:4])); code != 0 { // 0: an acknowledgement
+				return true, fmt.Errorf("sock_diag: kernel error %d", -code)
+			}
+		case sockDiagByFamily:
+			e, err := parseDiagMsg(body)
+			if err != nil {
+				return true, err
+			}
+			fn(e)
+		}
+		return false, nil
+	})
+	return done && err == nil, err
 }
 
 // parseDiagMsg parses the body of one SOCK_DIAG_BY_FAMILY message: an
@@ -134,26 +164,16 @@ func parseDiagMsg(b []byte) (diagEntry, error) {
 			return diagEntry{}, fmt.Errorf("unix_diag_msg of %d bytes: %w", len(b), errDiagTruncated)
 		}
 		e := diagEntry{family: afUnix, inode: uint64(ne.Uint32(b[4:8]))}
-		attrs := b[unixDiagMsgLen:]
-		for len(attrs) >= 4 {
-			al := int(ne.Uint16(attrs[0:2]))
-			at := ne.Uint16(attrs[2:4])
-			if al < 4 || al > len(attrs) {
-				return diagEntry{}, fmt.Errorf("unix_diag attribute length %d with %d bytes left: %w", al, len(attrs), errDiagTruncated)
+		err := eachAttr(b[unixDiagMsgLen:], "unix_diag", func(at uint16, v []byte) {
+			switch {
+			case at == unixDiagName:
+				e.name = v
+			case at == unixDiagRQLen && len(v) >= 8:
+				e.rqueue, e.wqueue, e.hasQueue = ne.Uint32(v[0:4]), ne.Uint32(v[4:8]), true
 			}
-			if at == unixDiagName {
-				e.name = attrs[4:al]
-			}
-			if at == unixDiagRQLen && al >= 12 {
-				e.rqueue = ne.Uint32(attrs[4:8])
-				e.wqueue = ne.Uint32(attrs[8:12])
-				e.hasQueue = true
-			}
-			next := (al + 3) &^ 3
-			if next >= len(attrs) {
-				break
-			}
-			attrs = attrs[next:]
+		})
+		if err != nil {
+			return diagEntry{}, err
 		}
 		return e, nil
 	default:
@@ -261,54 +281,30 @@ func tcpInfoRequest(b []byte, seq uint32, local, remote netip.AddrPort) int {
 // found false for a socket the kernel no longer has (an NLMSG_ERROR
 // answer). It returns how many answers the datagram held.
 func parseTCPInfo(b []byte, fn func(seq uint32, inode uint64, t tcpTimes, found bool)) (int, error) {
-	ne := binary.NativeEndian
 	n := 0
-	for len(b) > 0 {
-		if len(b) < nlmsgHdrLen {
-			return n, errDiagTruncated
-		}
-		l := int(ne.Uint32(b[0:4]))
-		typ := ne.Uint16(b[4:6])
-		seq := ne.Uint32(b[8:12])
-		if l < nlmsgHdrLen || l > len(b) {
-			return n, fmt.Errorf("netlink message length %d with %d bytes left: %w", l, len(b), errDiagTruncated)
-		}
-		body := b[nlmsgHdrLen:l]
+	err := eachNetlinkMsg(b, func(typ uint16, seq uint32, body []byte) (bool, error) {
 		switch typ {
 		case nlmsgError:
 			n++
 			fn(seq, 0, tcpTimes{}, false)
 		case sockDiagByFamily:
 			if len(body) < inetDiagMsgLen {
-				return n, fmt.Errorf("inet_diag_msg of %d bytes: %w", len(body), errDiagTruncated)
+				return true, fmt.Errorf("inet_diag_msg of %d bytes: %w", len(body), errDiagTruncated)
 			}
-			inode := uint64(ne.Uint32(body[68:72]))
 			var t tcpTimes
 			found := false
-			attrs := body[inetDiagMsgLen:]
-			for len(attrs) >= 4 {
-				al := int(ne.Uint16(attrs[0:2]))
-				at := ne.Uint16(attrs[2:4])
-				if al < 4 || al > len(attrs) {
-					return n, fmt.Errorf("inet_diag attribute length %d with %d bytes left: %w", al, len(attrs), errDiagTruncated)
+			err := eachAttr(body[inetDiagMsgLen:], "inet_diag", func(at uint16, v []byte) {
+				if at == inetDiagInfo && len(v) >= tcpInfoMinimumSize {
+					t, found = tcpTimesOf(v), true
 				}
-				if at == inetDiagInfo && al-4 >= tcpInfoMinimumSize {
-					t, found = tcpTimesOf(attrs[4:al]), true
-				}
-				next := (al + 3) &^ 3
-				if next >= len(attrs) {
-					break
-				}
-				attrs = attrs[next:]
+			})
+			if err != nil {
+				return true, err
 			}
 			n++
-			fn(seq, inode, t, found)
+			fn(seq, uint64(binary.NativeEndian.Uint32(body[68:72])), t, found)
 		}
-		next := (l + 3) &^ 3
-		if next >= len(b) {
-			break
-		}
-		b = b[next:]
-	}
-	return n, nil
+		return false, nil
+	})
+	return n, err
 }
