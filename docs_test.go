@@ -45,12 +45,7 @@ func nameConstants(t *testing.T) map[string]string {
 func stringConstants(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := parsePackages(t, dir)
 	for _, pkg := range pkgs {
 		for _, f := range pkg.Files {
 			for _, d := range f.Decls {
@@ -85,6 +80,18 @@ func stringConstants(t *testing.T, dir string) map[string]string {
 		}
 	}
 	return out
+}
+
+// parsePackages parses the Go files of dir but its tests.
+func parsePackages(t *testing.T, dir string) map[string]*ast.Package {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
 }
 
 // docFiles are the Markdown files of the repository (testdata apart) and the
@@ -210,12 +217,7 @@ var ownPromLiteral = regexp.MustCompile(`^gunicornotel_[a-z0-9_]+$`)
 // collectors' descriptions.
 func promLiterals(t *testing.T, dir string) []string {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := parsePackages(t, dir)
 	var out []string
 	for _, pkg := range pkgs {
 		for _, f := range pkg.Files {

@@ -157,7 +157,8 @@ func (s *statsdScraper) current() *otelbridge.Receiver {
 }
 
 func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
-	m, err := s.cfg.newMapper(slogToZap(s.log))
+	logger := slogToZap(s.log)
+	m, err := s.cfg.newMapper(logger)
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,6 @@ func (s *statsdScraper) start(_ context.Context, _ component.Host) error {
 		// At or above the bridge's own bound, which overflows first.
 		sdkmetric.WithCardinalityLimit(s.cfg.Limits.cardinalityLimit()),
 	)
-	logger := slogToZap(s.log)
 	srv := &statsd.Server{ErrorLog: logger, Parser: s.cfg.parser()}
 	s.cfg.Limits.server(srv)
 	opts := append([]otelbridge.ListenOption{
