@@ -233,7 +233,7 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 		x.rate = 1
 	}
 	if p.Dialect == DialectStatsdExporter {
-		if reason := seLine(line, colon, pipe, i, t); reason != 0 {
+		if reason := seLine(line, colon, pipe, t); reason != 0 {
 			return dst, reason, 0
 		}
 	}
@@ -302,11 +302,11 @@ func (p *Parser) appendLine(dst []Sample, line []byte, scratch *[]byte) ([]Sampl
 	return dst, reason, bad
 }
 
-// seLine applies DialectStatsdExporter's rules that are not the sections': no
-// empty last section ("name:1|c|", i being the '|' after the type), packed
-// values only for observers.
-func seLine(line []byte, colon, pipe, i int, t Type) Reason {
-	if i == len(line)-1 {
+// seLine applies DialectStatsdExporter's rules that the sections do not:
+// no empty last section ("name:1|c|", "name:1|c|@0.5|"), packed values only
+// for observers.
+func seLine(line []byte, colon, pipe int, t Type) Reason {
+	if line[len(line)-1] == '|' {
 		return ReasonEmptySection
 	}
 	if t != Timer && t != Histogram && t != Distribution && bytes.IndexByte(line[colon+1:pipe], ':') >= 0 {
@@ -635,9 +635,6 @@ func (x *sections) parse(line []byte, i int, dog, se bool) Reason {
 			}
 			// Extensions we do not know are skipped.
 		}
-	}
-	if se && line[len(line)-1] == '|' {
-		return ReasonEmptySection // "name:1|c|@0.5|"
 	}
 	return 0
 }
